@@ -1,0 +1,19 @@
+//! The subcommands.
+
+pub mod cwmp;
+
+use anyhow::Context as _;
+use std::io::Read as _;
+
+/// Reads a file, or standard input for `-`.
+pub fn read_input(path: &str) -> anyhow::Result<Vec<u8>> {
+    if path == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .context("reading standard input")?;
+        Ok(buf)
+    } else {
+        std::fs::read(path).with_context(|| format!("reading {path}"))
+    }
+}

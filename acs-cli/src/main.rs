@@ -1,0 +1,61 @@
+//! `acs`: the TR-069 ACS server, its operator and script commands, and a CPE simulator.
+//!
+//! Exit codes: 0 success, 1 error, 2 usage error, 3 partial failure (some devices failed).
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+mod cmd;
+
+/// A TR-069 (CWMP) Auto-Configuration Server.
+#[derive(Debug, Parser)]
+#[command(name = "acs", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Read and write CWMP messages: an operator's tool for TR-069 traces.
+    #[command(subcommand)]
+    Cwmp(cmd::cwmp::CwmpCommand),
+}
+
+/// A failure that already told the user what went wrong and only needs an exit code.
+#[derive(Debug)]
+pub struct Exit(pub u8);
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}", self.0)
+    }
+}
+
+impl std::error::Error for Exit {}
+
+fn main() -> ExitCode {
+    // sqlx and reqwest pull different rustls crypto providers; with two compiled in, rustls
+    // refuses to pick one, so the choice is made here before anything builds a TLS config.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let result = match cli.command {
+        Command::Cwmp(c) => c.run(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => match e.downcast_ref::<Exit>() {
+            Some(Exit(code)) => ExitCode::from(*code),
+            None => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(1)
+            }
+        },
+    }
+}
