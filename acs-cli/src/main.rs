@@ -5,7 +5,7 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-mod cmd;
+use acs_cli::{Exit, cmd};
 
 /// A TR-069 (CWMP) Auto-Configuration Server.
 #[derive(Debug, Parser)]
@@ -21,18 +21,6 @@ enum Command {
     #[command(subcommand)]
     Cwmp(cmd::cwmp::CwmpCommand),
 }
-
-/// A failure that already told the user what went wrong and only needs an exit code.
-#[derive(Debug)]
-pub struct Exit(pub u8);
-
-impl std::fmt::Display for Exit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {}", self.0)
-    }
-}
-
-impl std::error::Error for Exit {}
 
 fn main() -> ExitCode {
     // sqlx and reqwest pull different rustls crypto providers; with two compiled in, rustls

@@ -2,6 +2,9 @@
 //! HTTP serving nor the command line.
 //!
 //! - [`cwmp`]: the SOAP codec (pure, no I/O).
-#![warn(missing_docs)]
+//! - [`auth`]: HTTP Basic and Digest authentication of CPEs (pure, clock passed in).
+//! - [`secret`]: a string that never prints.
 
+pub mod auth;
 pub mod cwmp;
+pub mod secret;

@@ -2,6 +2,7 @@
 
 use super::read_input;
 use crate::Exit;
+
 use acs_core::cwmp;
 use anyhow::Context as _;
 use clap::Subcommand;
