@@ -1,1 +1,23 @@
-//! migrations
+//! Database migrations for acs (SQLite and PostgreSQL).
+//!
+//! Every migration is written with the sea-query schema builders so the same
+//! code produces correct DDL for both backends; backend-specific DDL is used
+//! only where the backends genuinely differ (see the `device_parameters`
+//! value index in [`m20261121_000001_initial_schema`]).
+
+/// Re-exported so `acs db status` can read migration states without its own dependency.
+pub use sea_orm_migration::MigrationStatus;
+pub use sea_orm_migration::prelude::*;
+
+pub mod m20261121_000001_initial_schema;
+
+/// The ordered list of all acs migrations.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261121_000001_initial_schema::Migration)]
+    }
+}

@@ -1,0 +1,11 @@
+//! SeaORM entities mirroring the tables created by the `migration` crate.
+//!
+//! They are private to the storage module: the public API speaks the plain
+//! types of [`crate::storage::model`]. Column types match the migration
+//! (`timestamp with time zone`, `jsonb` on PostgreSQL; text on SQLite).
+
+pub(crate) mod device;
+pub(crate) mod device_event;
+pub(crate) mod device_parameter;
+pub(crate) mod device_tag;
+pub(crate) mod task;

@@ -1,0 +1,88 @@
+//! Typed storage errors.
+
+use std::path::PathBuf;
+
+use sea_orm::DbErr;
+
+use crate::storage::model::TaskState;
+
+/// Everything that can go wrong in [`crate::storage::Store`].
+///
+/// Callers match on the domain variants (`DeviceNotFound`, `TaskNotFound`,
+/// `TaskStateConflict`) to drive protocol decisions; `Db` wraps driver
+/// failures, and `Corrupt` reports rows that cannot be decoded instead of
+/// panicking on them.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The URL scheme is neither `sqlite:` nor `postgres://`/`postgresql://`.
+    /// Only the scheme is kept so that credentials never reach a log line.
+    #[error("unsupported database URL scheme `{0}` (expected sqlite: or postgres://)")]
+    UnsupportedUrl(String),
+
+    /// The URL has a supported scheme but could not be parsed.
+    #[error("invalid database URL: {0}")]
+    InvalidUrl(String),
+
+    /// The directory that should hold the SQLite file could not be created.
+    #[error("cannot create database directory {path}: {source}")]
+    CreateDir {
+        /// The directory we tried to create.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// An error from the database driver or from SeaORM.
+    #[error("database error: {0}")]
+    Db(#[from] DbErr),
+
+    /// The caller passed a value the store refuses (e.g. an empty device id).
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+
+    /// No device with this id.
+    #[error("device `{0}` not found")]
+    DeviceNotFound(String),
+
+    /// No task with this id.
+    #[error("task {0} not found")]
+    TaskNotFound(i64),
+
+    /// A compare-and-set state change found the task in another state, e.g.
+    /// a second session trying to send a task that was already sent.
+    #[error("task {task_id} is `{actual}`, expected `{expected}`")]
+    TaskStateConflict {
+        /// The task.
+        task_id: i64,
+        /// The state the transition requires.
+        expected: TaskState,
+        /// The state the task is actually in.
+        actual: TaskState,
+    },
+
+    /// A stored value could not be decoded (bad JSON shape, unknown task
+    /// state, ...). Reported rather than panicking so one bad row cannot take
+    /// the server down.
+    #[error("corrupt data in {table}.{column} (row {key}): {reason}")]
+    Corrupt {
+        /// Table name.
+        table: &'static str,
+        /// Column name.
+        column: &'static str,
+        /// Primary key of the row, as text.
+        key: String,
+        /// What was wrong.
+        reason: String,
+    },
+
+    /// A query could not be built (a bug in this module, never user data).
+    #[error("internal storage error: {0}")]
+    Internal(String),
+}
+
+impl From<sea_orm::sea_query::error::Error> for StoreError {
+    fn from(e: sea_orm::sea_query::error::Error) -> Self {
+        StoreError::Internal(e.to_string())
+    }
+}
