@@ -3,8 +3,14 @@
 //!
 //! - [`cwmp`]: the SOAP codec (pure, no I/O).
 //! - [`auth`]: HTTP Basic and Digest authentication of CPEs (pure, clock passed in).
+//! - [`config`]: the server's settings (defaults, TOML file, `ACS_…` environment, flags).
 //! - [`secret`]: a string that never prints.
+//! - [`storage`]: sea-orm persistence behind [`storage::Store`] (SQLite WAL or PostgreSQL).
+//! - [`session`]: the CWMP session state machine (pure; the HTTP layer drives it).
 
 pub mod auth;
+pub mod config;
 pub mod cwmp;
 pub mod secret;
+pub mod session;
+pub mod storage;

@@ -1,1 +1,246 @@
-//! HTTP serving.
+//! HTTP serving for `acs`: the CWMP endpoint for CPEs, and the northbound listener (health,
+//! metrics; the REST API and the file server join it in later work).
+//!
+//! [`Application::build`] binds both listeners (port 0 works, for tests) and
+//! [`Application::run_until_stopped`] serves until the process is told to stop.
+
+pub mod cpe_auth;
+pub mod cwmp;
+pub mod metrics;
+pub mod nbi;
+pub mod registry;
+
+use acs_core::storage::Store;
+use actix_web::{App, HttpServer, dev::Server, web};
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use cpe_auth::{CpeAuth, CpeAuthConfig};
+pub use cwmp::{CwmpConfig, CwmpState};
+
+/// Certificate and key files for the CWMP listener.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// PEM certificate chain.
+    pub cert: PathBuf,
+    /// PEM private key.
+    pub key: PathBuf,
+}
+
+/// Everything the HTTP side needs to start.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// CWMP listener address.
+    pub cwmp_listen: SocketAddr,
+    /// NBI listener address.
+    pub nbi_listen: SocketAddr,
+    /// TLS for the CWMP listener.
+    pub tls: Option<TlsFiles>,
+    /// Keep-alive for CPE connections (≥ 30 s: a CPE keeps one connection per session).
+    pub keep_alive: Duration,
+    /// Endpoint behaviour.
+    pub cwmp: CwmpConfig,
+    /// CPE authentication.
+    pub cpe_auth: CpeAuthConfig,
+    /// Worker threads per listener; `None` = one per core.
+    pub workers: Option<usize>,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Binding a listener failed.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// TLS files unusable.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// Authentication settings unusable.
+    #[error(transparent)]
+    Auth(#[from] cpe_auth::CpeAuthConfigError),
+}
+
+/// A built, bound, not yet running server.
+pub struct Application {
+    cwmp_addr: SocketAddr,
+    nbi_addr: SocketAddr,
+    cwmp_server: Server,
+    nbi_server: Server,
+    state: Arc<CwmpState>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("cwmp_addr", &self.cwmp_addr)
+            .field("nbi_addr", &self.nbi_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr).map_err(|source| StartError::Bind { addr, source })
+}
+
+fn tls_config(files: &TlsFiles) -> Result<rustls::ServerConfig, StartError> {
+    let read = |p: &PathBuf| {
+        std::fs::read(p).map_err(|e| StartError::Tls(format!("{}: {e}", p.display())))
+    };
+    let cert_pem = read(&files.cert)?;
+    let key_pem = read(&files.key)?;
+    let certs = rustls_pemfile::certs(&mut cert_pem.as_slice())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| StartError::Tls(format!("{}: {e}", files.cert.display())))?;
+    if certs.is_empty() {
+        return Err(StartError::Tls(format!(
+            "{}: no certificate found",
+            files.cert.display()
+        )));
+    }
+    let key = rustls_pemfile::private_key(&mut key_pem.as_slice())
+        .map_err(|e| StartError::Tls(format!("{}: {e}", files.key.display())))?
+        .ok_or_else(|| StartError::Tls(format!("{}: no private key found", files.key.display())))?;
+    rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| StartError::Tls(e.to_string()))
+}
+
+impl Application {
+    /// Binds both listeners and prepares the servers.
+    pub fn build(config: ServerConfig, store: Store) -> Result<Application, StartError> {
+        let metrics_handle = metrics::handle();
+        let mut cwmp_config = config.cwmp.clone();
+        cwmp_config.tls = config.tls.is_some();
+        let state = Arc::new(CwmpState {
+            store,
+            registry: registry::Registry::default(),
+            auth: CpeAuth::new(config.cpe_auth.clone(), config.tls.is_some())?,
+            config: cwmp_config,
+        });
+
+        let cwmp_listener = bind(config.cwmp_listen)?;
+        let cwmp_addr = cwmp_listener
+            .local_addr()
+            .map_err(|source| StartError::Bind {
+                addr: config.cwmp_listen,
+                source,
+            })?;
+        let data = web::Data::from(state.clone());
+        let max_body = state.config.max_body_bytes;
+        let mut cwmp_http = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .app_data(web::PayloadConfig::new(max_body))
+                .default_service(web::post().to(cwmp::endpoint))
+        })
+        .keep_alive(config.keep_alive.max(Duration::from_secs(30)))
+        // Slow CPEs on bad links take long to send a request head; the default 5 s drops them.
+        .client_request_timeout(Duration::from_secs(30))
+        .disable_signals();
+        if let Some(w) = config.workers {
+            cwmp_http = cwmp_http.workers(w);
+        }
+        let cwmp_server = match &config.tls {
+            Some(files) => cwmp_http
+                .listen_rustls_0_23(cwmp_listener, tls_config(files)?)
+                .map_err(|source| StartError::Bind {
+                    addr: cwmp_addr,
+                    source,
+                })?
+                .run(),
+            None => cwmp_http
+                .listen(cwmp_listener)
+                .map_err(|source| StartError::Bind {
+                    addr: cwmp_addr,
+                    source,
+                })?
+                .run(),
+        };
+
+        let nbi_listener = bind(config.nbi_listen)?;
+        let nbi_addr = nbi_listener
+            .local_addr()
+            .map_err(|source| StartError::Bind {
+                addr: config.nbi_listen,
+                source,
+            })?;
+        let handle = web::Data::new(metrics_handle);
+        let mut nbi_http = HttpServer::new(move || {
+            App::new()
+                .app_data(handle.clone())
+                .route("/healthz", web::get().to(nbi::healthz))
+                .route("/metrics", web::get().to(nbi::metrics))
+        })
+        .disable_signals();
+        if let Some(w) = config.workers {
+            nbi_http = nbi_http.workers(w);
+        }
+        let nbi_server = nbi_http
+            .listen(nbi_listener)
+            .map_err(|source| StartError::Bind {
+                addr: nbi_addr,
+                source,
+            })?
+            .run();
+
+        Ok(Application {
+            cwmp_addr,
+            nbi_addr,
+            cwmp_server,
+            nbi_server,
+            state,
+        })
+    }
+
+    /// The bound CWMP address (the real port when 0 was asked for).
+    pub fn cwmp_addr(&self) -> SocketAddr {
+        self.cwmp_addr
+    }
+
+    /// The bound NBI address.
+    pub fn nbi_addr(&self) -> SocketAddr {
+        self.nbi_addr
+    }
+
+    /// The endpoint state, for tests that drive expiry explicitly.
+    pub fn cwmp_state(&self) -> Arc<CwmpState> {
+        self.state.clone()
+    }
+
+    /// Serves until `shutdown` resolves (or a server fails), then stops gracefully.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        let cwmp_handle = self.cwmp_server.handle();
+        let nbi_handle = self.nbi_server.handle();
+        let state = self.state.clone();
+        let sweep_every = (state.config.session_timeout / 4)
+            .clamp(Duration::from_millis(250), Duration::from_secs(15));
+        let sweeper = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(sweep_every);
+            loop {
+                tick.tick().await;
+                cwmp::expire_idle(&state, Instant::now()).await;
+            }
+        });
+        let servers = async { tokio::try_join!(self.cwmp_server, self.nbi_server).map(|_| ()) };
+        let result = tokio::select! {
+            r = servers => r,
+            () = shutdown => {
+                tokio::join!(cwmp_handle.stop(true), nbi_handle.stop(true));
+                Ok(())
+            }
+        };
+        sweeper.abort();
+        result
+    }
+}

@@ -1,1 +1,300 @@
-//! e2e
+//! Helpers for the end-to-end suites: a running ACS on port 0 and a raw CWMP client.
+//!
+//! Storage is a temporary SQLite file by default. When `ACS_TEST_DATABASE_URL` names a
+//! PostgreSQL server (e.g. `postgres://postgres@127.0.0.1:5432/postgres`), every app gets a
+//! fresh database there instead, so the same suites run on both backends.
+
+use acs_core::cwmp::{
+    self, Body, CwmpNamespace, CwmpVersion, Envelope, EventCode, EventStruct, Header,
+};
+use acs_core::storage::{Store, StoreOptions};
+use acs_http::{Application, CwmpState, ServerConfig};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The environment variable that switches the suites to PostgreSQL.
+pub const PG_ENV: &str = "ACS_TEST_DATABASE_URL";
+
+/// Installs the TLS crypto provider once (the binary does it in `main`).
+pub fn init() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    if std::env::var_os("ACS_TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(std::env::var("ACS_TEST_LOG").unwrap_or_default())
+            .with_test_writer()
+            .try_init();
+    }
+}
+
+fn unique_name() -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "acs_test_{}_{}_{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_micros(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Where a test database lives; dropped with the app.
+#[derive(Debug)]
+pub enum TestDb {
+    /// A temporary SQLite file.
+    Sqlite(tempfile::TempDir),
+    /// A database created on the PostgreSQL server.
+    Postgres {
+        /// URL of the server's admin database.
+        admin_url: String,
+        /// The database created.
+        name: String,
+    },
+}
+
+impl TestDb {
+    /// Creates a fresh database and returns its URL.
+    pub async fn create() -> (TestDb, String) {
+        match std::env::var(PG_ENV) {
+            Ok(admin_url) if !admin_url.is_empty() => {
+                use sea_orm::ConnectionTrait;
+                let name = unique_name();
+                let admin = sea_orm::Database::connect(&admin_url)
+                    .await
+                    .expect("connect to the PostgreSQL admin database");
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create test database");
+                let _ = admin.close().await;
+                let base = admin_url
+                    .rsplit_once('/')
+                    .map_or(admin_url.as_str(), |(b, _)| b);
+                let url = format!("{base}/{name}");
+                (TestDb::Postgres { admin_url, name }, url)
+            }
+            _ => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}/acs.db?mode=rwc", dir.path().display());
+                (TestDb::Sqlite(dir), url)
+            }
+        }
+    }
+
+    /// Drops a PostgreSQL test database (best effort; SQLite files go with the temp dir).
+    pub async fn drop_database(&self) {
+        if let TestDb::Postgres { admin_url, name } = self {
+            use sea_orm::ConnectionTrait;
+            if let Ok(admin) = sea_orm::Database::connect(admin_url).await {
+                let _ = admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await;
+                let _ = admin.close().await;
+            }
+        }
+    }
+}
+
+/// A running ACS.
+#[derive(Debug)]
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT/` of the CWMP listener.
+    pub cwmp_url: String,
+    /// `http://127.0.0.1:PORT` of the NBI listener.
+    pub nbi_url: String,
+    /// The endpoint state (registry, store).
+    pub state: Arc<CwmpState>,
+    /// Storage, for assertions.
+    pub store: Store,
+    db: Option<TestDb>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// A default server configuration on port 0.
+pub fn test_config() -> ServerConfig {
+    ServerConfig {
+        cwmp_listen: "127.0.0.1:0".parse().expect("addr"),
+        nbi_listen: "127.0.0.1:0".parse().expect("addr"),
+        tls: None,
+        keep_alive: std::time::Duration::from_secs(60),
+        cwmp: acs_http::CwmpConfig::default(),
+        cpe_auth: acs_http::CpeAuthConfig::default(),
+        workers: Some(2),
+    }
+}
+
+/// Starts an ACS with the default test configuration.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts an ACS after `configure` has adjusted the configuration.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut ServerConfig)) -> TestApp {
+    init();
+    let (db, url) = TestDb::create().await;
+    let store = Store::connect(&url, StoreOptions::default())
+        .await
+        .expect("connect store");
+    store.migrate().await.expect("migrate");
+    let mut config = test_config();
+    configure(&mut config);
+    start(config, store, Some(db))
+}
+
+/// Starts an ACS on an existing store (e.g. to simulate a restart on the same database).
+pub fn start(config: ServerConfig, store: Store, db: Option<TestDb>) -> TestApp {
+    let app = Application::build(config, store.clone()).expect("build app");
+    let cwmp_url = format!("http://{}/", app.cwmp_addr());
+    let nbi_url = format!("http://{}", app.nbi_addr());
+    let state = app.cwmp_state();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let server = tokio::spawn(app.run_until_stopped(async {
+        let _ = rx.await;
+    }));
+    TestApp {
+        cwmp_url,
+        nbi_url,
+        state,
+        store,
+        db,
+        shutdown: Some(tx),
+        server: Some(server),
+    }
+}
+
+impl TestApp {
+    /// Stops the servers and returns the database so a new app can start on it.
+    pub async fn stop(mut self) -> (Store, Option<TestDb>) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+        (self.store.clone(), self.db.take())
+    }
+
+    /// Stops and removes the database.
+    pub async fn cleanup(self) {
+        let (_, db) = self.stop().await;
+        if let Some(db) = db {
+            db.drop_database().await;
+        }
+    }
+}
+
+/// An HTTP response, decoded when it carries an envelope.
+#[derive(Debug)]
+pub struct Reply {
+    /// Status code.
+    pub status: u16,
+    /// Headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// Body text.
+    pub text: String,
+}
+
+impl Reply {
+    /// The decoded envelope; panics with the body when it is not one.
+    pub fn envelope(&self) -> Envelope {
+        cwmp::decode(self.text.as_bytes())
+            .unwrap_or_else(|e| panic!("status {}: {e}\n{}", self.status, self.text))
+    }
+
+    /// The `acs_session` cookie set on this response.
+    pub fn session_cookie(&self) -> Option<String> {
+        self.headers
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|v| {
+                v.split(';')
+                    .next()
+                    .filter(|c| c.starts_with("acs_session="))
+                    .map(str::to_owned)
+            })
+    }
+}
+
+/// A hand-driven CPE: raw POSTs with explicit cookie handling, for protocol-level tests.
+#[derive(Debug, Clone)]
+pub struct RawCpe {
+    /// The HTTP client; its pool keeps one connection alive between requests.
+    pub client: reqwest::Client,
+    /// Where to POST.
+    pub url: String,
+    /// The cookie to send, once the ACS set one.
+    pub cookie: Option<String>,
+    /// An Authorization header to send.
+    pub authorization: Option<String>,
+}
+
+impl RawCpe {
+    /// A CPE with its own connection pool.
+    pub fn new(url: &str) -> Self {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(1)
+            .build()
+            .expect("client");
+        RawCpe {
+            client,
+            url: url.to_owned(),
+            cookie: None,
+            authorization: None,
+        }
+    }
+
+    /// POSTs raw bytes (empty = the empty POST), remembering a session cookie.
+    pub async fn post(&mut self, body: impl Into<Vec<u8>>) -> Reply {
+        let body = body.into();
+        let mut req = self.client.post(&self.url);
+        if !body.is_empty() {
+            req = req
+                .header("Content-Type", "text/xml; charset=\"utf-8\"")
+                .header("SOAPAction", "");
+        }
+        if let Some(c) = &self.cookie {
+            req = req.header("Cookie", c);
+        }
+        if let Some(a) = &self.authorization {
+            req = req.header("Authorization", a);
+        }
+        let resp = req.body(body).send().await.expect("POST");
+        let reply = Reply {
+            status: resp.status().as_u16(),
+            headers: resp.headers().clone(),
+            text: resp.text().await.expect("body"),
+        };
+        if let Some(c) = reply.session_cookie() {
+            self.cookie = Some(c);
+        }
+        reply
+    }
+
+    /// POSTs an envelope.
+    pub async fn send(&mut self, env: &Envelope) -> Reply {
+        self.post(cwmp::encode(env).expect("encode")).await
+    }
+}
+
+/// An Inform from a simple MPP-like device with the given serial and events.
+pub fn inform(serial: &str, events: &[EventCode], id: &str) -> Envelope {
+    let mut inform = cwmp::examples::inform(0);
+    inform.device_id.serial_number = serial.to_owned();
+    inform.event = events.iter().cloned().map(EventStruct::new).collect();
+    Envelope {
+        namespace: CwmpNamespace::for_version(CwmpVersion::V1_2),
+        header: Header {
+            id: Some(id.to_owned()),
+            ..Header::default()
+        },
+        body: Body::Inform(inform),
+    }
+}
+
+/// The device key of [`inform`]'s device.
+pub fn device_key(serial: &str) -> String {
+    let Body::Inform(i) = inform(serial, &[], "0").body else {
+        unreachable!()
+    };
+    i.device_id.device_key()
+}

@@ -1,0 +1,616 @@
+//! The CWMP endpoint: drives `acs_core::session` with HTTP and storage.
+//!
+//! Architecture invariant: every state change is stored before the HTTP response that depends
+//! on it is sent — the Inform before its InformResponse, a CPE request before its answer, a
+//! task's `sent` state before the request, a task's result before the next request or the 204.
+
+use crate::cpe_auth::{CpeAuth, Verdict};
+use crate::metrics as m;
+use crate::registry::{Live, Registry, Slot};
+use acs_core::cwmp::{self, Body, Envelope, EventCode, SoapFault};
+use acs_core::session::{Completion, Session, SessionConfig, Step};
+use acs_core::storage::{self, Store, TaskRow};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+use tracing::{Instrument, debug, info, info_span, warn};
+
+/// Name of the session cookie.
+pub const COOKIE: &str = "acs_session";
+
+/// How the endpoint behaves.
+#[derive(Debug, Clone)]
+pub struct CwmpConfig {
+    /// Session policy (version, HoldRequests).
+    pub session: SessionConfig,
+    /// Idle time after which a session is dropped.
+    pub session_timeout: Duration,
+    /// Largest body accepted.
+    pub max_body_bytes: usize,
+    /// Events kept per device.
+    pub event_retention: usize,
+    /// Proxies whose X-Forwarded-For is believed.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Whether the listener is TLS (cookie `Secure`, Basic allowed).
+    pub tls: bool,
+}
+
+impl Default for CwmpConfig {
+    fn default() -> Self {
+        CwmpConfig {
+            session: SessionConfig::default(),
+            session_timeout: Duration::from_secs(60),
+            max_body_bytes: 16 * 1024 * 1024,
+            event_retention: 100,
+            trusted_proxies: Vec::new(),
+            tls: false,
+        }
+    }
+}
+
+/// Shared state of the endpoint.
+#[derive(Debug)]
+pub struct CwmpState {
+    /// Storage.
+    pub store: Store,
+    /// Live sessions.
+    pub registry: Registry,
+    /// CPE authentication.
+    pub auth: CpeAuth,
+    /// Behaviour.
+    pub config: CwmpConfig,
+}
+
+/// A failed request: the response to send, and whether the session (if any) must close.
+struct Failure {
+    response: HttpResponse,
+    reason: &'static str,
+}
+
+fn cwmp_response(env: &Envelope) -> HttpResponse {
+    match cwmp::encode(env) {
+        Ok(xml) => HttpResponse::Ok()
+            .content_type("text/xml; charset=\"utf-8\"")
+            .body(xml),
+        Err(e) => {
+            // Only a bug can get here: everything we write comes from validated types.
+            warn!(error = %e, "could not encode an outgoing message");
+            HttpResponse::InternalServerError().body(format!("internal error: {e}\n"))
+        }
+    }
+}
+
+fn fault_response(
+    namespace: &cwmp::CwmpNamespace,
+    id: Option<String>,
+    fault: SoapFault,
+) -> HttpResponse {
+    cwmp_response(&Envelope::new(namespace.clone(), id, Body::Fault(fault)))
+}
+
+fn internal_fault(namespace: &cwmp::CwmpNamespace, id: Option<String>, what: &str) -> HttpResponse {
+    let fault = SoapFault::new(cwmp::CwmpFault {
+        fault_code: cwmp::FaultCode::AcsInternalError,
+        fault_string: format!("internal error: {what}"),
+        set_parameter_values_faults: vec![],
+    });
+    fault_response(namespace, id, fault)
+}
+
+/// The client's address: the peer, or the last X-Forwarded-For hop when the peer is a trusted
+/// proxy.
+fn client_ip(req: &HttpRequest, trusted: &[IpAddr]) -> Option<IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    req.headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.rsplit(',')
+                .map(str::trim)
+                .find_map(|h| h.parse::<IpAddr>().ok().filter(|ip| !trusted.contains(ip)))
+        })
+        .or(Some(peer))
+}
+
+fn cookie_value(req: &HttpRequest) -> Option<String> {
+    req.cookie(COOKIE).map(|c| c.value().to_owned())
+}
+
+fn session_cookie(id: &str, tls: bool) -> String {
+    format!(
+        "{COOKIE}={id}; Path=/; HttpOnly{}",
+        if tls { "; Secure" } else { "" }
+    )
+}
+
+fn new_session_id() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// POST handler for every path of the CWMP listener.
+pub async fn endpoint(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<CwmpState>,
+) -> HttpResponse {
+    let state = state.into_inner();
+    let connection = req.peer_addr();
+    let slot = state
+        .registry
+        .find(cookie_value(&req).as_deref(), connection);
+    match slot {
+        Some(slot) => continue_session(&state, &req, slot, body, connection).await,
+        None => open_session(&state, &req, body, connection).await,
+    }
+}
+
+async fn open_session(
+    state: &Arc<CwmpState>,
+    req: &HttpRequest,
+    body: web::Bytes,
+    connection: Option<SocketAddr>,
+) -> HttpResponse {
+    let ip = client_ip(req, &state.config.trusted_proxies);
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if let (Some(source), true) = (ip, state.auth.mode() != acs_core::auth::CpeAuthMode::None) {
+        if let Verdict::Refused(response, reason) =
+            state
+                .auth
+                .check("POST", authorization, source, SystemTime::now())
+        {
+            if reason.counts_as_failure() {
+                m::auth_failure();
+                warn!(source = %source, ?reason, "CPE authentication failed");
+            }
+            return response;
+        }
+    }
+    if body.is_empty() {
+        // An empty POST that belongs to no session: nothing to do (TR-069 would have the CPE
+        // open with an Inform; some send a stray empty POST after a restart of ours).
+        debug!(?connection, "empty POST outside a session");
+        return HttpResponse::NoContent().finish();
+    }
+    let envelope = match cwmp::decode(&body) {
+        Ok(env) => env,
+        Err(e) => {
+            m::session_failed("decode");
+            warn!(?ip, error = %e, "undecodable message opening a session");
+            return HttpResponse::BadRequest().body(format!("malformed CWMP message: {e}\n"));
+        }
+    };
+    let namespace = envelope.namespace.clone();
+    let request_id = envelope.header.id.clone();
+    if envelope.body.is_response() {
+        // An answer to a request of a session that no longer exists (superseded or expired).
+        warn!(
+            ?ip,
+            method = envelope.body.element_name(),
+            "response outside any session"
+        );
+        return HttpResponse::BadRequest().body(format!(
+            "{} belongs to no live session; start one with an Inform\n",
+            envelope.body.element_name()
+        ));
+    }
+    let has_work = if state.config.session.hold_requests {
+        match &envelope.body {
+            Body::Inform(i) => state
+                .store
+                .next_queued_task(&i.device_id.device_key(), Utc::now())
+                .await
+                .ok()
+                .flatten()
+                .is_some(),
+            _ => false,
+        }
+    } else {
+        false
+    };
+    let begun = match Session::begin(envelope, &state.config.session, has_work) {
+        Ok(b) => b,
+        Err(violation) => {
+            m::session_failed("protocol");
+            warn!(?ip, %violation, "CPE broke the protocol opening a session");
+            return match violation.fault() {
+                Some(fault) => fault_response(&namespace, request_id, fault),
+                None => HttpResponse::BadRequest().body(format!("{violation}\n")),
+            };
+        }
+    };
+    let device_id = begun.session.device_key().to_owned();
+    let session_id = new_session_id();
+    let span = info_span!("cwmp_session", device = %device_id, session = %session_id);
+    async move {
+        let received_at = Utc::now();
+        let record = storage::InformRecord::from_inform(&begun.inform, &device_id, ip, &namespace, received_at);
+        if let Err(e) = state.store.record_inform(&record, state.config.event_retention).await {
+            m::session_failed("storage");
+            warn!(error = %e, "could not store the Inform");
+            return internal_fault(&namespace, request_id, "the Inform could not be stored; retry later");
+        }
+        for event in &begun.inform.event {
+            m::inform_event(&event.event_code);
+        }
+        m::session_started();
+        info!(
+            events = %begun.inform.event.iter().map(|e| e.event_code.to_string()).collect::<Vec<_>>().join(","),
+            version = %begun.session.version(),
+            "session started"
+        );
+        let live = Live {
+            id: session_id.clone(),
+            session: begun.session,
+            device_id: device_id.clone(),
+            last_seen: Instant::now(),
+            request_sent: None,
+            connection,
+            closed: false,
+        };
+        let (_slot, superseded) = state.registry.insert(live);
+        if let Some(old) = superseded {
+            let mut old = old.0.lock().await;
+            info!(old_session = %old.id, "a new Inform supersedes the device's previous session");
+            close(state, &mut old, "superseded").await;
+        }
+        let mut response = cwmp_response(&begun.reply);
+        if let Ok(value) = header::HeaderValue::from_str(&session_cookie(&session_id, state.config.tls)) {
+            response.headers_mut().insert(header::SET_COOKIE, value);
+        }
+        response
+    }
+    .instrument(span)
+    .await
+}
+
+async fn continue_session(
+    state: &Arc<CwmpState>,
+    req: &HttpRequest,
+    slot: Slot,
+    body: web::Bytes,
+    connection: Option<SocketAddr>,
+) -> HttpResponse {
+    let mut live = slot.lock().await;
+    if live.closed {
+        drop(live);
+        // Superseded or expired while this request waited: treat it as sessionless.
+        return open_session(state, req, body, connection).await;
+    }
+    let span = info_span!("cwmp_session", device = %live.device_id, session = %live.id);
+    async {
+        live.last_seen = Instant::now();
+        if live.connection != connection {
+            live.connection = connection;
+            state.registry.touch_connection(&live.id, connection);
+        }
+        let message = if body.is_empty() {
+            None
+        } else {
+            match cwmp::decode(&body) {
+                Ok(env) => Some(env),
+                Err(e) => {
+                    warn!(error = %e, "undecodable message in a session");
+                    let response = HttpResponse::BadRequest().body(format!("malformed CWMP message: {e}\n"));
+                    return fail(state, &mut live, Failure { response, reason: "decode" }).await;
+                }
+            }
+        };
+        if let Some(env) = &message {
+            if matches!(env.body, Body::Inform(_)) {
+                // The CPE started over on the same connection: the old session is abandoned.
+                drop_session(state, &mut live, "new Inform").await;
+                drop(live);
+                return open_session(state, req, body, connection).await;
+            }
+        }
+        let request_id = message.as_ref().and_then(|e| e.header.id.clone());
+        let step = match live.session.handle(message) {
+            Ok(step) => step,
+            Err(violation) => {
+                warn!(%violation, "CPE broke the protocol");
+                let namespace = live.session.namespace().clone();
+                let response = match violation.fault() {
+                    Some(fault) => fault_response(&namespace, request_id, fault),
+                    None => HttpResponse::BadRequest().body(format!("{violation}\n")),
+                };
+                return fail(state, &mut live, Failure { response, reason: "protocol" }).await;
+            }
+        };
+        match step {
+            Step::CpeRequest { request, reply } => {
+                if let Err(e) = store_cpe_request(state, &live.device_id, &request).await {
+                    warn!(error = %e, method = request.element_name(), "could not store a CPE request");
+                    let namespace = live.session.namespace().clone();
+                    let response = internal_fault(&namespace, request_id, "the request could not be stored; retry later");
+                    return fail(state, &mut live, Failure { response, reason: "storage" }).await;
+                }
+                cwmp_response(&reply)
+            }
+            Step::Ready { completed } => {
+                if let Some(done) = completed {
+                    if let Some(sent) = live.request_sent.take() {
+                        m::rpc_round_trip(done.method, sent.elapsed());
+                    }
+                    if let Err(e) = store_completion(state, &live.device_id, &done).await {
+                        warn!(error = %e, task = done.task_id, "could not store a task result");
+                        let response = HttpResponse::InternalServerError().body("internal error storing a result\n");
+                        return fail(state, &mut live, Failure { response, reason: "storage" }).await;
+                    }
+                }
+                next_request(state, &mut live).await
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// Sends the device's next queued task, or ends the session with 204.
+async fn next_request(state: &Arc<CwmpState>, live: &mut Live) -> HttpResponse {
+    loop {
+        let now = Utc::now();
+        let task = match state.store.next_queued_task(&live.device_id, now).await {
+            Ok(t) => t,
+            Err(e) => {
+                warn!(error = %e, "could not read the task queue");
+                let response =
+                    HttpResponse::InternalServerError().body("internal error reading the queue\n");
+                return fail(
+                    state,
+                    live,
+                    Failure {
+                        response,
+                        reason: "storage",
+                    },
+                )
+                .await;
+            }
+        };
+        let Some(task) = task else {
+            live.session.finish();
+            finish(state, live, "completed").await;
+            return HttpResponse::NoContent().finish();
+        };
+        let body = match request_body(&task, &live.session) {
+            Ok(body) => body,
+            Err(reason) => {
+                warn!(task = task.id, %reason, "task cannot be sent");
+                if let Err(e) = state
+                    .store
+                    .fail_unsent_task(
+                        task.id,
+                        cwmp::FaultCode::AcsInvalidArguments.code() as i32,
+                        &reason,
+                        now,
+                    )
+                    .await
+                {
+                    warn!(error = %e, task = task.id, "could not record the task's failure");
+                    let response = HttpResponse::InternalServerError()
+                        .body("internal error updating the queue\n");
+                    return fail(
+                        state,
+                        live,
+                        Failure {
+                            response,
+                            reason: "storage",
+                        },
+                    )
+                    .await;
+                }
+                continue;
+            }
+        };
+        let cwmp_id = Session::cwmp_id(task.id, task.attempts + 1);
+        match state.store.mark_task_sent(task.id, &cwmp_id, now).await {
+            Ok(_) => {}
+            Err(storage::StoreError::TaskStateConflict { .. }) => continue,
+            Err(e) => {
+                warn!(error = %e, task = task.id, "could not mark the task sent");
+                let response =
+                    HttpResponse::InternalServerError().body("internal error updating the queue\n");
+                return fail(
+                    state,
+                    live,
+                    Failure {
+                        response,
+                        reason: "storage",
+                    },
+                )
+                .await;
+            }
+        }
+        let Some(envelope) = live.session.request(task.id, cwmp_id, body) else {
+            // Unreachable by the state machine's contract; put the task back rather than lose it.
+            let _ = state.store.requeue_task(task.id).await;
+            let response =
+                HttpResponse::InternalServerError().body("internal error: session out of turn\n");
+            return fail(
+                state,
+                live,
+                Failure {
+                    response,
+                    reason: "internal",
+                },
+            )
+            .await;
+        };
+        debug!(
+            task = task.id,
+            method = envelope.body.element_name(),
+            "request sent"
+        );
+        live.request_sent = Some(Instant::now());
+        return cwmp_response(&envelope);
+    }
+}
+
+/// The queued payload is the request body itself; a body that this session cannot carry is
+/// the task's fault, not the session's.
+fn request_body(task: &TaskRow, session: &Session) -> Result<Body, String> {
+    let body: Body = serde_json::from_value(task.payload.clone())
+        .map_err(|e| format!("task payload is not a CWMP request: {e}"))?;
+    if body.is_response() {
+        return Err(format!("{} is not a request", body.element_name()));
+    }
+    if !session.supports(&body) {
+        return Err(format!(
+            "{} needs CWMP {}, the CPE speaks {}",
+            body.element_name(),
+            body.min_version(),
+            session.version()
+        ));
+    }
+    Ok(body)
+}
+
+async fn store_cpe_request(
+    state: &CwmpState,
+    device_id: &str,
+    request: &Body,
+) -> Result<(), storage::StoreError> {
+    let now = Utc::now();
+    match request {
+        Body::TransferComplete(tc) => {
+            state
+                .store
+                .record_transfer_complete(
+                    device_id,
+                    &tc.command_key,
+                    tc.fault_struct.fault_code.code() as i32,
+                    &tc.fault_struct.fault_string,
+                    now,
+                )
+                .await
+        }
+        Body::AutonomousTransferComplete(_)
+        | Body::RequestDownload(_)
+        | Body::Kicked(_)
+        | Body::DuStateChangeComplete(_)
+        | Body::AutonomousDuStateChangeComplete(_) => {
+            state
+                .store
+                .append_event(
+                    device_id,
+                    &format!("CPE {}", request.element_name()),
+                    None,
+                    now,
+                )
+                .await
+        }
+        _ => Ok(()),
+    }
+}
+
+async fn store_completion(
+    state: &CwmpState,
+    device_id: &str,
+    done: &Completion,
+) -> Result<(), storage::StoreError> {
+    let now = Utc::now();
+    match &done.result {
+        Ok(body) => {
+            if let Body::GetParameterValuesResponse(r) = body {
+                let records: Vec<_> = r
+                    .parameter_list
+                    .iter()
+                    .map(storage::ParameterRecord::from_value)
+                    .collect();
+                state
+                    .store
+                    .upsert_parameters(device_id, &records, now)
+                    .await?;
+            }
+            let json = serde_json::to_value(body).unwrap_or(serde_json::Value::Null);
+            state.store.complete_task(done.task_id, &json, now).await?;
+        }
+        Err(fault) => {
+            let detail = serde_json::to_value(&fault.detail).ok();
+            state
+                .store
+                .fault_task(
+                    done.task_id,
+                    fault.detail.fault_code.code() as i32,
+                    &fault.detail.fault_string,
+                    detail.as_ref(),
+                    now,
+                )
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Ends a session after a failure: requeue its outstanding task, forget it, respond.
+async fn fail(state: &Arc<CwmpState>, live: &mut Live, failure: Failure) -> HttpResponse {
+    m::session_failed(failure.reason);
+    drop_session(state, live, failure.reason).await;
+    failure.response
+}
+
+/// Closes a session that did not complete: its outstanding task goes back to the queue.
+async fn drop_session(state: &Arc<CwmpState>, live: &mut Live, why: &str) {
+    if let Some(task) = live.session.outstanding_task() {
+        if let Err(e) = state.store.requeue_task(task).await {
+            warn!(error = %e, task, "could not requeue the outstanding task");
+        }
+    }
+    info!(reason = why, "session closed");
+    live.closed = true;
+    state.registry.remove(&live.id, &live.device_id);
+    m::active_sessions(state.registry.len());
+}
+
+async fn finish(state: &Arc<CwmpState>, live: &mut Live, why: &str) {
+    m::session_completed();
+    info!(reason = why, "session ended");
+    live.closed = true;
+    state.registry.remove(&live.id, &live.device_id);
+    m::active_sessions(state.registry.len());
+}
+
+/// Closes a live session from outside a request (superseded or expired).
+pub(crate) async fn close(state: &Arc<CwmpState>, live: &mut Live, why: &'static str) {
+    m::session_failed(why);
+    drop_session(state, live, why).await;
+}
+
+/// Drops every session idle at `now` for longer than the configured timeout; returns how many.
+/// Driven by a periodic task in production and called directly by tests.
+pub async fn expire_idle(state: &Arc<CwmpState>, now: Instant) -> usize {
+    let mut expired = 0;
+    for slot in state.registry.slots() {
+        // A session busy with a request is not idle.
+        let Ok(mut live) = slot.try_lock() else {
+            continue;
+        };
+        if !live.closed && Registry::is_idle(&live, now, state.config.session_timeout) {
+            let span = info_span!("cwmp_session", device = %live.device_id, session = %live.id);
+            close(state, &mut live, "expired").instrument(span).await;
+            expired += 1;
+        }
+    }
+    expired
+}
+
+/// Events that matter for metrics labels; the rest are grouped.
+pub(crate) fn event_label(code: &EventCode) -> String {
+    match code {
+        EventCode::Method(m) => format!("M {m}"),
+        EventCode::Vendor(_) => "X".to_owned(),
+        EventCode::Unknown(_) => "unknown".to_owned(),
+        other => other.to_string(),
+    }
+}

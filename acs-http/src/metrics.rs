@@ -1,0 +1,81 @@
+//! Prometheus metrics of the CWMP endpoint, served at `/metrics` on the NBI listener.
+
+use acs_core::cwmp::EventCode;
+use metrics::{counter, gauge, histogram};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// Installs the process-wide recorder once and returns its handle. Several applications in one
+/// process (the test suites) share it, which is why it is global and idempotent.
+pub fn handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(&[
+                    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+                ])
+                .map(PrometheusBuilder::build_recorder)
+                .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
+            let handle = recorder.handle();
+            // Fails only when another recorder is installed; the handle still renders ours.
+            let _ = metrics::set_global_recorder(recorder);
+            describe();
+            handle
+        })
+        .clone()
+}
+
+fn describe() {
+    metrics::describe_counter!(
+        "acs_sessions_started_total",
+        "CWMP sessions opened by an accepted Inform"
+    );
+    metrics::describe_counter!(
+        "acs_sessions_completed_total",
+        "CWMP sessions that ended normally with 204"
+    );
+    metrics::describe_counter!(
+        "acs_sessions_failed_total",
+        "CWMP sessions that ended abnormally, by reason"
+    );
+    metrics::describe_gauge!("acs_sessions_active", "CWMP sessions in progress");
+    metrics::describe_counter!("acs_informs_total", "Inform events received, by event code");
+    metrics::describe_histogram!(
+        "acs_rpc_round_trip_seconds",
+        "Time from an ACS request to the CPE's answer, by method"
+    );
+    metrics::describe_counter!(
+        "acs_auth_failures_total",
+        "Failed CPE authentication attempts"
+    );
+}
+
+pub(crate) fn session_started() {
+    counter!("acs_sessions_started_total").increment(1);
+}
+
+pub(crate) fn session_completed() {
+    counter!("acs_sessions_completed_total").increment(1);
+}
+
+pub(crate) fn session_failed(reason: &'static str) {
+    counter!("acs_sessions_failed_total", "reason" => reason).increment(1);
+}
+
+pub(crate) fn active_sessions(n: usize) {
+    gauge!("acs_sessions_active").set(n as f64);
+}
+
+pub(crate) fn inform_event(code: &EventCode) {
+    counter!("acs_informs_total", "event" => crate::cwmp::event_label(code)).increment(1);
+}
+
+pub(crate) fn rpc_round_trip(method: &'static str, elapsed: Duration) {
+    histogram!("acs_rpc_round_trip_seconds", "method" => method).record(elapsed.as_secs_f64());
+}
+
+pub(crate) fn auth_failure() {
+    counter!("acs_auth_failures_total").increment(1);
+}

@@ -1,0 +1,135 @@
+//! Live CWMP sessions, found by cookie, then by TCP connection, then by device.
+//!
+//! A session lives in memory only: TR-069 sessions are short, and after an ACS restart the CPE
+//! simply retries, while everything a session decided (task states, the Inform) is already in
+//! the database. Architecture invariant: at most one live session per device; a new Inform from
+//! a device supersedes its old session, whose outstanding task goes back to the queue.
+
+use acs_core::session::Session;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// One live session and what the driver tracks beside the state machine.
+#[derive(Debug)]
+pub struct Live {
+    /// Random id, also the cookie value.
+    pub id: String,
+    /// The state machine.
+    pub session: Session,
+    /// Storage key of the device.
+    pub device_id: String,
+    /// When the last POST of the session arrived.
+    pub last_seen: Instant,
+    /// When the outstanding ACS request went out, for the round-trip metric.
+    pub request_sent: Option<Instant>,
+    /// The TCP connection the session last used.
+    pub connection: Option<SocketAddr>,
+    /// Set once the session is closed: a handler still holding the Arc must not use it.
+    pub closed: bool,
+}
+
+/// A session slot: the lock serialises the POSTs of one session.
+pub type Slot = Arc<tokio::sync::Mutex<Live>>;
+
+#[derive(Debug, Default)]
+struct Maps {
+    by_id: HashMap<String, Slot>,
+    by_connection: HashMap<SocketAddr, String>,
+    by_device: HashMap<String, String>,
+}
+
+/// The registry. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    maps: Arc<Mutex<Maps>>,
+}
+
+/// What [`Registry::insert`] displaced.
+#[derive(Debug)]
+pub struct Superseded(pub Slot);
+
+impl Registry {
+    fn maps(&self) -> std::sync::MutexGuard<'_, Maps> {
+        // A poisoned lock only means a panic elsewhere; the maps stay consistent because every
+        // mutation below is a single-step insert/remove.
+        self.maps
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Finds a session by cookie, else by the TCP connection it last used.
+    pub fn find(&self, cookie: Option<&str>, connection: Option<SocketAddr>) -> Option<Slot> {
+        let maps = self.maps();
+        if let Some(slot) = cookie.and_then(|c| maps.by_id.get(c)) {
+            return Some(slot.clone());
+        }
+        let id = connection.and_then(|c| maps.by_connection.get(&c))?;
+        maps.by_id.get(id).cloned()
+    }
+
+    /// The live session of a device.
+    pub fn find_by_device(&self, device_id: &str) -> Option<Slot> {
+        let maps = self.maps();
+        maps.by_device
+            .get(device_id)
+            .and_then(|id| maps.by_id.get(id))
+            .cloned()
+    }
+
+    /// Adds a session; returns the device's previous session, which the caller must close.
+    pub fn insert(&self, live: Live) -> (Slot, Option<Superseded>) {
+        let id = live.id.clone();
+        let device = live.device_id.clone();
+        let connection = live.connection;
+        let slot: Slot = Arc::new(tokio::sync::Mutex::new(live));
+        let mut maps = self.maps();
+        let previous = maps
+            .by_device
+            .insert(device, id.clone())
+            .and_then(|old| maps.by_id.remove(&old));
+        if let Some(c) = connection {
+            maps.by_connection.insert(c, id.clone());
+        }
+        maps.by_id.insert(id, slot.clone());
+        (slot, previous.map(Superseded))
+    }
+
+    /// Notes that a session moved to another TCP connection (a CPE may reconnect mid-session).
+    pub fn touch_connection(&self, id: &str, connection: Option<SocketAddr>) {
+        if let Some(c) = connection {
+            self.maps().by_connection.insert(c, id.to_owned());
+        }
+    }
+
+    /// Forgets a session.
+    pub fn remove(&self, id: &str, device_id: &str) {
+        let mut maps = self.maps();
+        maps.by_id.remove(id);
+        maps.by_connection.retain(|_, v| v != id);
+        if maps.by_device.get(device_id).is_some_and(|v| v == id) {
+            maps.by_device.remove(device_id);
+        }
+    }
+
+    /// Live sessions right now.
+    pub fn len(&self) -> usize {
+        self.maps().by_id.len()
+    }
+
+    /// Whether no session is live.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// All slots, for the expiry sweep.
+    pub fn slots(&self) -> Vec<Slot> {
+        self.maps().by_id.values().cloned().collect()
+    }
+
+    /// Whether a session has been idle longer than `timeout` at `now`.
+    pub fn is_idle(live: &Live, now: Instant, timeout: Duration) -> bool {
+        now.saturating_duration_since(live.last_seen) > timeout
+    }
+}

@@ -1,0 +1,5 @@
+//! The end-to-end suites: one test binary, run against SQLite by default and against
+//! PostgreSQL when `ACS_TEST_DATABASE_URL` is set.
+
+mod auth;
+mod sessions;
