@@ -2,8 +2,8 @@
 //! end-to-end suites drive the same code the binary runs.
 
 pub mod cmd;
-#[allow(dead_code)] // until the simulator driver (issue 3) uses the whole model API
 pub mod sim;
+pub mod telemetry;
 
 /// A failure that already told the user what went wrong and only needs an exit code.
 #[derive(Debug)]

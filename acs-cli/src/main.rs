@@ -20,6 +20,8 @@ enum Command {
     /// Read and write CWMP messages: an operator's tool for TR-069 traces.
     #[command(subcommand)]
     Cwmp(cmd::cwmp::CwmpCommand),
+    /// Run simulated CPEs against an ACS
+    Sim(cmd::sim::SimArgs),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +37,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Cwmp(c) => c.run(),
+        Command::Sim(args) => cmd::sim::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

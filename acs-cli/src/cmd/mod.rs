@@ -1,6 +1,7 @@
 //! The subcommands.
 
 pub mod cwmp;
+pub mod sim;
 
 use anyhow::Context as _;
 use std::io::Read as _;

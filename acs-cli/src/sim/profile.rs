@@ -254,6 +254,9 @@ pub struct Profile {
     /// HTTP User-Agent template (same `{var}`s as values).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
+    /// The simulator's default serial-number prefix (see [`Profile::serial_prefix`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial_prefix: Option<String>,
     /// The CPE RPCs the device answers (GetRPCMethods); others get fault 9000.
     pub rpc_methods: Vec<String>,
     #[serde(default)]
@@ -306,6 +309,17 @@ impl Profile {
     /// `model_name`, or the product class when unset.
     pub fn model_name(&self) -> &str {
         self.model_name.as_deref().unwrap_or(&self.product_class)
+    }
+
+    /// The prefix of simulated serial numbers: `serial_prefix` when set, else a vendor-like
+    /// prefix for the built-in profiles (`FCH` for Cisco, `HG` for the gateway), else `SIM`.
+    pub fn serial_prefix(&self) -> &str {
+        match (&self.serial_prefix, self.name.as_str()) {
+            (Some(p), _) => p,
+            (None, "cisco-mpp") => "FCH",
+            (None, "tr098-gateway") => "HG",
+            (None, _) => "SIM",
+        }
     }
 
     /// Whether the device implements this CPE RPC (else the simulator answers 9000).
