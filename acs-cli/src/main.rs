@@ -17,6 +17,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the ACS: the CWMP endpoint for CPEs and the northbound listener.
+    Serve(cmd::serve::ServeArgs),
+    /// Database maintenance.
+    #[command(subcommand)]
+    Db(cmd::serve::DbCommand),
     /// Read and write CWMP messages: an operator's tool for TR-069 traces.
     #[command(subcommand)]
     Cwmp(cmd::cwmp::CwmpCommand),
@@ -36,6 +41,8 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
+        Command::Serve(args) => cmd::serve::serve(args),
+        Command::Db(c) => cmd::serve::db(c),
         Command::Cwmp(c) => c.run(),
         Command::Sim(args) => cmd::sim::run(args),
     };

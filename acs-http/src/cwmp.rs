@@ -32,8 +32,8 @@ pub struct CwmpConfig {
     pub max_body_bytes: usize,
     /// Events kept per device.
     pub event_retention: usize,
-    /// Proxies whose X-Forwarded-For is believed.
-    pub trusted_proxies: Vec<IpAddr>,
+    /// Proxies (addresses or networks) whose X-Forwarded-For is believed.
+    pub trusted_proxies: Vec<acs_core::config::IpNetwork>,
     /// Whether the listener is TLS (cookie `Secure`, Basic allowed).
     pub tls: bool,
 }
@@ -56,6 +56,8 @@ impl Default for CwmpConfig {
 pub struct CwmpState {
     /// Storage.
     pub store: Store,
+    /// Group-committing Inform writer.
+    pub informs: storage::InformWriter,
     /// Live sessions.
     pub registry: Registry,
     /// CPE authentication.
@@ -102,18 +104,21 @@ fn internal_fault(namespace: &cwmp::CwmpNamespace, id: Option<String>, what: &st
 
 /// The client's address: the peer, or the last X-Forwarded-For hop when the peer is a trusted
 /// proxy.
-fn client_ip(req: &HttpRequest, trusted: &[IpAddr]) -> Option<IpAddr> {
+fn client_ip(req: &HttpRequest, trusted: &[acs_core::config::IpNetwork]) -> Option<IpAddr> {
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|n| n.contains(ip));
     let peer = req.peer_addr()?.ip();
-    if !trusted.contains(&peer) {
+    if !is_trusted(peer) {
         return Some(peer);
     }
+    // The rightmost hop that is not one of our proxies is the client; hops further left were
+    // written by the client itself and prove nothing.
     req.headers()
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
             v.rsplit(',')
                 .map(str::trim)
-                .find_map(|h| h.parse::<IpAddr>().ok().filter(|ip| !trusted.contains(ip)))
+                .find_map(|h| h.parse::<IpAddr>().ok().filter(|ip| !is_trusted(*ip)))
         })
         .or(Some(peer))
 }
@@ -236,7 +241,7 @@ async fn open_session(
     async move {
         let received_at = Utc::now();
         let record = storage::InformRecord::from_inform(&begun.inform, &device_id, ip, &namespace, received_at);
-        if let Err(e) = state.store.record_inform(&record, state.config.event_retention).await {
+        if let Err(e) = state.informs.record(record).await {
             m::session_failed("storage");
             warn!(error = %e, "could not store the Inform");
             return internal_fault(&namespace, request_id, "the Inform could not be stored; retry later");

@@ -119,8 +119,11 @@ impl Application {
         let metrics_handle = metrics::handle();
         let mut cwmp_config = config.cwmp.clone();
         cwmp_config.tls = config.tls.is_some();
+        let informs =
+            acs_core::storage::InformWriter::spawn(store.clone(), cwmp_config.event_retention, 256);
         let state = Arc::new(CwmpState {
             store,
+            informs,
             registry: registry::Registry::default(),
             auth: CpeAuth::new(config.cpe_auth.clone(), config.tls.is_some())?,
             config: cwmp_config,

@@ -1,6 +1,7 @@
 //! The subcommands.
 
 pub mod cwmp;
+pub mod serve;
 pub mod sim;
 
 use anyhow::Context as _;

@@ -27,6 +27,7 @@ mod inform;
 pub mod model;
 mod session_ops;
 mod tasks;
+mod writer;
 
 #[cfg(test)]
 mod tests;
@@ -49,6 +50,7 @@ pub use model::{
     TaskRow, TaskState, UnknownTaskState,
 };
 pub use tasks::ATTEMPTS_EXHAUSTED;
+pub use writer::InformWriter;
 
 /// Largest number of bind parameters put in one statement.
 ///
