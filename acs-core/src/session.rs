@@ -83,6 +83,8 @@ pub struct Completion {
 
 /// What the driver must do next.
 #[derive(Debug, Clone, PartialEq)]
+// Both variants carry a whole message and a Step lives for one request: boxing buys nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Step {
     /// A CPE request: persist `request`, then send `reply`.
     CpeRequest {
@@ -176,6 +178,19 @@ impl Violation {
             set_parameter_values_faults: vec![],
         }))
     }
+}
+
+/// An ACS request built but not yet sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prepared {
+    /// The envelope to write.
+    pub envelope: Envelope,
+    /// The task behind it.
+    pub task_id: i64,
+    /// Its cwmp:ID.
+    pub cwmp_id: String,
+    /// Its method.
+    pub method: &'static str,
 }
 
 /// A session after its Inform.
@@ -386,11 +401,9 @@ impl Session {
         })
     }
 
-    /// Sends the next ACS request. The driver must have stored the task as sent, with this
-    /// cwmp:ID (see [`Session::cwmp_id`]).
-    ///
-    /// Panics never; a call outside the ACS's turn is refused with `None`.
-    pub fn request(&mut self, task_id: i64, cwmp_id: String, body: Body) -> Option<Envelope> {
+    /// Builds the next ACS request without changing state, so the driver can encode it and
+    /// store the task as sent first. `None` outside the ACS's turn.
+    pub fn prepare(&self, task_id: i64, cwmp_id: String, body: Body) -> Option<Prepared> {
         if self.state != SessionState::AcsTurn {
             return None;
         }
@@ -404,12 +417,34 @@ impl Session {
             },
             body,
         };
-        self.state = SessionState::AwaitingResponse {
-            cwmp_id,
+        Some(Prepared {
+            envelope,
             task_id,
+            cwmp_id,
             method,
+        })
+    }
+
+    /// Records that a prepared request went out: the session now awaits its answer. Refused
+    /// (`false`) outside the ACS's turn.
+    pub fn commit(&mut self, prepared: &Prepared) -> bool {
+        if self.state != SessionState::AcsTurn {
+            return false;
+        }
+        self.state = SessionState::AwaitingResponse {
+            cwmp_id: prepared.cwmp_id.clone(),
+            task_id: prepared.task_id,
+            method: prepared.method,
         };
-        Some(envelope)
+        true
+    }
+
+    /// [`Session::prepare`] and [`Session::commit`] in one step, for callers with nothing to
+    /// store in between.
+    pub fn request(&mut self, task_id: i64, cwmp_id: String, body: Body) -> Option<Envelope> {
+        let prepared = self.prepare(task_id, cwmp_id, body)?;
+        self.commit(&prepared);
+        Some(prepared.envelope)
     }
 
     /// The cwmp:ID for sending a task: names the task and its attempt, so it is unique across

@@ -169,18 +169,17 @@ async fn open_session(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    if let (Some(source), true) = (ip, state.auth.mode() != acs_core::auth::CpeAuthMode::None) {
-        if let Verdict::Refused(response, reason) =
+    if let (Some(source), true) = (ip, state.auth.mode() != acs_core::auth::CpeAuthMode::None)
+        && let Verdict::Refused(response, reason) =
             state
                 .auth
                 .check("POST", authorization, source, SystemTime::now())
-        {
-            if reason.counts_as_failure() {
-                m::auth_failure();
-                warn!(source = %source, ?reason, "CPE authentication failed");
-            }
-            return response;
+    {
+        if reason.counts_as_failure() {
+            m::auth_failure();
+            warn!(source = %source, ?reason, "CPE authentication failed");
         }
+        return response;
     }
     if body.is_empty() {
         // An empty POST that belongs to no session: nothing to do (TR-069 would have the CPE
@@ -312,14 +311,13 @@ async fn continue_session(
                 }
             }
         };
-        if let Some(env) = &message {
-            if matches!(env.body, Body::Inform(_)) {
+        if let Some(env) = &message
+            && matches!(env.body, Body::Inform(_)) {
                 // The CPE started over on the same connection: the old session is abandoned.
                 drop_session(state, &mut live, "new Inform").await;
                 drop(live);
                 return open_session(state, req, body, connection).await;
             }
-        }
         let request_id = message.as_ref().and_then(|e| e.header.id.clone());
         let step = match live.session.handle(message) {
             Ok(step) => step,
@@ -419,7 +417,52 @@ async fn next_request(state: &Arc<CwmpState>, live: &mut Live) -> HttpResponse {
             }
         };
         let cwmp_id = Session::cwmp_id(task.id, task.attempts + 1);
-        match state.store.mark_task_sent(task.id, &cwmp_id, now).await {
+        let Some(prepared) = live.session.prepare(task.id, cwmp_id, body) else {
+            let response =
+                HttpResponse::InternalServerError().body("internal error: session out of turn\n");
+            return fail(
+                state,
+                live,
+                Failure {
+                    response,
+                    reason: "internal",
+                },
+            )
+            .await;
+        };
+        // Encode before marking the task sent: a request the schema forbids (say, "often" as an
+        // unsignedInt) fails as a task and never reaches the CPE.
+        let xml = match cwmp::encode(&prepared.envelope) {
+            Ok(xml) => xml,
+            Err(e) => {
+                warn!(task = task.id, error = %e, "task cannot be written as CWMP");
+                let code = cwmp::FaultCode::AcsInvalidArguments.code() as i32;
+                if let Err(e) = state
+                    .store
+                    .fail_unsent_task(task.id, code, &e.to_string(), now)
+                    .await
+                {
+                    warn!(error = %e, task = task.id, "could not record the task's failure");
+                    let response = HttpResponse::InternalServerError()
+                        .body("internal error updating the queue\n");
+                    return fail(
+                        state,
+                        live,
+                        Failure {
+                            response,
+                            reason: "storage",
+                        },
+                    )
+                    .await;
+                }
+                continue;
+            }
+        };
+        match state
+            .store
+            .mark_task_sent(task.id, &prepared.cwmp_id, now)
+            .await
+        {
             Ok(_) => {}
             Err(storage::StoreError::TaskStateConflict { .. }) => continue,
             Err(e) => {
@@ -437,28 +480,12 @@ async fn next_request(state: &Arc<CwmpState>, live: &mut Live) -> HttpResponse {
                 .await;
             }
         }
-        let Some(envelope) = live.session.request(task.id, cwmp_id, body) else {
-            // Unreachable by the state machine's contract; put the task back rather than lose it.
-            let _ = state.store.requeue_task(task.id).await;
-            let response =
-                HttpResponse::InternalServerError().body("internal error: session out of turn\n");
-            return fail(
-                state,
-                live,
-                Failure {
-                    response,
-                    reason: "internal",
-                },
-            )
-            .await;
-        };
-        debug!(
-            task = task.id,
-            method = envelope.body.element_name(),
-            "request sent"
-        );
+        live.session.commit(&prepared);
+        debug!(task = task.id, method = prepared.method, "request sent");
         live.request_sent = Some(Instant::now());
-        return cwmp_response(&envelope);
+        return HttpResponse::Ok()
+            .content_type("text/xml; charset=\"utf-8\"")
+            .body(xml);
     }
 }
 
@@ -567,10 +594,10 @@ async fn fail(state: &Arc<CwmpState>, live: &mut Live, failure: Failure) -> Http
 
 /// Closes a session that did not complete: its outstanding task goes back to the queue.
 async fn drop_session(state: &Arc<CwmpState>, live: &mut Live, why: &str) {
-    if let Some(task) = live.session.outstanding_task() {
-        if let Err(e) = state.store.requeue_task(task).await {
-            warn!(error = %e, task, "could not requeue the outstanding task");
-        }
+    if let Some(task) = live.session.outstanding_task()
+        && let Err(e) = state.store.requeue_task(task).await
+    {
+        warn!(error = %e, task, "could not requeue the outstanding task");
     }
     info!(reason = why, "session closed");
     live.closed = true;

@@ -105,7 +105,9 @@ impl ValueType {
                 b.is_ascii_alphanumeric()
                     || matches!(b, b'+' | b'/' | b'=' | b' ' | b'\n' | b'\r' | b'\t')
             }),
-            ValueType::HexBinary => v.len() % 2 == 0 && v.bytes().all(|b| b.is_ascii_hexdigit()),
+            ValueType::HexBinary => {
+                v.len().is_multiple_of(2) && v.bytes().all(|b| b.is_ascii_hexdigit())
+            }
             ValueType::Decimal => is_decimal(v),
         }
     }
@@ -142,7 +144,7 @@ fn is_decimal(v: &str) -> bool {
 
 /// Checks the xs:dateTime lexical form `[-]YYYY-MM-DDThh:mm:ss[.f+][Z|(+|-)hh:mm]`.
 pub(crate) fn is_xsd_datetime(v: &str) -> bool {
-    let body = if v.starts_with('-') { &v[1..] } else { v };
+    let body = v.strip_prefix('-').unwrap_or(v);
     let b = body.as_bytes();
     let digits_in =
         |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));

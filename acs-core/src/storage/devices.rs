@@ -200,7 +200,9 @@ impl TryFrom<device::Model> for DeviceRow {
             provisioning_code: m.provisioning_code,
             connection_request_url: m.connection_request_url,
             connection_request_username: m.connection_request_username,
-            connection_request_password: m.connection_request_password,
+            connection_request_password: m
+                .connection_request_password
+                .map(crate::secret::Secret::from),
             remote_ip: m.remote_ip,
             cwmp_version: m.cwmp_version,
             first_seen: m.first_seen,

@@ -107,7 +107,7 @@ pub struct DeviceRow {
     /// Connection request username the ACS configured on the CPE.
     pub connection_request_username: Option<String>,
     /// Connection request password the ACS configured on the CPE.
-    pub connection_request_password: Option<String>,
+    pub connection_request_password: Option<crate::secret::Secret>,
     /// Peer address of the last session.
     pub remote_ip: Option<String>,
     /// cwmp namespace of the last Inform.

@@ -385,7 +385,14 @@ async fn bootstrap_clears_parameters_and_credentials(store: Store) {
         .await
         .expect("periodic");
     assert_eq!(row.connection_request_username.as_deref(), Some("acs"));
-    assert_eq!(row.connection_request_password.as_deref(), Some("s3cret"));
+    assert_eq!(
+        row.connection_request_password.as_ref().map(|s| s.expose()),
+        Some("s3cret")
+    );
+    assert!(
+        !format!("{row:?}").contains("s3cret"),
+        "secrets never reach Debug output"
+    );
     assert_eq!(
         store.get_parameters("dev-b", None).await.expect("p").len(),
         7

@@ -76,10 +76,10 @@ async fn write_batch(store: &Store, retention: usize, batch: &mut Vec<Job>) {
             }
         }
         result => {
-            if let Err(e) = &result {
-                if batch.len() > 1 {
-                    warn!(error = %e, informs = batch.len(), "batched Inform write failed; writing one by one");
-                }
+            if let Err(e) = &result
+                && batch.len() > 1
+            {
+                warn!(error = %e, informs = batch.len(), "batched Inform write failed; writing one by one");
             }
             // One transaction each, so one bad record cannot fail the others.
             for job in batch.drain(..) {
