@@ -4,3 +4,4 @@
 mod auth;
 mod sessions;
 mod simulated;
+mod transport;
