@@ -100,3 +100,154 @@ fn the_binary_migrates_and_reports_status() {
     );
     assert!(dir.path().join("data/acs.db").exists());
 }
+
+fn sample(rel: &str) -> String {
+    format!(
+        "{}/../../shared/cwmp/samples/{rel}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+fn cwmp_decode_and_encode_round_trip_through_json() {
+    let decoded = acs()
+        .args([
+            "cwmp",
+            "decode",
+            &sample("real/cwmp_ex__zyxel_vmg8924-b10a_connreq.xml"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        decoded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&decoded.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&decoded.stdout).expect("JSON");
+    assert_eq!(
+        json["body"]["Inform"]["device_id"]["serial_number"],
+        "S140Y24025829"
+    );
+    assert_eq!(json["namespace"], "urn:dslforum-org:cwmp-1-0");
+
+    // JSON back to XML on standard input, and that XML decodes to the same JSON.
+    let mut encode = acs()
+        .args(["cwmp", "encode", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    encode
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&decoded.stdout)
+        .unwrap();
+    let encoded = encode.wait_with_output().unwrap();
+    assert!(
+        encoded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&encoded.stderr)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let xml = dir.path().join("again.xml");
+    std::fs::write(&xml, &encoded.stdout).unwrap();
+    let again = acs()
+        .args(["cwmp", "decode", xml.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&again.stdout).unwrap(),
+        json
+    );
+
+    // A broken trace: exit 1 and the place of the problem.
+    let bad = dir.path().join("bad.xml");
+    std::fs::write(
+        &bad,
+        "<soap:Envelope xmlns:soap='x'>\n  <soap:Body>\n</soap:Envelope>",
+    )
+    .unwrap();
+    let out = acs()
+        .args(["cwmp", "decode", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(":3:") && err.contains("line 3"), "{err}");
+    // JSON that is no envelope: exit 1, naming the line and column.
+    let notjson = dir.path().join("x.json");
+    std::fs::write(&notjson, "{\"body\": 7}").unwrap();
+    let out = acs()
+        .args(["cwmp", "encode", notjson.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("x.json:1:"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn serve_runs_with_no_configuration() {
+    use std::io::{BufRead as _, Read as _, Write as _};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = acs()
+        .current_dir(dir.path())
+        .args([
+            "serve",
+            "--cwmp-addr",
+            "127.0.0.1:0",
+            "--nbi-addr",
+            "127.0.0.1:0",
+        ])
+        .env("ACS_LOG__FORMAT", "json")
+        .env_remove("RUST_LOG")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A guard against a hang only (say, the server never starts): nothing asserted depends on it.
+    let pid = child.id();
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(120));
+        let _ = Command::new("kill").arg(pid.to_string()).status();
+    });
+    // Wait for the line that names the bound addresses.
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut warned = false;
+    let mut nbi = None;
+    for line in stderr.lines() {
+        let Ok(line) = line else { break };
+        warned |= line.contains("CPE authentication is off");
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+            if v["message"] == "acs is serving" {
+                nbi = v["nbi"].as_str().map(str::to_owned);
+                break;
+            }
+        }
+    }
+    let health = nbi.as_ref().map(|addr| {
+        let mut stream = std::net::TcpStream::connect(addr).expect("connect to the NBI");
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: acs\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let health = health.expect("the server announced its addresses");
+    assert!(
+        health.starts_with("HTTP/1.1 200") && health.ends_with("ok\n"),
+        "{health}"
+    );
+    assert!(warned, "the open-door warning is printed at start");
+    assert!(
+        dir.path().join("acs-data/acs.db").exists(),
+        "SQLite under ./acs-data"
+    );
+}

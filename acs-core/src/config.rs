@@ -554,7 +554,8 @@ impl Settings {
         }
 
         // cwmp
-        if self.cwmp.listen == self.nbi.listen {
+        // Port 0 asks the OS for any free port, so two of them never clash.
+        if self.cwmp.listen == self.nbi.listen && self.cwmp.listen.port() != 0 {
             bad(
                 "nbi.listen",
                 format!("same address as cwmp.listen ({})", self.cwmp.listen),
