@@ -222,11 +222,11 @@ fn serve_runs_with_no_configuration() {
     for line in stderr.lines() {
         let Ok(line) = line else { break };
         warned |= line.contains("CPE authentication is off");
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
-            if v["message"] == "acs is serving" {
-                nbi = v["nbi"].as_str().map(str::to_owned);
-                break;
-            }
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+            && v["message"] == "acs is serving"
+        {
+            nbi = v["nbi"].as_str().map(str::to_owned);
+            break;
         }
     }
     let health = nbi.as_ref().map(|addr| {
