@@ -85,6 +85,10 @@ fn cwmp_response(env: &Envelope) -> HttpResponse {
     }
 }
 
+fn internal_error(what: &str) -> HttpResponse {
+    HttpResponse::InternalServerError().body(format!("internal error {what}\n"))
+}
+
 fn fault_response(
     namespace: &cwmp::CwmpNamespace,
     id: Option<String>,
@@ -348,7 +352,7 @@ async fn continue_session(
                     }
                     if let Err(e) = store_completion(state, &live.device_id, &done).await {
                         warn!(error = %e, task = done.task_id, "could not store a task result");
-                        let response = HttpResponse::InternalServerError().body("internal error storing a result\n");
+                        let response = internal_error("storing a result");
                         return fail(state, &mut live, Failure { response, reason: "storage" }).await;
                     }
                 }
@@ -365,91 +369,55 @@ async fn next_request(state: &Arc<CwmpState>, live: &mut Live) -> HttpResponse {
     loop {
         let now = Utc::now();
         let task = match state.store.next_queued_task(&live.device_id, now).await {
-            Ok(t) => t,
+            Ok(Some(task)) => task,
+            Ok(None) => {
+                live.session.finish();
+                finish(state, live, "completed").await;
+                return HttpResponse::NoContent().finish();
+            }
             Err(e) => {
                 warn!(error = %e, "could not read the task queue");
-                let response =
-                    HttpResponse::InternalServerError().body("internal error reading the queue\n");
                 return fail(
                     state,
                     live,
                     Failure {
-                        response,
+                        response: internal_error("reading the queue"),
                         reason: "storage",
                     },
                 )
                 .await;
             }
         };
-        let Some(task) = task else {
-            live.session.finish();
-            finish(state, live, "completed").await;
-            return HttpResponse::NoContent().finish();
-        };
-        let body = match request_body(&task, &live.session) {
-            Ok(body) => body,
+        // Everything that can make a task unsendable is checked before it is marked sent: a
+        // payload that is no CWMP request, a method the CPE's version lacks, or a request the
+        // schema forbids (say, "often" as an unsignedInt). Such a task fails without ever
+        // reaching the CPE.
+        let cwmp_id = Session::cwmp_id(task.id, task.attempts + 1);
+        let ready = request_body(&task, &live.session).and_then(|body| {
+            let prepared = live
+                .session
+                .prepare(task.id, cwmp_id, body)
+                .ok_or_else(|| "the session is not in the ACS's turn".to_owned())?;
+            let xml = cwmp::encode(&prepared.envelope)
+                .map_err(|e| format!("cannot be written as CWMP: {e}"))?;
+            Ok((prepared, xml))
+        });
+        let (prepared, xml) = match ready {
+            Ok(ready) => ready,
             Err(reason) => {
                 warn!(task = task.id, %reason, "task cannot be sent");
-                if let Err(e) = state
-                    .store
-                    .fail_unsent_task(
-                        task.id,
-                        cwmp::FaultCode::AcsInvalidArguments.code() as i32,
-                        &reason,
-                        now,
-                    )
-                    .await
-                {
-                    warn!(error = %e, task = task.id, "could not record the task's failure");
-                    let response = HttpResponse::InternalServerError()
-                        .body("internal error updating the queue\n");
-                    return fail(
-                        state,
-                        live,
-                        Failure {
-                            response,
-                            reason: "storage",
-                        },
-                    )
-                    .await;
-                }
-                continue;
-            }
-        };
-        let cwmp_id = Session::cwmp_id(task.id, task.attempts + 1);
-        let Some(prepared) = live.session.prepare(task.id, cwmp_id, body) else {
-            let response =
-                HttpResponse::InternalServerError().body("internal error: session out of turn\n");
-            return fail(
-                state,
-                live,
-                Failure {
-                    response,
-                    reason: "internal",
-                },
-            )
-            .await;
-        };
-        // Encode before marking the task sent: a request the schema forbids (say, "often" as an
-        // unsignedInt) fails as a task and never reaches the CPE.
-        let xml = match cwmp::encode(&prepared.envelope) {
-            Ok(xml) => xml,
-            Err(e) => {
-                warn!(task = task.id, error = %e, "task cannot be written as CWMP");
                 let code = cwmp::FaultCode::AcsInvalidArguments.code() as i32;
                 if let Err(e) = state
                     .store
-                    .fail_unsent_task(task.id, code, &e.to_string(), now)
+                    .fail_unsent_task(task.id, code, &reason, now)
                     .await
                 {
                     warn!(error = %e, task = task.id, "could not record the task's failure");
-                    let response = HttpResponse::InternalServerError()
-                        .body("internal error updating the queue\n");
                     return fail(
                         state,
                         live,
                         Failure {
-                            response,
+                            response: internal_error("updating the queue"),
                             reason: "storage",
                         },
                     )
@@ -464,16 +432,15 @@ async fn next_request(state: &Arc<CwmpState>, live: &mut Live) -> HttpResponse {
             .await
         {
             Ok(_) => {}
+            // Another session of the same device got it first (it superseded ours).
             Err(storage::StoreError::TaskStateConflict { .. }) => continue,
             Err(e) => {
                 warn!(error = %e, task = task.id, "could not mark the task sent");
-                let response =
-                    HttpResponse::InternalServerError().body("internal error updating the queue\n");
                 return fail(
                     state,
                     live,
                     Failure {
-                        response,
+                        response: internal_error("updating the queue"),
                         reason: "storage",
                     },
                 )

@@ -3,7 +3,6 @@
 //! Kept apart from the generic queries: this is the only storage file that knows the codec.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Query;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 use std::net::IpAddr;
 
@@ -84,12 +83,7 @@ impl Store {
         string: &str,
         now: DateTime<Utc>,
     ) -> Result<TaskRow, StoreError> {
-        use crate::storage::entity::task::Column as C;
-        let mut upd = Query::update();
-        upd.value(C::State, TaskState::Fault.as_str())
-            .value(C::FaultCode, code)
-            .value(C::FaultString, string)
-            .value(C::FinishedAt, ts(now));
+        let upd = crate::storage::tasks::fault_update(code, string, None, now);
         self.transition(task_id, TaskState::Queued, upd).await
     }
 

@@ -230,14 +230,12 @@ impl Store {
         detail: Option<&Json>,
         now: DateTime<Utc>,
     ) -> Result<TaskRow, StoreError> {
-        use task::Column as C;
-        let mut upd = Query::update();
-        upd.value(C::State, TaskState::Fault.as_str())
-            .value(C::FaultCode, code)
-            .value(C::FaultString, string)
-            .value(C::FaultDetail, detail.cloned())
-            .value(C::FinishedAt, ts(now));
-        self.transition(task_id, TaskState::Sent, upd).await
+        self.transition(
+            task_id,
+            TaskState::Sent,
+            fault_update(code, string, detail, now),
+        )
+        .await
     }
 
     /// `sent -> queued` for a session that ended before the response
@@ -323,4 +321,21 @@ async fn queue_head<C: ConnectionTrait>(
         .await?
         .map(TaskRow::try_from)
         .transpose()
+}
+
+/// The `UPDATE` that moves a task to `fault`, from whichever state the caller checks.
+pub(crate) fn fault_update(
+    code: i32,
+    string: &str,
+    detail: Option<&Json>,
+    now: DateTime<Utc>,
+) -> UpdateStatement {
+    use task::Column as C;
+    let mut upd = Query::update();
+    upd.value(C::State, TaskState::Fault.as_str())
+        .value(C::FaultCode, code)
+        .value(C::FaultString, string)
+        .value(C::FaultDetail, detail.cloned())
+        .value(C::FinishedAt, ts(now));
+    upd
 }
