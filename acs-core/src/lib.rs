@@ -6,6 +6,7 @@
 //! - [`config`]: the server's settings (defaults, TOML file, `ACS_…` environment, flags).
 //! - [`secret`]: a string that never prints.
 //! - [`storage`]: sea-orm persistence behind [`storage::Store`] (SQLite WAL or PostgreSQL).
+//! - [`tasks`]: task definitions: validation, the CWMP requests they become, how they complete.
 //! - [`session`]: the CWMP session state machine (pure; the HTTP layer drives it).
 
 pub mod auth;
@@ -14,3 +15,4 @@ pub mod cwmp;
 pub mod secret;
 pub mod session;
 pub mod storage;
+pub mod tasks;

@@ -1,0 +1,610 @@
+//! Task definitions: what an operator or a script asks of a device, validated up front and
+//! turned into the CWMP requests the session engine sends.
+//!
+//! A task is one operator intent. Most kinds are one RPC; `refresh` is two (GetParameterNames,
+//! then GetParameterValues of the same subtree), which is why a task has [`TaskSpec::steps`].
+//! Methods whose completion the CPE reports later carry a CommandKey derived from the task id
+//! (`acs-<id>`), so the `M Reboot` / `M Download` event or the TransferComplete can be matched
+//! to the task across sessions and reboots.
+
+use crate::cwmp::{self, Body, ParameterValue, Password, SetParameterAttributesStruct, ValueType};
+use serde::{Deserialize, Serialize};
+
+/// What a task asks for. The JSON form (`{"kind": "reboot"}`) is the task API's input and the
+/// stored definition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum TaskSpec {
+    /// GetParameterValues: full names or partial paths ending in `.`.
+    GetParameterValues {
+        /// Names or partial paths.
+        names: Vec<String>,
+    },
+    /// SetParameterValues, atomic on the CPE.
+    SetParameterValues {
+        /// Name, value and type of each parameter.
+        values: Vec<ParameterValue>,
+    },
+    /// GetParameterNames.
+    GetParameterNames {
+        /// A partial path ending in `.`, a full name, or empty for the whole tree.
+        #[serde(default)]
+        path: String,
+        /// Only the level right below `path`.
+        #[serde(default)]
+        next_level: bool,
+    },
+    /// GetParameterAttributes.
+    GetParameterAttributes {
+        /// Names or partial paths.
+        names: Vec<String>,
+    },
+    /// SetParameterAttributes.
+    SetParameterAttributes {
+        /// One entry per name.
+        attributes: Vec<SetParameterAttributesStruct>,
+    },
+    /// AddObject.
+    AddObject {
+        /// The table, ending in `.`.
+        object: String,
+    },
+    /// DeleteObject.
+    DeleteObject {
+        /// The instance, ending in `.`.
+        object: String,
+    },
+    /// Reboot; confirmed by `1 BOOT` + `M Reboot` at the next Inform.
+    Reboot {},
+    /// FactoryReset; the CPE comes back with `0 BOOTSTRAP`.
+    FactoryReset {},
+    /// Download (firmware, configuration, …); finished by a TransferComplete.
+    Download {
+        /// `1 Firmware Upgrade Image`, `3 Vendor Configuration File`, `X <OUI> <name>`, …
+        file_type: String,
+        /// Where the CPE fetches the file.
+        url: String,
+        /// HTTP credentials for the file server.
+        #[serde(default)]
+        username: String,
+        /// Never printed.
+        #[serde(default)]
+        password: Password,
+        /// Size in bytes, 0 if unknown.
+        #[serde(default)]
+        file_size: u32,
+        /// Name on the CPE.
+        #[serde(default)]
+        target_file_name: String,
+        /// Seconds before the CPE starts.
+        #[serde(default)]
+        delay_seconds: u32,
+    },
+    /// Upload (configuration or log file); finished by a TransferComplete.
+    Upload {
+        /// `1 Vendor Configuration File`, `2 Vendor Log File`, …
+        file_type: String,
+        /// Where the CPE sends the file.
+        url: String,
+        /// HTTP credentials for the destination.
+        #[serde(default)]
+        username: String,
+        /// Never printed.
+        #[serde(default)]
+        password: Password,
+        /// Seconds before the CPE starts.
+        #[serde(default)]
+        delay_seconds: u32,
+    },
+    /// ScheduleInform; the CPE calls back with `3 SCHEDULED` + `M ScheduleInform`.
+    ScheduleInform {
+        /// Seconds from now (> 0).
+        delay_seconds: u32,
+    },
+    /// GetRPCMethods.
+    GetRpcMethods {},
+    /// GetParameterNames then GetParameterValues of a subtree: refreshes the stored copy of
+    /// values and writability.
+    Refresh {
+        /// A partial path ending in `.` (e.g. `Device.DeviceInfo.`).
+        path: String,
+    },
+}
+
+/// Why a task definition is refused (the API answers 400 with this).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct TaskSpecError {
+    /// The offending field.
+    pub field: &'static str,
+    /// What is wrong.
+    pub reason: String,
+}
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> Result<(), TaskSpecError> {
+    Err(TaskSpecError {
+        field,
+        reason: reason.into(),
+    })
+}
+
+/// How a finished RPC relates to the task being done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Confirmation {
+    /// The response is the result.
+    Response,
+    /// Done when the response arrives; the next Inform carrying this cumulative event with the
+    /// task's CommandKey confirms it (Reboot: `M Reboot`).
+    Event(&'static str),
+    /// The CPE forgets everything; its next Inform carries `0 BOOTSTRAP`.
+    Bootstrap,
+    /// A TransferComplete with the task's CommandKey reports the outcome (immediately when the
+    /// response says Status 0).
+    TransferComplete,
+}
+
+const MAX_NAME: usize = 256;
+const MAX_URL: usize = 256;
+
+fn check_names(field: &'static str, names: &[String]) -> Result<(), TaskSpecError> {
+    if names.is_empty() {
+        return invalid(field, "at least one name is required");
+    }
+    for n in names {
+        check_path(field, n, false)?;
+    }
+    Ok(())
+}
+
+/// A parameter path: no spaces, at most 256 characters, no empty segments.
+fn check_path(field: &'static str, path: &str, must_be_object: bool) -> Result<(), TaskSpecError> {
+    if path.chars().count() > MAX_NAME {
+        return invalid(
+            field,
+            format!("{path:?} is longer than {MAX_NAME} characters"),
+        );
+    }
+    if path.is_empty()
+        || path.contains(char::is_whitespace)
+        || path.trim_end_matches('.').split('.').any(str::is_empty)
+    {
+        return invalid(field, format!("{path:?} is not a parameter path"));
+    }
+    if must_be_object && !path.ends_with('.') {
+        return invalid(
+            field,
+            format!("{path:?} must name an object, ending in '.'"),
+        );
+    }
+    Ok(())
+}
+
+fn check_url(url: &str) -> Result<(), TaskSpecError> {
+    if url.chars().count() > MAX_URL {
+        return invalid("url", format!("longer than {MAX_URL} characters"));
+    }
+    let scheme_ok = ["http://", "https://", "ftp://"]
+        .iter()
+        .any(|s| url.len() > s.len() && url[..s.len()].eq_ignore_ascii_case(s));
+    if !scheme_ok || url.contains(char::is_whitespace) {
+        return invalid("url", format!("{url:?} is not an http(s) or ftp URL"));
+    }
+    Ok(())
+}
+
+impl TaskSpec {
+    /// The kind as written in JSON (`get_parameter_values`).
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            TaskSpec::GetParameterValues { .. } => "get_parameter_values",
+            TaskSpec::SetParameterValues { .. } => "set_parameter_values",
+            TaskSpec::GetParameterNames { .. } => "get_parameter_names",
+            TaskSpec::GetParameterAttributes { .. } => "get_parameter_attributes",
+            TaskSpec::SetParameterAttributes { .. } => "set_parameter_attributes",
+            TaskSpec::AddObject { .. } => "add_object",
+            TaskSpec::DeleteObject { .. } => "delete_object",
+            TaskSpec::Reboot {} => "reboot",
+            TaskSpec::FactoryReset {} => "factory_reset",
+            TaskSpec::Download { .. } => "download",
+            TaskSpec::Upload { .. } => "upload",
+            TaskSpec::ScheduleInform { .. } => "schedule_inform",
+            TaskSpec::GetRpcMethods {} => "get_rpc_methods",
+            TaskSpec::Refresh { .. } => "refresh",
+        }
+    }
+
+    /// Checks everything that can be checked without the device, so a bad task is refused at
+    /// creation instead of failing in a session.
+    pub fn validate(&self) -> Result<(), TaskSpecError> {
+        match self {
+            TaskSpec::GetParameterValues { names } | TaskSpec::GetParameterAttributes { names } => {
+                check_names("names", names)
+            }
+            TaskSpec::SetParameterValues { values } => {
+                if values.is_empty() {
+                    return invalid("values", "at least one value is required");
+                }
+                for v in values {
+                    check_path("values", &v.name, false)?;
+                    if v.name.ends_with('.') {
+                        return invalid(
+                            "values",
+                            format!("{:?} is an object, not a parameter", v.name),
+                        );
+                    }
+                    if let ValueType::Other(t) = &v.value_type {
+                        return invalid(
+                            "values",
+                            format!("{t:?} is not a CWMP value type for {}", v.name),
+                        );
+                    }
+                    if !v.value_type.accepts(&v.value) {
+                        return invalid(
+                            "values",
+                            format!(
+                                "{:?} is not a valid {} for {}",
+                                v.value, v.value_type, v.name
+                            ),
+                        );
+                    }
+                }
+                Ok(())
+            }
+            TaskSpec::GetParameterNames { path, .. } => {
+                if path.is_empty() {
+                    Ok(())
+                } else {
+                    check_path("path", path, false)
+                }
+            }
+            TaskSpec::SetParameterAttributes { attributes } => {
+                if attributes.is_empty() {
+                    return invalid("attributes", "at least one entry is required");
+                }
+                for a in attributes {
+                    check_path("attributes", &a.name, false)?;
+                    if a.notification > 6 {
+                        return invalid(
+                            "attributes",
+                            format!("notification {} is not 0–6", a.notification),
+                        );
+                    }
+                }
+                Ok(())
+            }
+            TaskSpec::AddObject { object } => check_path("object", object, true),
+            TaskSpec::DeleteObject { object } => {
+                check_path("object", object, true)?;
+                let last = object
+                    .trim_end_matches('.')
+                    .rsplit('.')
+                    .next()
+                    .unwrap_or_default();
+                if last.parse::<u32>().is_err() {
+                    return invalid(
+                        "object",
+                        format!("{object:?} must name an instance (…Table.3.)"),
+                    );
+                }
+                Ok(())
+            }
+            TaskSpec::Download { file_type, url, .. } | TaskSpec::Upload { file_type, url, .. } => {
+                check_url(url)?;
+                if file_type.trim().is_empty() {
+                    return invalid("file_type", "required (e.g. \"1 Firmware Upgrade Image\")");
+                }
+                Ok(())
+            }
+            TaskSpec::ScheduleInform { delay_seconds } => {
+                if *delay_seconds == 0 {
+                    invalid("delay_seconds", "must be greater than 0")
+                } else {
+                    Ok(())
+                }
+            }
+            TaskSpec::Refresh { path } => check_path("path", path, true),
+            TaskSpec::Reboot {} | TaskSpec::FactoryReset {} | TaskSpec::GetRpcMethods {} => Ok(()),
+        }
+    }
+
+    /// How many RPCs the task takes.
+    pub const fn steps(&self) -> usize {
+        match self {
+            TaskSpec::Refresh { .. } => 2,
+            _ => 1,
+        }
+    }
+
+    /// The CommandKey of a task (`acs-<id>`): unique, at most 32 characters, and recognisable in
+    /// the CPE's later events.
+    pub fn command_key(task_id: i64) -> String {
+        format!("acs-{task_id}")
+    }
+
+    /// The request for step `step` (0-based) of the task with id `task_id`; `None` past the
+    /// last step.
+    pub fn request(&self, task_id: i64, step: usize) -> Option<Body> {
+        if step >= self.steps() {
+            return None;
+        }
+        let key = Self::command_key(task_id);
+        Some(match self {
+            TaskSpec::GetParameterValues { names } => {
+                Body::GetParameterValues(cwmp::GetParameterValues {
+                    parameter_names: names.clone(),
+                })
+            }
+            TaskSpec::SetParameterValues { values } => {
+                Body::SetParameterValues(cwmp::SetParameterValues {
+                    parameter_list: values.clone(),
+                    parameter_key: key,
+                })
+            }
+            TaskSpec::GetParameterNames { path, next_level } => {
+                Body::GetParameterNames(cwmp::GetParameterNames {
+                    parameter_path: path.clone(),
+                    next_level: *next_level,
+                })
+            }
+            TaskSpec::GetParameterAttributes { names } => {
+                Body::GetParameterAttributes(cwmp::GetParameterAttributes {
+                    parameter_names: names.clone(),
+                })
+            }
+            TaskSpec::SetParameterAttributes { attributes } => {
+                Body::SetParameterAttributes(cwmp::SetParameterAttributes {
+                    parameter_list: attributes.clone(),
+                })
+            }
+            TaskSpec::AddObject { object } => Body::AddObject(cwmp::AddObject {
+                object_name: object.clone(),
+                parameter_key: key,
+            }),
+            TaskSpec::DeleteObject { object } => Body::DeleteObject(cwmp::DeleteObject {
+                object_name: object.clone(),
+                parameter_key: key,
+            }),
+            TaskSpec::Reboot {} => Body::Reboot(cwmp::Reboot { command_key: key }),
+            TaskSpec::FactoryReset {} => Body::FactoryReset,
+            TaskSpec::Download {
+                file_type,
+                url,
+                username,
+                password,
+                file_size,
+                target_file_name,
+                delay_seconds,
+            } => Body::Download(cwmp::Download {
+                command_key: key,
+                file_type: file_type.clone(),
+                url: url.clone(),
+                username: username.clone(),
+                password: password.clone(),
+                file_size: *file_size,
+                target_file_name: target_file_name.clone(),
+                delay_seconds: *delay_seconds,
+                success_url: String::new(),
+                failure_url: String::new(),
+            }),
+            TaskSpec::Upload {
+                file_type,
+                url,
+                username,
+                password,
+                delay_seconds,
+            } => Body::Upload(cwmp::Upload {
+                command_key: key,
+                file_type: file_type.clone(),
+                url: url.clone(),
+                username: username.clone(),
+                password: password.clone(),
+                delay_seconds: *delay_seconds,
+            }),
+            TaskSpec::ScheduleInform { delay_seconds } => {
+                Body::ScheduleInform(cwmp::ScheduleInform {
+                    delay_seconds: *delay_seconds,
+                    command_key: key,
+                })
+            }
+            TaskSpec::GetRpcMethods {} => Body::GetRpcMethods,
+            TaskSpec::Refresh { path } if step == 0 => {
+                Body::GetParameterNames(cwmp::GetParameterNames {
+                    parameter_path: path.clone(),
+                    next_level: false,
+                })
+            }
+            TaskSpec::Refresh { path } => Body::GetParameterValues(cwmp::GetParameterValues {
+                parameter_names: vec![path.clone()],
+            }),
+        })
+    }
+
+    /// How the task's completion shows.
+    pub const fn confirmation(&self) -> Confirmation {
+        match self {
+            TaskSpec::Reboot {} => Confirmation::Event("Reboot"),
+            TaskSpec::ScheduleInform { .. } => Confirmation::Event("ScheduleInform"),
+            TaskSpec::FactoryReset {} => Confirmation::Bootstrap,
+            TaskSpec::Download { .. } | TaskSpec::Upload { .. } => Confirmation::TransferComplete,
+            _ => Confirmation::Response,
+        }
+    }
+
+    /// Whether sending the task again after an unknown outcome (a crash between "sent" and the
+    /// answer) is harmless. Reads are; a reboot or a write might run twice, so those are
+    /// resolved from what the CPE reports (events, ParameterKey) instead of being resent.
+    pub const fn is_idempotent(&self) -> bool {
+        matches!(
+            self,
+            TaskSpec::GetParameterValues { .. }
+                | TaskSpec::GetParameterNames { .. }
+                | TaskSpec::GetParameterAttributes { .. }
+                | TaskSpec::GetRpcMethods {}
+                | TaskSpec::Refresh { .. }
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(json: &str) -> Result<TaskSpec, String> {
+        let spec: TaskSpec = serde_json::from_str(json).map_err(|e| format!("json: {e}"))?;
+        spec.validate().map_err(|e| e.to_string())?;
+        Ok(spec)
+    }
+
+    /// One case: JSON in, and either the first request's element name or the error's start.
+    fn check(json: &str, expected: Result<&str, &str>) {
+        match (spec(json), expected) {
+            (Ok(s), Ok(method)) => {
+                let body = s.request(42, 0).expect("first step");
+                assert_eq!(body.element_name(), method, "{json}");
+                // Everything a valid task produces must be writable as CWMP.
+                let env = cwmp::Envelope::new(
+                    cwmp::CwmpNamespace::for_version(cwmp::CwmpVersion::V1_2),
+                    Some("x".into()),
+                    body,
+                );
+                cwmp::encode(&env).unwrap_or_else(|e| panic!("{json}: {e}"));
+                // And the JSON form is stable.
+                assert_eq!(
+                    serde_json::from_value::<TaskSpec>(serde_json::to_value(&s).unwrap()).unwrap(),
+                    s
+                );
+            }
+            (Err(e), Err(prefix)) => assert!(e.starts_with(prefix), "{json}: {e}"),
+            (got, want) => panic!("{json}: got {got:?}, want {want:?}"),
+        }
+    }
+
+    #[test]
+    fn task_definitions() {
+        check(
+            r#"{"kind":"get_parameter_values","names":["Device.DeviceInfo."]}"#,
+            Ok("GetParameterValues"),
+        );
+        check(
+            r#"{"kind":"get_parameter_values","names":[]}"#,
+            Err("names: at least one"),
+        );
+        check(
+            r#"{"kind":"get_parameter_values","names":["Device..X"]}"#,
+            Err("names:"),
+        );
+        check(
+            r#"{"kind":"set_parameter_values","values":[{"name":"Device.ManagementServer.PeriodicInformInterval","value":"300","type":"xsd:unsignedInt"}]}"#,
+            Ok("SetParameterValues"),
+        );
+        check(
+            r#"{"kind":"set_parameter_values","values":[{"name":"Device.ManagementServer.PeriodicInformInterval","value":"often","type":"xsd:unsignedInt"}]}"#,
+            Err("values: \"often\" is not a valid xsd:unsignedInt"),
+        );
+        check(
+            r#"{"kind":"set_parameter_values","values":[{"name":"Device.X.","value":"1"}]}"#,
+            Err("values:"),
+        );
+        check(r#"{"kind":"get_parameter_names"}"#, Ok("GetParameterNames"));
+        check(
+            r#"{"kind":"get_parameter_attributes","names":["Device.DeviceInfo.SoftwareVersion"]}"#,
+            Ok("GetParameterAttributes"),
+        );
+        check(
+            r#"{"kind":"set_parameter_attributes","attributes":[{"name":"Device.DeviceInfo.SoftwareVersion","notification_change":true,"notification":2,"access_list_change":false}]}"#,
+            Ok("SetParameterAttributes"),
+        );
+        check(
+            r#"{"kind":"add_object","object":"Device.Services.VoiceService.1.VoiceProfile.1.Line."}"#,
+            Ok("AddObject"),
+        );
+        check(
+            r#"{"kind":"add_object","object":"Device.X"}"#,
+            Err("object:"),
+        );
+        check(
+            r#"{"kind":"delete_object","object":"Device.Services.VoiceService.1.VoiceProfile.1.Line.3."}"#,
+            Ok("DeleteObject"),
+        );
+        check(
+            r#"{"kind":"delete_object","object":"Device.Services.VoiceService.1.VoiceProfile.1.Line."}"#,
+            Err("object:"),
+        );
+        check(r#"{"kind":"reboot"}"#, Ok("Reboot"));
+        check(r#"{"kind":"factory_reset"}"#, Ok("FactoryReset"));
+        check(
+            r#"{"kind":"download","file_type":"1 Firmware Upgrade Image","url":"https://acs.example.net/f/sip88xx.12-0-3MPP-5.loads","file_size":1024}"#,
+            Ok("Download"),
+        );
+        check(
+            r#"{"kind":"download","file_type":"1 Firmware Upgrade Image","url":"file:///etc/passwd"}"#,
+            Err("url:"),
+        );
+        check(
+            r#"{"kind":"upload","file_type":"2 Vendor Log File","url":"http://acs.example.net/u/1"}"#,
+            Ok("Upload"),
+        );
+        check(
+            r#"{"kind":"schedule_inform","delay_seconds":60}"#,
+            Ok("ScheduleInform"),
+        );
+        check(
+            r#"{"kind":"schedule_inform","delay_seconds":0}"#,
+            Err("delay_seconds:"),
+        );
+        check(r#"{"kind":"get_rpc_methods"}"#, Ok("GetRPCMethods"));
+        check(
+            r#"{"kind":"refresh","path":"Device.DeviceInfo."}"#,
+            Ok("GetParameterNames"),
+        );
+        check(
+            r#"{"kind":"refresh","path":"Device.DeviceInfo.SoftwareVersion"}"#,
+            Err("path:"),
+        );
+        check(r#"{"kind":"reboot","surprise":1}"#, Err("json:"));
+        check(r#"{"kind":"launch_rockets"}"#, Err("json:"));
+    }
+
+    #[test]
+    fn refresh_is_names_then_values_and_keys_name_the_task() {
+        let refresh = TaskSpec::Refresh {
+            path: "Device.DeviceInfo.".into(),
+        };
+        assert_eq!(refresh.steps(), 2);
+        assert_eq!(
+            refresh.request(1, 1).unwrap().element_name(),
+            "GetParameterValues"
+        );
+        assert_eq!(refresh.request(1, 2), None);
+        let Some(Body::Reboot(r)) = TaskSpec::Reboot {}.request(123_456_789, 0) else {
+            panic!()
+        };
+        assert_eq!(r.command_key, "acs-123456789");
+        assert!(TaskSpec::command_key(i64::MAX).len() <= 32);
+        assert_eq!(
+            TaskSpec::Reboot {}.confirmation(),
+            Confirmation::Event("Reboot")
+        );
+        assert_eq!(
+            TaskSpec::FactoryReset {}.confirmation(),
+            Confirmation::Bootstrap
+        );
+        assert!(refresh.is_idempotent() && !TaskSpec::Reboot {}.is_idempotent());
+    }
+
+    #[test]
+    fn download_passwords_never_print() {
+        let spec = TaskSpec::Download {
+            file_type: "1 Firmware Upgrade Image".into(),
+            url: "https://f.example.net/x".into(),
+            username: "u".into(),
+            password: Password::new("top-secret"),
+            file_size: 0,
+            target_file_name: String::new(),
+            delay_seconds: 0,
+        };
+        assert!(!format!("{spec:?}").contains("top-secret"));
+        assert!(!format!("{:?}", spec.request(1, 0)).contains("top-secret"));
+    }
+}
