@@ -446,6 +446,78 @@ impl TaskSpec {
     }
 }
 
+/// What the queue stores for a task: its definition and the step it is at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuedTask {
+    /// The definition.
+    pub spec: TaskSpec,
+    /// The next RPC to send (0-based).
+    #[serde(default)]
+    pub step: usize,
+}
+
+/// A queue payload: a task definition, or a raw CWMP request (for callers that build the
+/// request themselves).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    /// A [`TaskSpec`] at a step.
+    Task(QueuedTask),
+    /// A request body sent as is.
+    Request(Body),
+}
+
+impl Payload {
+    /// Reads a stored payload.
+    pub fn parse(json: &serde_json::Value) -> Result<Payload, String> {
+        if json.get("spec").is_some() {
+            return serde_json::from_value(json.clone())
+                .map(Payload::Task)
+                .map_err(|e| format!("task payload: {e}"));
+        }
+        serde_json::from_value(json.clone())
+            .map(Payload::Request)
+            .map_err(|e| format!("request payload: {e}"))
+    }
+
+    /// The request to send now for task `task_id`.
+    pub fn request(&self, task_id: i64) -> Result<Body, String> {
+        match self {
+            Payload::Task(t) => t
+                .spec
+                .request(task_id, t.step)
+                .ok_or_else(|| format!("step {} is past the task's end", t.step)),
+            Payload::Request(b) if b.is_response() => {
+                Err(format!("{} is not a request", b.element_name()))
+            }
+            Payload::Request(b) => Ok(b.clone()),
+        }
+    }
+
+    /// The payload for the next step, if the task has one.
+    pub fn next_step(&self) -> Option<serde_json::Value> {
+        match self {
+            Payload::Task(t) if t.step + 1 < t.spec.steps() => serde_json::to_value(QueuedTask {
+                spec: t.spec.clone(),
+                step: t.step + 1,
+            })
+            .ok(),
+            _ => None,
+        }
+    }
+}
+
+impl QueuedTask {
+    /// The payload that queues `spec` from its first step.
+    pub fn payload(spec: &TaskSpec) -> serde_json::Value {
+        serde_json::json!({ "spec": spec, "step": 0 })
+    }
+}
+
+/// The task id inside a CommandKey this ACS generated (`acs-<id>`).
+pub fn task_id_of_command_key(command_key: &str) -> Option<i64> {
+    command_key.strip_prefix("acs-")?.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ use crate::registry::{Live, Registry, Slot};
 use acs_core::cwmp::{self, Body, Envelope, EventCode, SoapFault};
 use acs_core::session::{Completion, Session, SessionConfig, Step};
 use acs_core::storage::{self, Store, TaskRow};
+use acs_core::tasks::Payload;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
@@ -252,6 +253,16 @@ async fn open_session(
         for event in &begun.inform.event {
             m::inform_event(&event.event_code);
         }
+        let reports_completion = begun
+            .inform
+            .event
+            .iter()
+            .any(|e| matches!(e.event_code, EventCode::Method(_) | EventCode::Bootstrap));
+        if reports_completion
+            && let Err(e) = confirm_by_events(state, &device_id, &begun.inform).await
+        {
+            warn!(error = %e, "could not record task confirmations");
+        }
         m::session_started();
         info!(
             events = %begun.inform.event.iter().map(|e| e.event_code.to_string()).collect::<Vec<_>>().join(","),
@@ -266,6 +277,7 @@ async fn open_session(
             request_sent: None,
             connection,
             closed: false,
+            retry_later: Default::default(),
         };
         let (_slot, superseded) = state.registry.insert(live);
         if let Some(old) = superseded {
@@ -350,10 +362,16 @@ async fn continue_session(
                     if let Some(sent) = live.request_sent.take() {
                         m::rpc_round_trip(done.method, sent.elapsed());
                     }
-                    if let Err(e) = store_completion(state, &live.device_id, &done).await {
-                        warn!(error = %e, task = done.task_id, "could not store a task result");
-                        let response = internal_error("storing a result");
-                        return fail(state, &mut live, Failure { response, reason: "storage" }).await;
+                    match store_completion(state, &live.device_id, &done).await {
+                        Ok(true) => {
+                            live.retry_later.insert(done.task_id);
+                        }
+                        Ok(false) => {}
+                        Err(e) => {
+                            warn!(error = %e, task = done.task_id, "could not store a task result");
+                            let response = internal_error("storing a result");
+                            return fail(state, &mut live, Failure { response, reason: "storage" }).await;
+                        }
                     }
                 }
                 next_request(state, &mut live).await
@@ -369,8 +387,10 @@ async fn next_request(state: &Arc<CwmpState>, live: &mut Live) -> HttpResponse {
     loop {
         let now = Utc::now();
         let task = match state.store.next_queued_task(&live.device_id, now).await {
-            Ok(Some(task)) => task,
-            Ok(None) => {
+            // The queue is in order per device: a task waiting for a retry holds the ones
+            // behind it until the next session.
+            Ok(Some(task)) if !live.retry_later.contains(&task.id) => task,
+            Ok(_) => {
                 live.session.finish();
                 finish(state, live, "completed").await;
                 return HttpResponse::NoContent().finish();
@@ -456,14 +476,10 @@ async fn next_request(state: &Arc<CwmpState>, live: &mut Live) -> HttpResponse {
     }
 }
 
-/// The queued payload is the request body itself; a body that this session cannot carry is
-/// the task's fault, not the session's.
+/// The request a task stands for; one this session cannot carry is the task's fault, not the
+/// session's.
 fn request_body(task: &TaskRow, session: &Session) -> Result<Body, String> {
-    let body: Body = serde_json::from_value(task.payload.clone())
-        .map_err(|e| format!("task payload is not a CWMP request: {e}"))?;
-    if body.is_response() {
-        return Err(format!("{} is not a request", body.element_name()));
-    }
+    let body = Payload::parse(&task.payload)?.request(task.id)?;
     if !session.supports(&body) {
         return Err(format!(
             "{} needs CWMP {}, the CPE speaks {}",
@@ -513,11 +529,13 @@ async fn store_cpe_request(
     }
 }
 
+/// Stores an ACS request's outcome. `Ok(true)` when the task went back to the queue for a
+/// later session (a fault worth retrying).
 async fn store_completion(
     state: &CwmpState,
     device_id: &str,
     done: &Completion,
-) -> Result<(), storage::StoreError> {
+) -> Result<bool, storage::StoreError> {
     let now = Utc::now();
     match &done.result {
         Ok(body) => {
@@ -533,20 +551,77 @@ async fn store_completion(
                     .await?;
             }
             let json = serde_json::to_value(body).unwrap_or(serde_json::Value::Null);
-            state.store.complete_task(done.task_id, &json, now).await?;
+            let next = match state.store.get_task(done.task_id).await? {
+                Some(task) => Payload::parse(&task.payload)
+                    .ok()
+                    .and_then(|p| p.next_step()),
+                None => None,
+            };
+            match next {
+                // A multi-step task goes back to the queue for its next RPC, in this session.
+                Some(payload) => state
+                    .store
+                    .advance_task(done.task_id, &payload, &json)
+                    .await
+                    .map(|_| ())?,
+                None => state
+                    .store
+                    .complete_task(done.task_id, &json, now)
+                    .await
+                    .map(|_| ())?,
+            }
         }
         Err(fault) => {
             let detail = serde_json::to_value(&fault.detail).ok();
+            let code = fault.detail.fault_code;
+            let (number, text) = (code.code() as i32, fault.detail.fault_string.as_str());
+            if code.is_retryable() {
+                // Worth another try in a later session; the fault stays on record.
+                let task = state
+                    .store
+                    .retry_task(done.task_id, number, text, detail.as_ref(), now)
+                    .await?;
+                return Ok(task.state == storage::TaskState::Queued);
+            }
             state
                 .store
-                .fault_task(
-                    done.task_id,
-                    fault.detail.fault_code.code() as i32,
-                    &fault.detail.fault_string,
-                    detail.as_ref(),
-                    now,
-                )
+                .fault_task(done.task_id, number, text, detail.as_ref(), now)
                 .await?;
+        }
+    }
+    Ok(false)
+}
+
+/// Confirms tasks by what an Inform reports: `M Reboot`/`M ScheduleInform` with a CommandKey
+/// this ACS generated, and `0 BOOTSTRAP` after a FactoryReset.
+async fn confirm_by_events(
+    state: &CwmpState,
+    device_id: &str,
+    inform: &cwmp::Inform,
+) -> Result<(), storage::StoreError> {
+    let now = Utc::now();
+    let mut ids: Vec<i64> = inform
+        .event
+        .iter()
+        .filter(|e| matches!(e.event_code, EventCode::Method(_)))
+        .filter_map(|e| acs_core::tasks::task_id_of_command_key(&e.command_key))
+        .collect();
+    if inform
+        .event
+        .iter()
+        .any(|e| e.event_code == EventCode::Bootstrap)
+    {
+        ids.extend(
+            state
+                .store
+                .unconfirmed_tasks(device_id, "factory_reset")
+                .await?,
+        );
+    }
+    if !ids.is_empty() {
+        let confirmed = state.store.confirm_tasks(device_id, &ids, now).await?;
+        if !confirmed.is_empty() {
+            info!(tasks = ?confirmed, "tasks confirmed by the Inform");
         }
     }
     Ok(())

@@ -28,6 +28,8 @@ pub struct Live {
     pub connection: Option<SocketAddr>,
     /// Set once the session is closed: a handler still holding the Arc must not use it.
     pub closed: bool,
+    /// Tasks that faulted in this session and wait for a later one.
+    pub retry_later: std::collections::HashSet<i64>,
 }
 
 /// A session slot: the lock serialises the POSTs of one session.

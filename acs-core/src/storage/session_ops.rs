@@ -87,6 +87,118 @@ impl Store {
         self.transition(task_id, TaskState::Queued, upd).await
     }
 
+    /// `sent -> queued` with a new payload: the next step of a multi-step task (a refresh's
+    /// GetParameterValues after its GetParameterNames). The step's result is kept in `result`.
+    pub async fn advance_task(
+        &self,
+        task_id: i64,
+        payload: &serde_json::Value,
+        step_result: &serde_json::Value,
+    ) -> Result<TaskRow, StoreError> {
+        use crate::storage::entity::task::Column as C;
+        let mut upd = sea_orm::sea_query::Query::update();
+        upd.value(C::State, TaskState::Queued.as_str())
+            .value(C::Payload, payload.clone())
+            .value(C::Result, step_result.clone())
+            .value(C::CwmpId, sea_orm::sea_query::Expr::val(None::<String>));
+        self.transition(task_id, TaskState::Sent, upd).await
+    }
+
+    /// `sent -> queued` after a fault worth retrying (resources exceeded, file server
+    /// unreachable, …), keeping the CPE's fault on record; `sent -> fault` once the attempts
+    /// are used up.
+    pub async fn retry_task(
+        &self,
+        task_id: i64,
+        code: i32,
+        string: &str,
+        detail: Option<&serde_json::Value>,
+        now: DateTime<Utc>,
+    ) -> Result<TaskRow, StoreError> {
+        use crate::storage::entity::task::Column as C;
+        use sea_orm::sea_query::{Expr, ExprTrait};
+        let retry = Expr::col(C::Attempts).lt(Expr::col(C::MaxAttempts));
+        let mut upd = sea_orm::sea_query::Query::update();
+        upd.value(
+            C::State,
+            Expr::case(retry.clone(), TaskState::Queued.as_str())
+                .finally(TaskState::Fault.as_str()),
+        )
+        .value(C::FaultCode, code)
+        .value(C::FaultString, string)
+        .value(C::FaultDetail, detail.cloned())
+        .value(C::CwmpId, Expr::val(None::<String>))
+        .value(
+            C::FinishedAt,
+            Expr::case(retry, Expr::val(None::<DateTime<Utc>>)).finally(ts(now)),
+        );
+        self.transition(task_id, TaskState::Sent, upd).await
+    }
+
+    /// Marks done tasks as confirmed by what the CPE reported at a later Inform (`M Reboot`
+    /// with the task's CommandKey, `0 BOOTSTRAP` after a FactoryReset): `result.confirmed_at`.
+    /// Returns the ids confirmed. Duplicated events are harmless.
+    pub async fn confirm_tasks(
+        &self,
+        device_id: &str,
+        task_ids: &[i64],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut confirmed = Vec::new();
+        for &id in task_ids {
+            let Some(task) = self.get_task(id).await? else {
+                continue;
+            };
+            if task.device_id != device_id || task.state != TaskState::Done {
+                continue;
+            }
+            let mut result = task.result.unwrap_or_else(|| serde_json::json!({}));
+            if result.get("confirmed_at").is_some() {
+                continue;
+            }
+            if let Some(map) = result.as_object_mut() {
+                map.insert(
+                    "confirmed_at".into(),
+                    serde_json::Value::String(ts(now).to_rfc3339()),
+                );
+            } else {
+                result =
+                    serde_json::json!({ "response": result, "confirmed_at": ts(now).to_rfc3339() });
+            }
+            use crate::storage::entity::task;
+            use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+            task::Entity::update_many()
+                .col_expr(task::Column::Result, sea_orm::sea_query::Expr::val(result))
+                .filter(task::Column::Id.eq(id))
+                .filter(task::Column::State.eq(TaskState::Done.as_str()))
+                .exec(&self.write)
+                .await?;
+            confirmed.push(id);
+        }
+        Ok(confirmed)
+    }
+
+    /// The device's done tasks of `kind` not yet confirmed, newest first.
+    pub async fn unconfirmed_tasks(
+        &self,
+        device_id: &str,
+        kind: &str,
+    ) -> Result<Vec<i64>, StoreError> {
+        Ok(self
+            .list_tasks(device_id)
+            .await?
+            .into_iter()
+            .filter(|t| t.kind == kind && t.state == TaskState::Done)
+            .filter(|t| {
+                t.result
+                    .as_ref()
+                    .is_none_or(|r| r.get("confirmed_at").is_none())
+            })
+            .map(|t| t.id)
+            .rev()
+            .collect())
+    }
+
     /// Appends one entry to a device's event log.
     pub async fn append_event(
         &self,

@@ -4,4 +4,5 @@
 mod auth;
 mod sessions;
 mod simulated;
+mod tasks;
 mod transport;

@@ -1,0 +1,181 @@
+//! Task definitions through the engine: multi-step refresh, confirmation by later Informs,
+//! retries of faults worth retrying.
+
+use acs_cli::sim::{SimConfig, Simulator, profile::Profile};
+use acs_core::cwmp::{self, Body, Envelope, EventCode};
+use acs_core::storage::{NewTask, TaskState};
+use acs_core::tasks::{QueuedTask, TaskSpec};
+use acs_tests::{RawCpe, TestApp, device_key, inform, spawn_app};
+
+async fn queue(app: &TestApp, device: &str, spec: TaskSpec) -> i64 {
+    spec.validate().expect("valid task");
+    app.store
+        .enqueue_task(&NewTask::new(
+            device,
+            spec.kind(),
+            QueuedTask::payload(&spec),
+        ))
+        .await
+        .unwrap()
+        .id
+}
+
+#[tokio::test]
+async fn refresh_reboot_and_factory_reset_on_a_simulated_phone() {
+    let app = spawn_app().await;
+    let mut config = SimConfig::new(
+        app.cwmp_url.clone(),
+        1,
+        Profile::builtin("cisco-mpp").unwrap(),
+    );
+    config.periodic = false;
+    let sim = Simulator::start(config).await.unwrap();
+    let id = sim.device(0).device_id();
+    assert!(sim.run_session(0, vec![]).await.unwrap().succeeded());
+
+    let refresh = queue(
+        &app,
+        &id,
+        TaskSpec::Refresh {
+            path: "Device.Services.".into(),
+        },
+    )
+    .await;
+    let reboot = queue(&app, &id, TaskSpec::Reboot {}).await;
+    let report = sim.run_session(0, vec![]).await.unwrap();
+    assert_eq!(
+        report.rpcs_received,
+        ["GetParameterNames", "GetParameterValues", "Reboot"],
+        "{report:?}"
+    );
+    let t = app.store.get_task(refresh).await.unwrap().unwrap();
+    assert_eq!(
+        (t.state, t.attempts),
+        (TaskState::Done, 2),
+        "one attempt per step"
+    );
+    let lines = app
+        .store
+        .get_parameters(
+            &id,
+            Some("Device.Services.VoiceService.1.VoiceProfile.1.Line."),
+        )
+        .await
+        .unwrap();
+    assert!(
+        lines.len() > 5,
+        "the subtree's values were stored: {}",
+        lines.len()
+    );
+    let t = app.store.get_task(reboot).await.unwrap().unwrap();
+    assert_eq!(t.state, TaskState::Done, "a reboot is done on its response");
+    assert!(
+        t.result
+            .as_ref()
+            .and_then(|r| r.get("confirmed_at"))
+            .is_none()
+    );
+
+    // The phone comes back: 1 BOOT + M Reboot with the task's CommandKey confirms it.
+    let report = sim.run_session(0, vec![]).await.unwrap();
+    assert_eq!(
+        report.event_key("M Reboot"),
+        Some(TaskSpec::command_key(reboot).as_str())
+    );
+    let t = app.store.get_task(reboot).await.unwrap().unwrap();
+    assert!(
+        t.result.unwrap().get("confirmed_at").is_some(),
+        "confirmed by M Reboot"
+    );
+
+    // A factory reset is confirmed by the BOOTSTRAP that follows it.
+    let reset = queue(&app, &id, TaskSpec::FactoryReset {}).await;
+    assert!(sim.run_session(0, vec![]).await.unwrap().succeeded());
+    assert!(
+        app.store
+            .get_task(reset)
+            .await
+            .unwrap()
+            .unwrap()
+            .result
+            .and_then(|r| r.get("confirmed_at").cloned())
+            .is_none()
+    );
+    let report = sim.run_session(0, vec![]).await.unwrap();
+    assert!(report.has_event("0 BOOTSTRAP"));
+    let t = app.store.get_task(reset).await.unwrap().unwrap();
+    assert!(
+        t.result.unwrap().get("confirmed_at").is_some(),
+        "confirmed by 0 BOOTSTRAP"
+    );
+    sim.shutdown().await;
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn faults_worth_retrying_are_retried_then_given_up() {
+    let app = spawn_app().await;
+    let key = device_key("RETRY1");
+    let mut cpe = RawCpe::new(&app.cwmp_url);
+    cpe.send(&inform("RETRY1", &[EventCode::Bootstrap], "1"))
+        .await;
+    cpe.post(Vec::new()).await;
+    let spec = TaskSpec::GetParameterValues {
+        names: vec!["Device.DeviceInfo.".into()],
+    };
+    let retried = queue(&app, &key, spec.clone()).await;
+    let busy = |id: Option<String>| {
+        Envelope::new(
+            cwmp::CwmpNamespace::for_version(cwmp::CwmpVersion::V1_2),
+            id,
+            Body::Fault(cwmp::SoapFault::new(cwmp::CwmpFault::new(
+                cwmp::FaultCode::ResourcesExceeded,
+            ))),
+        )
+    };
+    // Three sessions, each answered 9004 (resources exceeded): queued again twice, then fault.
+    for attempt in 1..=3 {
+        let mut cpe = RawCpe::new(&app.cwmp_url);
+        cpe.send(&inform("RETRY1", &[EventCode::Periodic], "1"))
+            .await;
+        let request = cpe.post(Vec::new()).await.envelope();
+        assert!(
+            matches!(request.body, Body::GetParameterValues(_)),
+            "attempt {attempt}"
+        );
+        assert_eq!(cpe.send(&busy(request.header.id)).await.status, 204);
+        let t = app.store.get_task(retried).await.unwrap().unwrap();
+        assert_eq!(t.fault_code, Some(9004), "the fault stays on record");
+        let expected = if attempt < 3 {
+            TaskState::Queued
+        } else {
+            TaskState::Fault
+        };
+        assert_eq!(
+            (t.state, t.attempts),
+            (expected, attempt),
+            "attempt {attempt}"
+        );
+    }
+    // A fault not worth retrying ends the task at once.
+    let named = queue(&app, &key, spec).await;
+    let mut cpe = RawCpe::new(&app.cwmp_url);
+    cpe.send(&inform("RETRY1", &[EventCode::Periodic], "1"))
+        .await;
+    let request = cpe.post(Vec::new()).await.envelope();
+    let fault = Body::Fault(cwmp::SoapFault::new(cwmp::CwmpFault::new(
+        cwmp::FaultCode::InvalidParameterName,
+    )));
+    cpe.send(&Envelope::new(
+        request.namespace.clone(),
+        request.header.id.clone(),
+        fault,
+    ))
+    .await;
+    let t = app.store.get_task(named).await.unwrap().unwrap();
+    assert_eq!(
+        (t.state, t.fault_code, t.attempts),
+        (TaskState::Fault, Some(9005), 1)
+    );
+    app.cleanup().await;
+}
