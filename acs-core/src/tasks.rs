@@ -513,6 +513,65 @@ impl QueuedTask {
     }
 }
 
+/// What became of a task left `sent` by a crash, judged from the device's next Inform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recovery {
+    /// It ran: mark it done with this note, never send it again.
+    Ran(&'static str),
+    /// No sign that it ran (or it is harmless to repeat): back to the queue.
+    Requeue,
+}
+
+impl Payload {
+    /// Decides, from an Inform, whether a task whose answer was lost ran on the CPE. Evidence:
+    /// the cumulative event with the task's CommandKey (Reboot, ScheduleInform), a BOOTSTRAP
+    /// after a FactoryReset, or `ManagementServer.ParameterKey` equal to the task's key after a
+    /// SetParameterValues/AddObject/DeleteObject (TR-069 §A.3.2.1: the CPE sets it on success).
+    pub fn recover(&self, task_id: i64, inform: &cwmp::Inform) -> Recovery {
+        let Payload::Task(task) = self else {
+            return Recovery::Requeue;
+        };
+        let key = TaskSpec::command_key(task_id);
+        let event_with_key = |method: &str| {
+            inform
+                .event
+                .iter()
+                .any(|e| e.event_code.is_method(method) && e.command_key == key)
+        };
+        let parameter_key = inform
+            .parameter_list
+            .iter()
+            .find(|p| p.name.ends_with(".ManagementServer.ParameterKey"))
+            .map(|p| p.value.as_str());
+        match &task.spec {
+            TaskSpec::Reboot {} if event_with_key("Reboot") => {
+                Recovery::Ran("confirmed by M Reboot after an ACS restart")
+            }
+            TaskSpec::ScheduleInform { .. } if event_with_key("ScheduleInform") => {
+                Recovery::Ran("confirmed by M ScheduleInform after an ACS restart")
+            }
+            TaskSpec::FactoryReset {}
+                if inform
+                    .event
+                    .iter()
+                    .any(|e| e.event_code == cwmp::EventCode::Bootstrap) =>
+            {
+                Recovery::Ran("confirmed by 0 BOOTSTRAP after an ACS restart")
+            }
+            TaskSpec::SetParameterValues { .. }
+            | TaskSpec::AddObject { .. }
+            | TaskSpec::DeleteObject { .. }
+                if parameter_key == Some(key.as_str()) =>
+            {
+                Recovery::Ran(
+                    "applied: the CPE reports the task's ParameterKey after an ACS restart",
+                )
+            }
+            _ => Recovery::Requeue,
+        }
+    }
+}
+
 /// The task id inside a CommandKey this ACS generated (`acs-<id>`).
 pub fn task_id_of_command_key(command_key: &str) -> Option<i64> {
     command_key.strip_prefix("acs-")?.parse().ok()

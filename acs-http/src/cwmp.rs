@@ -65,6 +65,54 @@ pub struct CwmpState {
     pub auth: CpeAuth,
     /// Behaviour.
     pub config: CwmpConfig,
+    /// Devices with tasks left `sent` by a previous run, resolved at their next Inform.
+    pub orphans: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+impl CwmpState {
+    /// Loads the devices whose tasks a previous run left `sent` (call once at start).
+    pub async fn load_orphans(&self) -> Result<usize, storage::StoreError> {
+        let devices = self.store.devices_with_sent_tasks().await?;
+        let n = devices.len();
+        self.orphans
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(devices);
+        Ok(n)
+    }
+
+    fn take_orphan(&self, device_id: &str) -> bool {
+        self.orphans
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(device_id)
+    }
+}
+
+/// Resolves a device's tasks left `sent` by a crash, from its Inform: what ran is done and never
+/// sent again, the rest goes back to the queue.
+async fn recover_orphans(
+    state: &CwmpState,
+    device_id: &str,
+    inform: &cwmp::Inform,
+) -> Result<(), storage::StoreError> {
+    let now = Utc::now();
+    for task in state.store.sent_tasks_for_device(device_id).await? {
+        let payload = Payload::parse(&task.payload);
+        match payload.map(|p| p.recover(task.id, inform)) {
+            Ok(acs_core::tasks::Recovery::Ran(note)) => {
+                let result =
+                    serde_json::json!({ "recovered": note, "confirmed_at": now.to_rfc3339() });
+                state.store.complete_task(task.id, &result, now).await?;
+                info!(task = task.id, note, "task resolved after a restart");
+            }
+            _ => {
+                state.store.requeue_task(task.id).await?;
+                info!(task = task.id, "task requeued after a restart");
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A failed request: the response to send, and whether the session (if any) must close.
@@ -252,6 +300,11 @@ async fn open_session(
         }
         for event in &begun.inform.event {
             m::inform_event(&event.event_code);
+        }
+        if state.take_orphan(&device_id)
+            && let Err(e) = recover_orphans(state, &device_id, &begun.inform).await
+        {
+            warn!(error = %e, "could not resolve tasks left by a previous run");
         }
         let reports_completion = begun
             .inform

@@ -127,6 +127,7 @@ impl Application {
             registry: registry::Registry::default(),
             auth: CpeAuth::new(config.cpe_auth.clone(), config.tls.is_some())?,
             config: cwmp_config,
+            orphans: Default::default(),
         });
 
         let cwmp_listener = bind(config.cwmp_listen)?;

@@ -136,6 +136,17 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .context("applying database migrations")?;
         let app =
             Application::build(server_config(&settings), store).context("starting the servers")?;
+        let orphans = app
+            .cwmp_state()
+            .load_orphans()
+            .await
+            .context("reading the task queue")?;
+        if orphans > 0 {
+            info!(
+                devices = orphans,
+                "tasks interrupted by the last stop will be resolved at each device's next Inform"
+            );
+        }
         info!(
             cwmp = %app.cwmp_addr(),
             nbi = %app.nbi_addr(),

@@ -199,6 +199,22 @@ impl Store {
             .collect())
     }
 
+    /// Devices with tasks left `sent` by a session that no longer exists (an ACS crash or
+    /// restart): read once at start so that only their next Informs pay for recovery.
+    pub async fn devices_with_sent_tasks(&self) -> Result<Vec<String>, StoreError> {
+        use crate::storage::entity::task;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+        let ids: Vec<String> = task::Entity::find()
+            .select_only()
+            .column(task::Column::DeviceId)
+            .distinct()
+            .filter(task::Column::State.eq(TaskState::Sent.as_str()))
+            .into_tuple()
+            .all(&self.read)
+            .await?;
+        Ok(ids)
+    }
+
     /// Appends one entry to a device's event log.
     pub async fn append_event(
         &self,

@@ -179,3 +179,118 @@ async fn faults_worth_retrying_are_retried_then_given_up() {
     );
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_restart_with_requests_in_flight_loses_and_repeats_nothing() {
+    let app = spawn_app().await;
+    let ns = cwmp::CwmpNamespace::for_version(cwmp::CwmpVersion::V1_2);
+    for serial in ["CRASH1", "CRASH2", "CRASH3"] {
+        let mut cpe = RawCpe::new(&app.cwmp_url);
+        cpe.send(&inform(serial, &[EventCode::Bootstrap], "1"))
+            .await;
+        cpe.post(Vec::new()).await;
+    }
+    let reboot = queue(&app, &device_key("CRASH1"), TaskSpec::Reboot {}).await;
+    let set = queue(
+        &app,
+        &device_key("CRASH2"),
+        TaskSpec::SetParameterValues {
+            values: vec![cwmp::ParameterValue::string("Device.X_Test.Name", "new")],
+        },
+    )
+    .await;
+    let read = queue(
+        &app,
+        &device_key("CRASH3"),
+        TaskSpec::GetParameterValues {
+            names: vec!["Device.DeviceInfo.".into()],
+        },
+    )
+    .await;
+    // Each device receives its request; the ACS goes down before any answer arrives.
+    for serial in ["CRASH1", "CRASH2", "CRASH3"] {
+        let mut cpe = RawCpe::new(&app.cwmp_url);
+        cpe.send(&inform(serial, &[EventCode::Periodic], "1")).await;
+        let request = cpe.post(Vec::new()).await.envelope();
+        assert!(
+            !matches!(request.body, Body::Fault(_)),
+            "{serial}: {:?}",
+            request.body
+        );
+    }
+    for id in [reboot, set, read] {
+        assert_eq!(
+            app.store.get_task(id).await.unwrap().unwrap().state,
+            TaskState::Sent
+        );
+    }
+    let (store, db) = app.stop().await;
+
+    // A new ACS on the same database.
+    let app = acs_tests::start(acs_tests::test_config(), store, db);
+    assert_eq!(app.state.load_orphans().await.unwrap(), 3);
+
+    // CRASH1 rebooted: its Inform carries M Reboot with the task's key. Done, not resent.
+    let mut cpe = RawCpe::new(&app.cwmp_url);
+    let mut env = inform("CRASH1", &[EventCode::Boot], "2");
+    if let Body::Inform(i) = &mut env.body {
+        i.event.push(cwmp::EventStruct::with_key(
+            EventCode::m_reboot(),
+            TaskSpec::command_key(reboot),
+        ));
+    }
+    cpe.send(&env).await;
+    assert_eq!(
+        cpe.post(Vec::new()).await.status,
+        204,
+        "the reboot is not sent twice"
+    );
+    let t = app.store.get_task(reboot).await.unwrap().unwrap();
+    assert_eq!(t.state, TaskState::Done);
+    assert!(
+        t.result.unwrap()["recovered"]
+            .as_str()
+            .unwrap()
+            .contains("M Reboot")
+    );
+
+    // CRASH2 applied the write: its ParameterKey is the task's key. Done, not resent.
+    let mut cpe = RawCpe::new(&app.cwmp_url);
+    let mut env = inform("CRASH2", &[EventCode::Periodic], "2");
+    if let Body::Inform(i) = &mut env.body {
+        for p in &mut i.parameter_list {
+            if p.name == "Device.ManagementServer.ParameterKey" {
+                p.value = TaskSpec::command_key(set);
+            }
+        }
+    }
+    cpe.send(&env).await;
+    assert_eq!(
+        cpe.post(Vec::new()).await.status,
+        204,
+        "the write is not sent twice"
+    );
+    assert_eq!(
+        app.store.get_task(set).await.unwrap().unwrap().state,
+        TaskState::Done
+    );
+
+    // CRASH3's read left no trace: it is sent again and completes.
+    let mut cpe = RawCpe::new(&app.cwmp_url);
+    cpe.send(&inform("CRASH3", &[EventCode::Periodic], "2"))
+        .await;
+    let again = cpe.post(Vec::new()).await.envelope();
+    assert!(matches!(again.body, Body::GetParameterValues(_)));
+    let answer = Body::GetParameterValuesResponse(cwmp::GetParameterValuesResponse {
+        parameter_list: vec![],
+    });
+    assert_eq!(
+        cpe.send(&Envelope::new(ns, again.header.id.clone(), answer))
+            .await
+            .status,
+        204
+    );
+    let t = app.store.get_task(read).await.unwrap().unwrap();
+    assert_eq!((t.state, t.attempts), (TaskState::Done, 2));
+    app.cleanup().await;
+}
