@@ -191,6 +191,10 @@ pub struct CwmpSettings {
     /// it differs from `listen` (NAT, proxies, DNS names): file download URLs given to CPEs are
     /// built from it. Unset: derived from the request.
     pub public_url: Option<String>,
+    /// On `0 BOOTSTRAP`, give the device random connection-request credentials
+    /// (ManagementServer.ConnectionRequestUsername/Password) and store them once it has applied
+    /// them: CPEs read passwords back empty, so only credentials the ACS set are usable.
+    pub provision_connection_request_credentials: bool,
 }
 
 impl Default for CwmpSettings {
@@ -203,6 +207,7 @@ impl Default for CwmpSettings {
             keep_alive_secs: 60,
             trusted_proxies: Vec::new(),
             public_url: None,
+            provision_connection_request_credentials: true,
         }
     }
 }

@@ -103,6 +103,16 @@ pub enum TaskSpec {
     },
     /// GetRPCMethods.
     GetRpcMethods {},
+    /// Sets ManagementServer.ConnectionRequestUsername/Password under `root` (`Device.` or
+    /// `InternetGatewayDevice.`); the ACS stores them once the CPE has applied them.
+    SetConnectionRequestCredentials {
+        /// The data model root, with its trailing dot.
+        root: String,
+        /// The username.
+        username: String,
+        /// Never printed.
+        password: Password,
+    },
     /// GetParameterNames then GetParameterValues of a subtree: refreshes the stored copy of
     /// values and writability.
     Refresh {
@@ -211,6 +221,9 @@ impl TaskSpec {
             TaskSpec::ScheduleInform { .. } => "schedule_inform",
             TaskSpec::GetRpcMethods {} => "get_rpc_methods",
             TaskSpec::Refresh { .. } => "refresh",
+            TaskSpec::SetConnectionRequestCredentials { .. } => {
+                "set_connection_request_credentials"
+            }
         }
     }
 
@@ -304,6 +317,20 @@ impl TaskSpec {
                 }
             }
             TaskSpec::Refresh { path } => check_path("path", path, true),
+            TaskSpec::SetConnectionRequestCredentials {
+                root,
+                username,
+                password,
+            } => {
+                check_path("root", root, true)?;
+                if username.is_empty()
+                    || username.chars().count() > 256
+                    || password.expose().chars().count() > 256
+                {
+                    return invalid("username", "1 to 256 characters, password at most 256");
+                }
+                Ok(())
+            }
             TaskSpec::Reboot {} | TaskSpec::FactoryReset {} | TaskSpec::GetRpcMethods {} => Ok(()),
         }
     }
@@ -408,6 +435,23 @@ impl TaskSpec {
                 })
             }
             TaskSpec::GetRpcMethods {} => Body::GetRpcMethods,
+            TaskSpec::SetConnectionRequestCredentials {
+                root,
+                username,
+                password,
+            } => Body::SetParameterValues(cwmp::SetParameterValues {
+                parameter_list: vec![
+                    ParameterValue::string(
+                        format!("{root}ManagementServer.ConnectionRequestUsername"),
+                        username.clone(),
+                    ),
+                    ParameterValue::string(
+                        format!("{root}ManagementServer.ConnectionRequestPassword"),
+                        password.expose(),
+                    ),
+                ],
+                parameter_key: key,
+            }),
             TaskSpec::Refresh { path } if step == 0 => {
                 Body::GetParameterNames(cwmp::GetParameterNames {
                     parameter_path: path.clone(),
@@ -570,6 +614,21 @@ impl Payload {
             _ => Recovery::Requeue,
         }
     }
+}
+
+/// Fresh connection-request credentials: 16 and 24 random alphanumeric characters.
+pub fn random_connection_request_credentials() -> (String, Password) {
+    use rand::Rng as _;
+    use rand::distr::Alphanumeric;
+    let mut rng = rand::rng();
+    let mut take = |n: usize| {
+        (&mut rng)
+            .sample_iter(&Alphanumeric)
+            .take(n)
+            .map(char::from)
+            .collect::<String>()
+    };
+    (format!("acs-{}", take(12)), Password::new(take(24)))
 }
 
 /// The task id inside a CommandKey this ACS generated (`acs-<id>`).

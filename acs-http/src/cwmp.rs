@@ -10,7 +10,7 @@ use crate::registry::{Live, Registry, Slot};
 use acs_core::cwmp::{self, Body, Envelope, EventCode, SoapFault};
 use acs_core::session::{Completion, Session, SessionConfig, Step};
 use acs_core::storage::{self, Store, TaskRow};
-use acs_core::tasks::Payload;
+use acs_core::tasks::{Payload, QueuedTask, TaskSpec};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
@@ -37,6 +37,8 @@ pub struct CwmpConfig {
     pub trusted_proxies: Vec<acs_core::config::IpNetwork>,
     /// Whether the listener is TLS (cookie `Secure`, Basic allowed).
     pub tls: bool,
+    /// Give every bootstrapping device fresh connection-request credentials.
+    pub provision_cr_credentials: bool,
 }
 
 impl Default for CwmpConfig {
@@ -48,6 +50,7 @@ impl Default for CwmpConfig {
             event_retention: 100,
             trusted_proxies: Vec::new(),
             tls: false,
+            provision_cr_credentials: true,
         }
     }
 }
@@ -305,6 +308,12 @@ async fn open_session(
             && let Err(e) = recover_orphans(state, &device_id, &begun.inform).await
         {
             warn!(error = %e, "could not resolve tasks left by a previous run");
+        }
+        if state.config.provision_cr_credentials
+            && begun.inform.event.iter().any(|e| e.event_code == EventCode::Bootstrap)
+            && let Err(e) = queue_cr_credentials(state, &device_id, &begun.inform).await
+        {
+            warn!(error = %e, "could not queue connection-request credentials");
         }
         let reports_completion = begun
             .inform
@@ -604,12 +613,26 @@ async fn store_completion(
                     .await?;
             }
             let json = serde_json::to_value(body).unwrap_or(serde_json::Value::Null);
-            let next = match state.store.get_task(done.task_id).await? {
-                Some(task) => Payload::parse(&task.payload)
-                    .ok()
-                    .and_then(|p| p.next_step()),
+            let payload = match state.store.get_task(done.task_id).await? {
+                Some(task) => Payload::parse(&task.payload).ok(),
                 None => None,
             };
+            if let Some(Payload::Task(task)) = &payload
+                && let TaskSpec::SetConnectionRequestCredentials {
+                    username, password, ..
+                } = &task.spec
+            {
+                // Applied: from now on connection requests authenticate with these.
+                state
+                    .store
+                    .set_connection_request_credentials(
+                        device_id,
+                        Some(username),
+                        Some(password.expose()),
+                    )
+                    .await?;
+            }
+            let next = payload.and_then(|p| p.next_step());
             match next {
                 // A multi-step task goes back to the queue for its next RPC, in this session.
                 Some(payload) => state
@@ -643,6 +666,35 @@ async fn store_completion(
         }
     }
     Ok(false)
+}
+
+/// Queues fresh connection-request credentials for a device that has just bootstrapped (it
+/// forgot whatever the ACS set before); they are stored when the CPE has applied them.
+async fn queue_cr_credentials(
+    state: &CwmpState,
+    device_id: &str,
+    inform: &cwmp::Inform,
+) -> Result<(), storage::StoreError> {
+    let root = inform
+        .parameter_list
+        .iter()
+        .find_map(|p| p.name.split_once('.').map(|(root, _)| format!("{root}.")))
+        .unwrap_or_else(|| "Device.".to_owned());
+    let (username, password) = acs_core::tasks::random_connection_request_credentials();
+    let spec = TaskSpec::SetConnectionRequestCredentials {
+        root,
+        username,
+        password,
+    };
+    state
+        .store
+        .enqueue_task(&storage::NewTask::new(
+            device_id,
+            spec.kind(),
+            QueuedTask::payload(&spec),
+        ))
+        .await?;
+    Ok(())
 }
 
 /// Confirms tasks by what an Inform reports: `M Reboot`/`M ScheduleInform` with a CommandKey

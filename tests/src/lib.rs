@@ -116,7 +116,12 @@ pub fn test_config() -> ServerConfig {
         nbi_listen: "127.0.0.1:0".parse().expect("addr"),
         tls: None,
         keep_alive: std::time::Duration::from_secs(60),
-        cwmp: acs_http::CwmpConfig::default(),
+        // Off by default so each suite sees only the requests it queued; the credentials suite
+        // turns it on.
+        cwmp: acs_http::CwmpConfig {
+            provision_cr_credentials: false,
+            ..acs_http::CwmpConfig::default()
+        },
         cpe_auth: acs_http::CpeAuthConfig::default(),
         workers: Some(2),
     }

@@ -99,6 +99,7 @@ pub fn server_config(settings: &Settings) -> ServerConfig {
             event_retention: settings.database.event_retention as usize,
             trusted_proxies: settings.cwmp.trusted_proxies.clone(),
             tls: settings.cwmp.tls.is_some(),
+            provision_cr_credentials: settings.cwmp.provision_connection_request_credentials,
         },
         cpe_auth: CpeAuthConfig {
             mode: auth.effective_mode(),

@@ -294,3 +294,66 @@ async fn a_restart_with_requests_in_flight_loses_and_repeats_nothing() {
     assert_eq!((t.state, t.attempts), (TaskState::Done, 2));
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_bootstrapping_phone_gets_connection_request_credentials() {
+    let app = acs_tests::spawn_app_with(|c| c.cwmp.provision_cr_credentials = true).await;
+    let mut config = SimConfig::new(
+        app.cwmp_url.clone(),
+        1,
+        Profile::builtin("cisco-mpp").unwrap(),
+    );
+    config.periodic = false;
+    let sim = Simulator::start(config).await.unwrap();
+    let phone = sim.device(0);
+    let report = sim.run_session(0, vec![]).await.unwrap();
+    assert_eq!(report.rpcs_received, ["SetParameterValues"], "{report:?}");
+    let device = app
+        .store
+        .get_device(&phone.device_id())
+        .await
+        .unwrap()
+        .unwrap();
+    let username = device
+        .connection_request_username
+        .expect("stored once applied");
+    let password = device
+        .connection_request_password
+        .expect("stored once applied");
+    assert_eq!(
+        phone
+            .value("Device.ManagementServer.ConnectionRequestUsername")
+            .as_deref(),
+        Some(username.as_str())
+    );
+    assert_eq!(
+        phone
+            .value("Device.ManagementServer.ConnectionRequestPassword")
+            .as_deref(),
+        Some(password.expose())
+    );
+    assert!(password.expose().len() >= 24);
+    // A periodic session changes nothing; a new BOOTSTRAP (factory reset) gets new ones.
+    assert!(
+        sim.run_session(0, vec![])
+            .await
+            .unwrap()
+            .rpcs_received
+            .is_empty()
+    );
+    let id = phone.device_id();
+    queue(&app, &id, TaskSpec::FactoryReset {}).await;
+    sim.run_session(0, vec![]).await.unwrap();
+    let report = sim.run_session(0, vec![]).await.unwrap();
+    assert!(
+        report.has_event("0 BOOTSTRAP") && report.rpcs_received == ["SetParameterValues"],
+        "{report:?}"
+    );
+    let again = app.store.get_device(&id).await.unwrap().unwrap();
+    assert_ne!(
+        again.connection_request_password.unwrap().expose(),
+        password.expose()
+    );
+    sim.shutdown().await;
+    app.cleanup().await;
+}
