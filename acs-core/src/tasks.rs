@@ -631,6 +631,11 @@ pub fn random_connection_request_credentials() -> (String, Password) {
     (format!("acs-{}", take(12)), Password::new(take(24)))
 }
 
+/// The methods whose cumulative event (`M <method>` with the task's key) confirms a task. `M
+/// Download`/`M Upload` are not among them: they say a transfer ended, not that it succeeded,
+/// which only the TransferComplete tells.
+pub const CONFIRMING_EVENTS: [&str; 2] = ["Reboot", "ScheduleInform"];
+
 /// The task id inside a CommandKey this ACS generated (`acs-<id>`).
 pub fn task_id_of_command_key(command_key: &str) -> Option<i64> {
     command_key.strip_prefix("acs-")?.parse().ok()

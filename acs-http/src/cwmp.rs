@@ -561,16 +561,38 @@ async fn store_cpe_request(
     let now = Utc::now();
     match request {
         Body::TransferComplete(tc) => {
+            let code = tc.fault_struct.fault_code.code() as i32;
             state
                 .store
                 .record_transfer_complete(
                     device_id,
                     &tc.command_key,
-                    tc.fault_struct.fault_code.code() as i32,
+                    code,
                     &tc.fault_struct.fault_string,
                     now,
                 )
-                .await
+                .await?;
+            // A transfer this ACS asked for names its task in the CommandKey.
+            if let Some(task_id) = acs_core::tasks::task_id_of_command_key(&tc.command_key) {
+                let transfer = serde_json::json!({
+                    "fault_code": code,
+                    "fault_string": tc.fault_struct.fault_string,
+                    "meaning": tc.fault_struct.fault_code.meaning(),
+                    "start_time": tc.start_time.as_str(),
+                    "complete_time": tc.complete_time.as_str(),
+                });
+                state
+                    .store
+                    .record_task_transfer(
+                        device_id,
+                        task_id,
+                        transfer,
+                        tc.fault_struct.is_success(),
+                        now,
+                    )
+                    .await?;
+            }
+            Ok(())
         }
         Body::AutonomousTransferComplete(_)
         | Body::RequestDownload(_)
@@ -708,7 +730,11 @@ async fn confirm_by_events(
     let mut ids: Vec<i64> = inform
         .event
         .iter()
-        .filter(|e| matches!(e.event_code, EventCode::Method(_)))
+        .filter(|e| {
+            acs_core::tasks::CONFIRMING_EVENTS
+                .iter()
+                .any(|m| e.event_code.is_method(m))
+        })
         .filter_map(|e| acs_core::tasks::task_id_of_command_key(&e.command_key))
         .collect();
     if inform

@@ -146,36 +146,78 @@ impl Store {
     ) -> Result<Vec<i64>, StoreError> {
         let mut confirmed = Vec::new();
         for &id in task_ids {
-            let Some(task) = self.get_task(id).await? else {
-                continue;
-            };
-            if task.device_id != device_id || task.state != TaskState::Done {
-                continue;
+            if self.annotate_done_task(device_id, id, None, now).await? {
+                confirmed.push(id);
             }
-            let mut result = task.result.unwrap_or_else(|| serde_json::json!({}));
-            if result.get("confirmed_at").is_some() {
-                continue;
-            }
-            if let Some(map) = result.as_object_mut() {
-                map.insert(
-                    "confirmed_at".into(),
-                    serde_json::Value::String(ts(now).to_rfc3339()),
-                );
-            } else {
-                result =
-                    serde_json::json!({ "response": result, "confirmed_at": ts(now).to_rfc3339() });
-            }
-            use crate::storage::entity::task;
-            use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-            task::Entity::update_many()
-                .col_expr(task::Column::Result, sea_orm::sea_query::Expr::val(result))
-                .filter(task::Column::Id.eq(id))
-                .filter(task::Column::State.eq(TaskState::Done.as_str()))
-                .exec(&self.write)
-                .await?;
-            confirmed.push(id);
         }
         Ok(confirmed)
+    }
+
+    /// Records the TransferComplete of a Download/Upload task (`result.transfer_complete`,
+    /// plus `confirmed_at` on success). A CPE re-sends TransferComplete until acknowledged, so
+    /// only the first one counts. Returns whether the task was updated.
+    pub async fn record_task_transfer(
+        &self,
+        device_id: &str,
+        task_id: i64,
+        transfer: serde_json::Value,
+        succeeded: bool,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.annotate_done_task(
+            device_id,
+            task_id,
+            Some(("transfer_complete", transfer, succeeded)),
+            now,
+        )
+        .await
+    }
+
+    /// Adds `confirmed_at` (and optionally one more entry) to a done task's result, once.
+    async fn annotate_done_task(
+        &self,
+        device_id: &str,
+        id: i64,
+        extra: Option<(&str, serde_json::Value, bool)>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let Some(task) = self.get_task(id).await? else {
+            return Ok(false);
+        };
+        if task.device_id != device_id || task.state != TaskState::Done {
+            return Ok(false);
+        }
+        let mut result = match task.result {
+            Some(serde_json::Value::Object(map)) => map,
+            Some(other) => serde_json::Map::from_iter([("response".to_owned(), other)]),
+            None => serde_json::Map::new(),
+        };
+        let key = extra.as_ref().map_or("confirmed_at", |(k, _, _)| *k);
+        if result.contains_key(key) {
+            return Ok(false);
+        }
+        let confirm = extra.as_ref().is_none_or(|(_, _, ok)| *ok);
+        if let Some((k, v, _)) = extra {
+            result.insert(k.to_owned(), v);
+        }
+        if confirm {
+            result.insert(
+                "confirmed_at".into(),
+                serde_json::Value::String(ts(now).to_rfc3339()),
+            );
+        }
+        use crate::storage::entity::task;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        task::Entity::update_many()
+            .col_expr(
+                task::Column::Result,
+                sea_orm::sea_query::Expr::val(serde_json::Value::Object(result)),
+            )
+            .filter(task::Column::Id.eq(id))
+            .filter(task::Column::State.eq(TaskState::Done.as_str()))
+            .exec(&self.write)
+            .await?;
+        Ok(true)
     }
 
     /// The device's done tasks of `kind` not yet confirmed, newest first.

@@ -357,3 +357,141 @@ async fn a_bootstrapping_phone_gets_connection_request_credentials() {
     sim.shutdown().await;
     app.cleanup().await;
 }
+
+/// A file server for the test: one file at `/{name}`, 404 for anything else.
+async fn file_server(name: &'static str, content: Vec<u8>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let content = content.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&head);
+                let path = head.split_whitespace().nth(1).unwrap_or("/");
+                let response = if path == format!("/{name}") {
+                    let mut r = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        content.len()
+                    )
+                    .into_bytes();
+                    r.extend_from_slice(&content);
+                    r
+                } else {
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        .to_vec()
+                };
+                let _ = socket.write_all(&response).await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn a_firmware_download_ends_in_its_transfer_complete() {
+    let app = spawn_app().await;
+    let files = file_server("sip88xx.12-0-3MPP-5.loads", vec![7u8; 4096]).await;
+    let mut config = SimConfig::new(
+        app.cwmp_url.clone(),
+        2,
+        Profile::builtin("cisco-mpp").unwrap(),
+    );
+    config.periodic = false;
+    let sim = Simulator::start(config).await.unwrap();
+    for i in 0..2 {
+        assert!(sim.run_session(i, vec![]).await.unwrap().succeeded());
+    }
+    let download = |url: String| TaskSpec::Download {
+        file_type: "1 Firmware Upgrade Image".into(),
+        url,
+        username: String::new(),
+        password: Default::default(),
+        file_size: 4096,
+        target_file_name: "sip88xx.12-0-3MPP-5.loads".into(),
+        delay_seconds: 0,
+    };
+    let good = queue(
+        &app,
+        &sim.device(0).device_id(),
+        download(format!("{files}/sip88xx.12-0-3MPP-5.loads")),
+    )
+    .await;
+    let bad = queue(
+        &app,
+        &sim.device(1).device_id(),
+        download(format!("{files}/missing.loads")),
+    )
+    .await;
+    for i in 0..2 {
+        let report = sim.run_session(i, vec![]).await.unwrap();
+        assert_eq!(report.rpcs_received, ["Download"], "{report:?}");
+    }
+    // The Download is done on its response; the outcome arrives with the TransferComplete in
+    // the phone's next session (after the reboot into the new image for the good one).
+    for (i, task) in [(0, good), (1, bad)] {
+        let t = app.store.get_task(task).await.unwrap().unwrap();
+        assert_eq!(t.state, TaskState::Done);
+        assert!(t.result.unwrap().get("transfer_complete").is_none());
+        let report = sim.run_session(i, vec![]).await.unwrap();
+        assert!(report.has_event("7 TRANSFER COMPLETE"), "{report:?}");
+        assert_eq!(
+            report.event_key("M Download"),
+            Some(TaskSpec::command_key(task).as_str())
+        );
+        assert_eq!(
+            report.transfer_completes_acknowledged.len(),
+            1,
+            "{report:?}"
+        );
+    }
+    let ok = app
+        .store
+        .get_task(good)
+        .await
+        .unwrap()
+        .unwrap()
+        .result
+        .unwrap();
+    assert_eq!(ok["transfer_complete"]["fault_code"], 0);
+    assert!(ok.get("confirmed_at").is_some());
+    let device = app
+        .store
+        .get_device(&sim.device(0).device_id())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        device.software_version.as_deref(),
+        Some("sip88xx.12-0-3MPP-5"),
+        "the new image reports its version"
+    );
+    let failed = app
+        .store
+        .get_task(bad)
+        .await
+        .unwrap()
+        .unwrap()
+        .result
+        .unwrap();
+    let code = failed["transfer_complete"]["fault_code"].as_i64().unwrap();
+    assert!((9010..=9020).contains(&code), "{failed}");
+    assert!(failed.get("confirmed_at").is_none());
+    assert!(
+        failed["transfer_complete"]["meaning"]
+            .as_str()
+            .unwrap()
+            .contains("transfer"),
+        "{failed}"
+    );
+    sim.shutdown().await;
+    app.cleanup().await;
+}
