@@ -3,6 +3,7 @@
 //!
 //! - [`cwmp`]: the SOAP codec (pure, no I/O).
 //! - [`auth`]: HTTP Basic and Digest authentication of CPEs (pure, clock passed in).
+//! - [`connreq`]: connection requests (ACS → CPE), paced and fanned out.
 //! - [`config`]: the server's settings (defaults, TOML file, `ACS_…` environment, flags).
 //! - [`secret`]: a string that never prints.
 //! - [`storage`]: sea-orm persistence behind [`storage::Store`] (SQLite WAL or PostgreSQL).
@@ -11,6 +12,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod connreq;
 pub mod cwmp;
 pub mod secret;
 pub mod session;
