@@ -6,11 +6,13 @@
 //! - [`config`]: the server's settings (defaults, TOML file, `ACS_…` environment, flags).
 //! - [`secret`]: a string that never prints.
 //! - [`storage`]: sea-orm persistence behind [`storage::Store`] (SQLite WAL or PostgreSQL).
+//! - [`filter`]: the device filter language (parsed here, compiled to SQL by storage).
 //! - [`session`]: the CWMP session state machine (pure; the HTTP layer drives it).
 
 pub mod auth;
 pub mod config;
 pub mod cwmp;
+pub mod filter;
 pub mod secret;
 pub mod session;
 pub mod storage;
