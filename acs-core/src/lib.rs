@@ -8,12 +8,14 @@
 //! - [`secret`]: a string that never prints.
 //! - [`storage`]: sea-orm persistence behind [`storage::Store`] (SQLite WAL or PostgreSQL).
 //! - [`tasks`]: task definitions: validation, the CWMP requests they become, how they complete.
+//! - [`filter`]: the device filter language (parsed here, compiled to SQL by storage).
 //! - [`session`]: the CWMP session state machine (pure; the HTTP layer drives it).
 
 pub mod auth;
 pub mod config;
 pub mod connreq;
 pub mod cwmp;
+pub mod filter;
 pub mod secret;
 pub mod session;
 pub mod storage;

@@ -25,6 +25,7 @@ mod entity;
 pub mod error;
 mod inform;
 pub mod model;
+mod query;
 mod session_ops;
 mod tasks;
 mod writer;
@@ -48,6 +49,10 @@ pub use inform::normalize_mac;
 pub use model::{
     DeviceRow, EventRecord, EventRow, InformRecord, NewTask, ParameterRecord, ParameterRow,
     TaskRow, TaskState, UnknownTaskState,
+};
+pub use query::{
+    DeviceIdBatches, DevicePage, DeviceQuery, DeviceSort, MAX_PAGE_SIZE, SortDirection, SortField,
+    filter_condition,
 };
 pub use tasks::ATTEMPTS_EXHAUSTED;
 pub use writer::InformWriter;

@@ -177,7 +177,19 @@ backend_tests!(
     tags,
     delete_cascades,
     parameter_prefix_filter,
+    filter_required_examples,
+    filter_boolean_logic,
+    filter_parameters,
+    filter_times,
+    filter_keyset_paging,
+    filter_id_batches_and_errors,
 );
+
+mod filter_sql;
+use filter_sql::{
+    filter_boolean_logic, filter_id_batches_and_errors, filter_keyset_paging, filter_parameters,
+    filter_required_examples, filter_times,
+};
 
 // ---------------------------------------------------------------- helpers
 
