@@ -27,12 +27,14 @@ mod inform;
 pub mod model;
 mod session_ops;
 mod tasks;
+mod tokens;
 mod writer;
 
 #[cfg(test)]
 mod tests;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -50,6 +52,10 @@ pub use model::{
     TaskRow, TaskState, UnknownTaskState,
 };
 pub use tasks::ATTEMPTS_EXHAUSTED;
+pub use tokens::{
+    ADMIN_TOKEN_FILE, ADMIN_TOKEN_NAME, LAST_USED_RESOLUTION, Role, TOKEN_CACHE_TTL, TokenInfo,
+    UnknownRole, ensure_admin_token, parse_token,
+};
 pub use writer::InformWriter;
 
 /// Largest number of bind parameters put in one statement.
@@ -120,6 +126,9 @@ pub struct Store {
     /// on PostgreSQL the same pool as `read`.
     write: DatabaseConnection,
     backend: Backend,
+    /// Recently verified API tokens (see [`Store::verify_token`]); shared
+    /// by every clone of this store.
+    tokens: Arc<tokens::TokenCache>,
 }
 
 impl Store {
@@ -164,6 +173,7 @@ impl Store {
             read: db.clone(),
             write: db,
             backend: Backend::Postgres,
+            tokens: Arc::default(),
         })
     }
 
@@ -221,6 +231,7 @@ impl Store {
             read,
             write,
             backend: Backend::Sqlite,
+            tokens: Arc::default(),
         })
     }
 
