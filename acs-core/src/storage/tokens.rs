@@ -391,7 +391,7 @@ impl Store {
         if stale {
             use api_token::Column as C;
             let updated = api_token::Entity::update_many()
-                .col_expr(C::LastUsedAt, Expr::val(now).into())
+                .col_expr(C::LastUsedAt, Expr::val(now))
                 .filter(C::Id.eq(info.id))
                 .filter(C::RevokedAt.is_null())
                 .exec(&self.write)
@@ -483,7 +483,7 @@ impl Store {
         };
         if info.revoked_at.is_none() {
             api_token::Entity::update_many()
-                .col_expr(C::RevokedAt, Expr::val(ts(Utc::now())).into())
+                .col_expr(C::RevokedAt, Expr::val(ts(Utc::now())))
                 .filter(C::Id.eq(info.id))
                 .filter(C::RevokedAt.is_null())
                 .exec(&self.write)
