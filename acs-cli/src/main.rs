@@ -27,6 +27,10 @@ enum Command {
     Cwmp(cmd::cwmp::CwmpCommand),
     /// Run simulated CPEs against an ACS
     Sim(cmd::sim::SimArgs),
+    /// Manage API tokens for the northbound interface (runs on the ACS machine: talks to the
+    /// database directly).
+    #[command(subcommand)]
+    Token(cmd::token::TokenCommand),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +49,7 @@ fn main() -> ExitCode {
         Command::Db(c) => cmd::serve::db(c),
         Command::Cwmp(c) => c.run(),
         Command::Sim(args) => cmd::sim::run(args),
+        Command::Token(c) => cmd::token::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

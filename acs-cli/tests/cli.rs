@@ -219,7 +219,8 @@ fn serve_runs_with_no_configuration() {
     let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
     let mut warned = false;
     let mut nbi = None;
-    for line in stderr.lines() {
+    let mut lines = stderr.lines();
+    for line in lines.by_ref() {
         let Ok(line) = line else { break };
         warned |= line.contains("CPE authentication is off");
         if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
@@ -229,6 +230,8 @@ fn serve_runs_with_no_configuration() {
             break;
         }
     }
+    // Keep reading: a closed pipe would make the server's later log writes fail.
+    std::thread::spawn(move || lines.for_each(drop));
     let health = nbi.as_ref().map(|addr| {
         let mut stream = std::net::TcpStream::connect(addr).expect("connect to the NBI");
         stream
@@ -250,4 +253,74 @@ fn serve_runs_with_no_configuration() {
         dir.path().join("acs-data/acs.db").exists(),
         "SQLite under ./acs-data"
     );
+    // First start wrote the admin token, readable by its owner only.
+    use std::os::unix::fs::PermissionsExt as _;
+    let meta = std::fs::metadata(dir.path().join("acs-data/admin.token")).expect("admin.token");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let found = acs_cli::cmd::token::find_token(None, &dir.path().join("acs-data"));
+    if std::env::var("ACS_TOKEN").is_err() {
+        assert!(found.is_some_and(|t| t.starts_with("acs_")));
+    }
+}
+
+#[test]
+fn token_create_list_revoke_through_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let run = |args: &[&str]| {
+        acs()
+            .current_dir(dir.path())
+            .args(args)
+            .args(["--data-dir", data])
+            .output()
+            .unwrap()
+    };
+    let created = run(&["token", "create", "--role", "operator", "--name", "ci"]);
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let token = String::from_utf8(created.stdout).unwrap();
+    let token = token.trim();
+    assert!(token.starts_with("acs_") && token.len() >= 45, "{token}");
+    assert!(String::from_utf8_lossy(&created.stderr).contains("not shown again"));
+
+    let list = run(&["token", "list", "--format", "json"]);
+    assert!(list.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(json[0]["name"], "ci");
+    assert_eq!(json[0]["role"], "operator");
+    assert_eq!(json[0]["prefix"].as_str().unwrap(), &token[4..12]);
+    assert!(json[0]["revoked_at"].is_null());
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert!(!text.contains(token) && !text.contains("argon2"), "{text}");
+
+    // Duplicate name: exit 1 with a message.
+    let dup = run(&["token", "create", "--role", "viewer", "--name", "ci"]);
+    assert_eq!(dup.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&dup.stderr).contains("already exists"));
+    // Bad role: usage error.
+    assert_eq!(
+        run(&["token", "create", "--role", "root", "--name", "x"])
+            .status
+            .code(),
+        Some(2)
+    );
+
+    let revoke = run(&["token", "revoke", "ci"]);
+    assert!(
+        revoke.status.success(),
+        "{}",
+        String::from_utf8_lossy(&revoke.stderr)
+    );
+    let list = run(&["token", "list", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert!(json[0]["revoked_at"].is_string(), "{json}");
+    let table = run(&["token", "list"]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.contains("ci") && text.contains("operator") && text.contains("last used"));
+    // Unknown token: exit 1.
+    assert_eq!(run(&["token", "revoke", "nobody"]).status.code(), Some(1));
 }

@@ -10,6 +10,7 @@ pub use sea_orm_migration::MigrationStatus;
 pub use sea_orm_migration::prelude::*;
 
 pub mod m20261121_000001_initial_schema;
+pub mod m20261121_000002_api_tokens;
 
 /// The ordered list of all acs migrations.
 #[derive(Debug)]
@@ -18,6 +19,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261121_000001_initial_schema::Migration)]
+        vec![
+            Box::new(m20261121_000001_initial_schema::Migration),
+            Box::new(m20261121_000002_api_tokens::Migration),
+        ]
     }
 }

@@ -3,6 +3,7 @@
 pub mod cwmp;
 pub mod serve;
 pub mod sim;
+pub mod token;
 
 use anyhow::Context as _;
 use std::io::Read as _;

@@ -3,7 +3,7 @@
 use crate::telemetry;
 use acs_core::config::{LoadOptions, Overrides, Settings};
 use acs_core::session::SessionConfig;
-use acs_core::storage::{Store, StoreOptions};
+use acs_core::storage::{Store, StoreOptions, ensure_admin_token};
 use acs_http::{Application, CpeAuthConfig, CwmpConfig, ServerConfig, TlsFiles};
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
@@ -45,7 +45,7 @@ pub enum DbCommand {
     Status(ConfigArgs),
 }
 
-fn load(
+pub(crate) fn load(
     config: &ConfigArgs,
     cwmp: Option<SocketAddr>,
     nbi: Option<SocketAddr>,
@@ -61,7 +61,7 @@ fn load(
     .context("configuration")
 }
 
-async fn connect(settings: &Settings) -> anyhow::Result<Store> {
+pub(crate) async fn connect(settings: &Settings) -> anyhow::Result<Store> {
     let options = StoreOptions {
         max_connections: settings.database.max_connections,
         ..StoreOptions::default()
@@ -135,6 +135,24 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .migrate()
             .await
             .context("applying database migrations")?;
+        // First start: an admin token for the CLI on this machine (the token
+        // itself is never logged).
+        match ensure_admin_token(&store, &settings.data_dir)
+            .await
+            .context("creating the admin token")?
+        {
+            Some(path) => info!(path = %path.display(), "created an admin API token"),
+            None => {
+                let path = settings.data_dir.join(acs_core::storage::ADMIN_TOKEN_FILE);
+                if !path.exists() {
+                    warn!(
+                        path = %path.display(),
+                        "no admin token file and a token named `admin` exists: \
+                         create one with `acs token create --role admin --name NAME`"
+                    );
+                }
+            }
+        }
         let app =
             Application::build(server_config(&settings), store).context("starting the servers")?;
         let orphans = app

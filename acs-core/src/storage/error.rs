@@ -76,6 +76,25 @@ pub enum StoreError {
         reason: String,
     },
 
+    /// `create_token`: a token with this name already exists (names stay
+    /// taken after a revoke, so the audit trail stays unambiguous).
+    #[error("a token named `{0}` already exists")]
+    TokenNameTaken(String),
+
+    /// `revoke_token`: no token with this name or id.
+    #[error("no token named `{0}` (or with that id)")]
+    TokenNotFound(String),
+
+    /// The admin token file could not be written.
+    #[error("cannot write token file {path}: {source}")]
+    TokenFile {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// A query could not be built (a bug in this module, never user data).
     #[error("internal storage error: {0}")]
     Internal(String),

@@ -28,12 +28,14 @@ pub mod model;
 mod query;
 mod session_ops;
 mod tasks;
+mod tokens;
 mod writer;
 
 #[cfg(test)]
 mod tests;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -55,6 +57,10 @@ pub use query::{
     filter_condition,
 };
 pub use tasks::ATTEMPTS_EXHAUSTED;
+pub use tokens::{
+    ADMIN_TOKEN_FILE, ADMIN_TOKEN_NAME, LAST_USED_RESOLUTION, Role, TOKEN_CACHE_TTL, TokenInfo,
+    UnknownRole, ensure_admin_token, parse_token,
+};
 pub use writer::InformWriter;
 
 /// Largest number of bind parameters put in one statement.
@@ -125,6 +131,9 @@ pub struct Store {
     /// on PostgreSQL the same pool as `read`.
     write: DatabaseConnection,
     backend: Backend,
+    /// Recently verified API tokens (see [`Store::verify_token`]); shared
+    /// by every clone of this store.
+    tokens: Arc<tokens::TokenCache>,
 }
 
 impl Store {
@@ -169,6 +178,7 @@ impl Store {
             read: db.clone(),
             write: db,
             backend: Backend::Postgres,
+            tokens: Arc::default(),
         })
     }
 
@@ -226,6 +236,7 @@ impl Store {
             read,
             write,
             backend: Backend::Sqlite,
+            tokens: Arc::default(),
         })
     }
 

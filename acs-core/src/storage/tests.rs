@@ -275,6 +275,7 @@ async fn migrations_are_idempotent(store: Store) {
     assert_eq!(after.len(), before.len());
     assert!(after.iter().all(|m| m.applied), "{after:?}");
     assert_eq!(after[0].name, "m20261121_000001_initial_schema");
+    assert_eq!(after[1].name, "m20261121_000002_api_tokens");
     assert_eq!(store.count_devices().await.expect("count"), 0);
 }
 
@@ -1288,3 +1289,5 @@ async fn bench_record_inform() {
         .await;
     }
 }
+
+mod tokens;

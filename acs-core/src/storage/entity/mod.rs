@@ -4,6 +4,7 @@
 //! types of [`crate::storage::model`]. Column types match the migration
 //! (`timestamp with time zone`, `jsonb` on PostgreSQL; text on SQLite).
 
+pub(crate) mod api_token;
 pub(crate) mod device;
 pub(crate) mod device_event;
 pub(crate) mod device_parameter;
