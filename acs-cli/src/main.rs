@@ -56,7 +56,9 @@ fn main() -> ExitCode {
         Err(e) => match e.downcast_ref::<Exit>() {
             Some(Exit(code)) => ExitCode::from(*code),
             None => {
-                eprintln!("error: {e:#}");
+                // Not eprintln!: with stderr closed it would panic and turn exit 1 into 101.
+                use std::io::Write as _;
+                let _ = writeln!(std::io::stderr(), "error: {e:#}");
                 ExitCode::from(1)
             }
         },

@@ -37,6 +37,9 @@ pub fn init(format: LogFormat, filter: &str) -> anyhow::Result<()> {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // tracing-subscriber reports a failed write with `eprint!`, which panics when stderr is
+        // a closed pipe (a log shipper that went away): losing log lines must never stop the ACS.
+        .log_internal_errors(false)
         .with_target(true);
     let result = match format {
         LogFormat::Text => builder
