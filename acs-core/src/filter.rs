@@ -503,29 +503,30 @@ impl Parser {
 
     // or := and ("or" and)*
     fn or(&mut self) -> Result<Expr, FilterError> {
-        let mut xs = vec![self.and()?];
-        while self.peek_keyword("or") {
-            self.pos += 1;
-            xs.push(self.and()?);
-        }
-        Ok(if xs.len() == 1 {
-            xs.pop().expect("one element")
-        } else {
-            Expr::Or(xs)
-        })
+        self.chain("or", Self::and, Expr::Or)
     }
 
     // and := unary ("and" unary)*
     fn and(&mut self) -> Result<Expr, FilterError> {
-        let mut xs = vec![self.unary()?];
-        while self.peek_keyword("and") {
+        self.chain("and", Self::unary, Expr::And)
+    }
+
+    /// `operand (keyword operand)*`, kept flat: a chain adds no nesting depth.
+    fn chain(
+        &mut self,
+        keyword: &str,
+        operand: fn(&mut Self) -> Result<Expr, FilterError>,
+        build: fn(Vec<Expr>) -> Expr,
+    ) -> Result<Expr, FilterError> {
+        let mut xs = vec![operand(self)?];
+        while self.peek_keyword(keyword) {
             self.pos += 1;
-            xs.push(self.unary()?);
+            xs.push(operand(self)?);
         }
         Ok(if xs.len() == 1 {
             xs.pop().expect("one element")
         } else {
-            Expr::And(xs)
+            build(xs)
         })
     }
 

@@ -431,8 +431,7 @@ async fn continue_session(
                         Ok(false) => {}
                         Err(e) => {
                             warn!(error = %e, task = done.task_id, "could not store a task result");
-                            let response = internal_error("storing a result");
-                            return fail(state, &mut live, Failure { response, reason: "storage" }).await;
+                            return storage_failure(state, &mut live, "storing a result").await;
                         }
                     }
                 }
@@ -459,15 +458,7 @@ async fn next_request(state: &Arc<CwmpState>, live: &mut Live) -> HttpResponse {
             }
             Err(e) => {
                 warn!(error = %e, "could not read the task queue");
-                return fail(
-                    state,
-                    live,
-                    Failure {
-                        response: internal_error("reading the queue"),
-                        reason: "storage",
-                    },
-                )
-                .await;
+                return storage_failure(state, live, "reading the queue").await;
             }
         };
         // Everything that can make a task unsendable is checked before it is marked sent: a
@@ -495,15 +486,7 @@ async fn next_request(state: &Arc<CwmpState>, live: &mut Live) -> HttpResponse {
                     .await
                 {
                     warn!(error = %e, task = task.id, "could not record the task's failure");
-                    return fail(
-                        state,
-                        live,
-                        Failure {
-                            response: internal_error("updating the queue"),
-                            reason: "storage",
-                        },
-                    )
-                    .await;
+                    return storage_failure(state, live, "updating the queue").await;
                 }
                 continue;
             }
@@ -518,15 +501,7 @@ async fn next_request(state: &Arc<CwmpState>, live: &mut Live) -> HttpResponse {
             Err(storage::StoreError::TaskStateConflict { .. }) => continue,
             Err(e) => {
                 warn!(error = %e, task = task.id, "could not mark the task sent");
-                return fail(
-                    state,
-                    live,
-                    Failure {
-                        response: internal_error("updating the queue"),
-                        reason: "storage",
-                    },
-                )
-                .await;
+                return storage_failure(state, live, "updating the queue").await;
             }
         }
         live.session.commit(&prepared);
@@ -763,6 +738,19 @@ async fn fail(state: &Arc<CwmpState>, live: &mut Live, failure: Failure) -> Http
     m::session_failed(failure.reason);
     drop_session(state, live, failure.reason).await;
     failure.response
+}
+
+/// Ends a session after a storage error: the CPE gets a 500 naming what failed and retries.
+async fn storage_failure(state: &Arc<CwmpState>, live: &mut Live, what: &str) -> HttpResponse {
+    fail(
+        state,
+        live,
+        Failure {
+            response: internal_error(what),
+            reason: "storage",
+        },
+    )
+    .await
 }
 
 /// Closes a session that did not complete: its outstanding task goes back to the queue.
