@@ -9,6 +9,8 @@
 //! - [`storage`]: sea-orm persistence behind [`storage::Store`] (SQLite WAL or PostgreSQL).
 //! - [`tasks`]: task definitions: validation, the CWMP requests they become, how they complete.
 //! - [`filter`]: the device filter language (parsed here, compiled to SQL by storage).
+//! - [`ops`]: operations for the NBI: tasks with connection requests and waits, bulk jobs,
+//!   faults, bulk parameter queries.
 //! - [`session`]: the CWMP session state machine (pure; the HTTP layer drives it).
 
 pub mod auth;
@@ -16,6 +18,7 @@ pub mod config;
 pub mod connreq;
 pub mod cwmp;
 pub mod filter;
+pub mod ops;
 pub mod secret;
 pub mod session;
 pub mod storage;

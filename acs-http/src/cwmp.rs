@@ -58,6 +58,8 @@ impl Default for CwmpConfig {
 /// Shared state of the endpoint.
 #[derive(Debug)]
 pub struct CwmpState {
+    /// Operations (task notifications, connection-request pacing).
+    pub ops: Arc<acs_core::ops::Operations>,
     /// Storage.
     pub store: Store,
     /// Group-committing Inform writer.

@@ -10,6 +10,8 @@ pub mod metrics;
 pub mod nbi;
 pub mod registry;
 
+use acs_core::connreq::ConnReqClient;
+use acs_core::ops::Operations;
 use acs_core::storage::Store;
 use actix_web::{App, HttpServer, dev::Server, web};
 use std::net::{SocketAddr, TcpListener};
@@ -46,6 +48,10 @@ pub struct ServerConfig {
     pub cpe_auth: CpeAuthConfig,
     /// Worker threads per listener; `None` = one per core.
     pub workers: Option<usize>,
+    /// Connection requests (timeouts, Basic, fan-out concurrency).
+    pub connreq: acs_core::connreq::ConnReqConfig,
+    /// How often the job runner looks at running jobs.
+    pub job_interval: Duration,
 }
 
 /// Why the server could not start.
@@ -65,6 +71,9 @@ pub enum StartError {
     /// Authentication settings unusable.
     #[error(transparent)]
     Auth(#[from] cpe_auth::CpeAuthConfigError),
+    /// Connection-request client settings unusable.
+    #[error(transparent)]
+    ConnReq(#[from] acs_core::connreq::ConnReqError),
 }
 
 /// A built, bound, not yet running server.
@@ -74,6 +83,7 @@ pub struct Application {
     cwmp_server: Server,
     nbi_server: Server,
     state: Arc<CwmpState>,
+    job_interval: Duration,
 }
 
 impl std::fmt::Debug for Application {
@@ -121,7 +131,12 @@ impl Application {
         cwmp_config.tls = config.tls.is_some();
         let informs =
             acs_core::storage::InformWriter::spawn(store.clone(), cwmp_config.event_retention, 256);
+        let ops = Arc::new(Operations::new(
+            store.clone(),
+            ConnReqClient::new(config.connreq.clone())?,
+        ));
         let state = Arc::new(CwmpState {
+            ops: ops.clone(),
             store,
             informs,
             registry: registry::Registry::default(),
@@ -177,11 +192,14 @@ impl Application {
                 source,
             })?;
         let handle = web::Data::new(metrics_handle);
+        let ops_data = web::Data::from(ops);
         let mut nbi_http = HttpServer::new(move || {
             App::new()
                 .app_data(handle.clone())
+                .app_data(ops_data.clone())
                 .route("/healthz", web::get().to(nbi::healthz))
                 .route("/metrics", web::get().to(nbi::metrics))
+                .configure(nbi::api)
         })
         .disable_signals();
         if let Some(w) = config.workers {
@@ -201,6 +219,7 @@ impl Application {
             cwmp_server,
             nbi_server,
             state,
+            job_interval: config.job_interval,
         })
     }
 
@@ -236,6 +255,17 @@ impl Application {
                 cwmp::expire_idle(&state, Instant::now()).await;
             }
         });
+        let ops = self.state.ops.clone();
+        let job_interval = self.job_interval.max(Duration::from_millis(50));
+        let job_runner = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(job_interval);
+            loop {
+                tick.tick().await;
+                if let Err(e) = ops.run_jobs_once().await {
+                    tracing::warn!(error = %e, "job runner pass failed");
+                }
+            }
+        });
         let servers = async { tokio::try_join!(self.cwmp_server, self.nbi_server).map(|_| ()) };
         let result = tokio::select! {
             r = servers => r,
@@ -245,6 +275,7 @@ impl Application {
             }
         };
         sweeper.abort();
+        job_runner.abort();
         result
     }
 }

@@ -112,6 +112,8 @@ pub struct TestApp {
 /// A default server configuration on port 0.
 pub fn test_config() -> ServerConfig {
     ServerConfig {
+        connreq: Default::default(),
+        job_interval: std::time::Duration::from_millis(100),
         cwmp_listen: "127.0.0.1:0".parse().expect("addr"),
         nbi_listen: "127.0.0.1:0".parse().expect("addr"),
         tls: None,

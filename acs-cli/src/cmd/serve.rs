@@ -85,6 +85,8 @@ pub fn server_config(settings: &Settings) -> ServerConfig {
             .map(|d| (d.username.clone(), d.password.clone())),
     );
     ServerConfig {
+        connreq: Default::default(),
+        job_interval: std::time::Duration::from_secs(1),
         cwmp_listen: settings.cwmp.listen,
         nbi_listen: settings.nbi.listen,
         tls: settings.cwmp.tls.as_ref().map(|t| TlsFiles {
