@@ -2,6 +2,7 @@
 //! PostgreSQL when `ACS_TEST_DATABASE_URL` is set.
 
 mod auth;
+mod files;
 mod operations;
 mod sessions;
 mod simulated;
