@@ -120,7 +120,7 @@ fn etag_of(file: &FileRow) -> String {
     format!("\"{}\"", file.sha256)
 }
 
-fn header_str<'a>(req: &'a HttpRequest, name: header::HeaderName) -> Option<&'a str> {
+fn header_str(req: &HttpRequest, name: header::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
