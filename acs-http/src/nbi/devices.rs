@@ -17,8 +17,8 @@ use utoipa::IntoParams;
 
 use super::auth::{Admin, Operator};
 use super::dto::{
-    ConnReq, Count, Device, DeviceList, DeviceTaskList, Event, EventList, Parameter,
-    ParameterLine, ParameterList, Task, TaskDefinition,
+    ConnReq, Count, Device, DeviceList, DeviceTaskList, Event, EventList, Parameter, ParameterLine,
+    ParameterList, Task, TaskDefinition,
 };
 use super::error::{ApiError, ErrorBody};
 use super::{page_limit, task_options};
@@ -435,7 +435,14 @@ pub async fn bulk_parameters(
         (Some(_), Some(_)) => {
             return Err(ApiError::invalid("give `filter` or `devices`, not both"));
         }
-        (_, Some(devices)) => DeviceSelection::Devices(split_list(devices)),
+        (_, Some(devices)) => {
+            // Sorted like the other selections, so output order never depends on how the
+            // caller listed the devices.
+            let mut ids = split_list(devices);
+            ids.sort();
+            ids.dedup();
+            DeviceSelection::Devices(ids)
+        }
         (filter, None) => match parse_filter(filter)? {
             Some(f) => DeviceSelection::Filter(f),
             None => DeviceSelection::All,

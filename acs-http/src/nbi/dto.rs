@@ -486,7 +486,10 @@ pub struct ClearFaults {
 /// `{"spec": TaskSpec, "step": n}` (tasks from the API) or a raw CWMP request body (tasks
 /// queued by internal callers); both may hold passwords.
 pub fn definition_of(payload: &Json) -> Json {
-    let mut def = payload.get("spec").cloned().unwrap_or_else(|| payload.clone());
+    let mut def = payload
+        .get("spec")
+        .cloned()
+        .unwrap_or_else(|| payload.clone());
     redact(&mut def);
     def
 }
@@ -731,8 +734,8 @@ mod tests {
         ];
         for d in samples {
             let json = serde_json::to_value(&d).unwrap();
-            let spec: TaskSpec = serde_json::from_value(json.clone())
-                .unwrap_or_else(|e| panic!("{json}: {e}"));
+            let spec: TaskSpec =
+                serde_json::from_value(json.clone()).unwrap_or_else(|e| panic!("{json}: {e}"));
             spec.validate().unwrap_or_else(|e| panic!("{json}: {e}"));
             assert_eq!(json["kind"], spec.kind());
         }
