@@ -292,7 +292,7 @@ pub struct Task {
 
 impl From<TaskRow> for Task {
     fn from(t: TaskRow) -> Task {
-        let fault = (t.fault_code.is_some() || t.fault_string.is_some()).then(|| TaskFault {
+        let fault = (t.fault_code.is_some() || t.fault_string.is_some()).then_some(TaskFault {
             code: t.fault_code,
             string: t.fault_string,
             detail: t.fault_detail,

@@ -55,6 +55,16 @@ async fn check(
     r
 }
 
+/// A request for [`check`]: client, method, path, body, status, error code.
+type Case<'a> = (
+    &'a Api,
+    &'a str,
+    String,
+    Option<Value>,
+    u16,
+    Option<&'a str>,
+);
+
 /// A generous deadline for things that happen in the background (the job runner): tests poll
 /// for a state instead of sleeping a guessed time.
 struct Deadline(Instant);
@@ -200,7 +210,7 @@ async fn roles_and_error_shapes() {
         assert!(challenge.starts_with("Bearer"), "{challenge}");
     }
 
-    let cases: Vec<(&Api, &str, String, Option<Value>, u16, Option<&str>)> = vec![
+    let cases: Vec<Case> = vec![
         // Viewer: reads only.
         (&f.viewer, "GET", d.clone(), None, 200, None),
         (&f.viewer, "PUT", tag.clone(), None, 403, Some("forbidden")),
