@@ -95,6 +95,53 @@ impl utoipa::Modify for BearerScheme {
     }
 }
 
+/// Adds the responses every authenticated operation shares (401; 403 for mutations), so the
+/// handlers' annotations list only what is specific to them.
+#[derive(Debug)]
+struct AuthResponses;
+
+impl utoipa::Modify for AuthResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        let error = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("ErrorBody")))
+                            .build(),
+                    )
+                    .build(),
+            )
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                (false, &mut item.get),
+                (true, &mut item.put),
+                (true, &mut item.post),
+                (true, &mut item.delete),
+            ];
+            for (mutation, op) in operations {
+                // An operation with its own (empty) security list is public.
+                let Some(op) = op.as_mut().filter(|op| op.security.is_none()) else {
+                    continue;
+                };
+                let responses = &mut op.responses.responses;
+                responses
+                    .entry("401".into())
+                    .or_insert_with(|| error("No, unknown or revoked bearer token"));
+                if mutation {
+                    responses
+                        .entry("403".into())
+                        .or_insert_with(|| error("The token's role is too low"));
+                }
+            }
+        }
+    }
+}
+
 /// The OpenAPI document of `/api/v1`.
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -131,7 +178,7 @@ impl utoipa::Modify for BearerScheme {
         jobs::cancel_job,
     ),
     components(schemas(dto::TaskDefinition, dto::SetValue, dto::SetAttribute)),
-    modifiers(&BearerScheme),
+    modifiers(&BearerScheme, &AuthResponses),
     security(("bearer" = [])),
     tags(
         (name = "devices", description = "Devices, tags, parameters, events"),

@@ -188,14 +188,64 @@ async fn cr_listener() -> (String, Arc<AtomicUsize>) {
     (url, hits)
 }
 
+/// Who may do what, and what errors look like: one row per request.
+#[rustfmt::skip]
+fn cases<'a>(f: &'a Fixture, id: &str) -> Vec<Case<'a>> {
+    let d = dev(id);
+    let tag = format!("{d}/tags/lab");
+    let tasks = format!("{d}/tasks");
+    let job = json!({"task": {"kind": "reboot"}, "devices": [id]});
+    let reboot = || Some(json!({"kind": "reboot"}));
+    let nobody_tasks = format!("{}/tasks", dev("no-such-device"));
+    vec![
+        // Viewer: reads only.
+        (&f.viewer, "GET", d.clone(), None, 200, None),
+        (&f.viewer, "PUT", tag.clone(), None, 403, Some("forbidden")),
+        (&f.viewer, "POST", tasks.clone(), reboot(), 403, Some("forbidden")),
+        (&f.viewer, "POST", "/api/v1/jobs".into(), Some(job.clone()), 403, Some("forbidden")),
+        (&f.viewer, "POST", "/api/v1/faults/clear".into(), Some(json!({})), 403, Some("forbidden")),
+        (&f.viewer, "DELETE", d.clone(), None, 403, Some("forbidden")),
+        // Operator: mutations, but no device deletion.
+        (&f.operator, "PUT", tag.clone(), None, 204, None),
+        (&f.operator, "DELETE", d.clone(), None, 403, Some("forbidden")),
+        // Errors are JSON whatever produced them.
+        (&f.viewer, "GET", "/api/v1/no/such/route".into(), None, 404, Some("not_found")),
+        (&f.viewer, "POST", "/api/v1/devices".into(), Some(json!({})), 405, Some("method_not_allowed")),
+        (&f.viewer, "GET", "/api/v1/devices?limit=abc".into(), None, 400, Some("invalid_request")),
+        (&f.viewer, "GET", "/api/v1/devices?limit=0".into(), None, 400, Some("invalid_request")),
+        (&f.viewer, "GET", "/api/v1/devices?limit=1001".into(), None, 400, Some("invalid_request")),
+        (&f.viewer, "GET", "/api/v1/devices?filtr=x".into(), None, 400, Some("invalid_request")),
+        (&f.viewer, "GET", "/api/v1/devices?sort=color".into(), None, 400, Some("invalid_request")),
+        (&f.viewer, "GET", "/api/v1/devices?sort=-last_inform".into(), None, 200, None),
+        (&f.viewer, "GET", "/api/v1/devices?after=garbage".into(), None, 400, Some("invalid_request")),
+        (&f.viewer, "GET", "/api/v1/tasks/abc".into(), None, 400, Some("invalid_request")),
+        (&f.viewer, "GET", "/api/v1/tasks?state=sleeping".into(), None, 400, Some("invalid_request")),
+        (&f.viewer, "GET", "/api/v1/tasks/999999".into(), None, 404, Some("not_found")),
+        (&f.viewer, "GET", dev("no-such-device"), None, 404, Some("not_found")),
+        (&f.operator, "POST", tasks.clone(), Some(json!({"kind": "launch_rockets"})), 400, Some("invalid_request")),
+        (&f.operator, "POST", tasks.clone(), Some(gpv_names(&[])), 400, Some("invalid_request")),
+        (&f.operator, "POST", tasks.clone() + "?max_attempts=0", reboot(), 400, Some("invalid_request")),
+        (&f.operator, "POST", tasks.clone() + "?wait=soon", reboot(), 400, Some("invalid_request")),
+        (&f.operator, "POST", nobody_tasks, reboot(), 404, Some("not_found")),
+        (&f.operator, "POST", "/api/v1/jobs".into(), Some(json!({"task": {"kind": "reboot"}})), 400, Some("invalid_request")),
+        (&f.operator, "POST", "/api/v1/jobs".into(), Some(json!({"task": {"kind": "reboot"}, "filter": "serial ="})), 400, Some("invalid_filter")),
+        (&f.operator, "POST", "/api/v1/jobs".into(), Some(json!({"task": {"kind": "reboot"}, "filter": "serial = NOBODY"})), 400, Some("invalid_request")),
+        // Admin: everything.
+        (&f.admin, "DELETE", d.clone(), None, 204, None),
+        (&f.admin, "GET", d.clone(), None, 404, Some("not_found")),
+        (&f.admin, "DELETE", d, None, 404, Some("not_found")),
+    ]
+}
+
+fn gpv_names(names: &[&str]) -> Value {
+    json!({"kind": "get_parameter_values", "names": names})
+}
+
 #[tokio::test]
 async fn roles_and_error_shapes() {
     let f = fixture().await;
     let id = register(&f.app, "AUTHZ1").await;
     let d = dev(&id);
-    let tag = format!("{d}/tags/lab");
-    let tasks = format!("{d}/tasks");
-    let job = json!({"task": {"kind": "reboot"}, "devices": [id]});
     let bogus = Api::new(&f.app, Some(&format!("acs_AAAAAAAA_{}", "B".repeat(32))));
 
     // Unauthenticated or unknown: 401 with a Bearer challenge, on every kind of route.
@@ -210,196 +260,7 @@ async fn roles_and_error_shapes() {
         assert!(challenge.starts_with("Bearer"), "{challenge}");
     }
 
-    let cases: Vec<Case> = vec![
-        // Viewer: reads only.
-        (&f.viewer, "GET", d.clone(), None, 200, None),
-        (&f.viewer, "PUT", tag.clone(), None, 403, Some("forbidden")),
-        (
-            &f.viewer,
-            "POST",
-            tasks.clone(),
-            Some(json!({"kind": "reboot"})),
-            403,
-            Some("forbidden"),
-        ),
-        (
-            &f.viewer,
-            "POST",
-            "/api/v1/jobs".into(),
-            Some(job.clone()),
-            403,
-            Some("forbidden"),
-        ),
-        (
-            &f.viewer,
-            "POST",
-            "/api/v1/faults/clear".into(),
-            Some(json!({})),
-            403,
-            Some("forbidden"),
-        ),
-        (&f.viewer, "DELETE", d.clone(), None, 403, Some("forbidden")),
-        // Operator: mutations, but no device deletion.
-        (&f.operator, "PUT", tag.clone(), None, 204, None),
-        (
-            &f.operator,
-            "DELETE",
-            d.clone(),
-            None,
-            403,
-            Some("forbidden"),
-        ),
-        // Errors are JSON whatever produced them.
-        (
-            &f.viewer,
-            "GET",
-            "/api/v1/no/such/route".into(),
-            None,
-            404,
-            Some("not_found"),
-        ),
-        (
-            &f.viewer,
-            "POST",
-            "/api/v1/devices".into(),
-            Some(json!({})),
-            405,
-            Some("method_not_allowed"),
-        ),
-        (
-            &f.viewer,
-            "GET",
-            "/api/v1/devices?limit=abc".into(),
-            None,
-            400,
-            Some("invalid_request"),
-        ),
-        (
-            &f.viewer,
-            "GET",
-            "/api/v1/devices?limit=0".into(),
-            None,
-            400,
-            Some("invalid_request"),
-        ),
-        (
-            &f.viewer,
-            "GET",
-            "/api/v1/devices?limit=1001".into(),
-            None,
-            400,
-            Some("invalid_request"),
-        ),
-        (
-            &f.viewer,
-            "GET",
-            "/api/v1/devices?filtr=x".into(),
-            None,
-            400,
-            Some("invalid_request"),
-        ),
-        (
-            &f.viewer,
-            "GET",
-            "/api/v1/devices?sort=color".into(),
-            None,
-            400,
-            Some("invalid_request"),
-        ),
-        (
-            &f.viewer,
-            "GET",
-            "/api/v1/devices?after=garbage".into(),
-            None,
-            400,
-            Some("invalid_request"),
-        ),
-        (
-            &f.viewer,
-            "GET",
-            "/api/v1/tasks/abc".into(),
-            None,
-            400,
-            Some("invalid_request"),
-        ),
-        (
-            &f.viewer,
-            "GET",
-            "/api/v1/tasks?state=sleeping".into(),
-            None,
-            400,
-            Some("invalid_request"),
-        ),
-        (
-            &f.viewer,
-            "GET",
-            "/api/v1/tasks/999999".into(),
-            None,
-            404,
-            Some("not_found"),
-        ),
-        (
-            &f.viewer,
-            "GET",
-            dev("no-such-device"),
-            None,
-            404,
-            Some("not_found"),
-        ),
-        (
-            &f.operator,
-            "POST",
-            tasks.clone(),
-            Some(json!({"kind": "launch_rockets"})),
-            400,
-            Some("invalid_request"),
-        ),
-        (
-            &f.operator,
-            "POST",
-            tasks.clone(),
-            Some(json!({"kind": "get_parameter_values", "names": []})),
-            400,
-            Some("invalid_request"),
-        ),
-        (
-            &f.operator,
-            "POST",
-            tasks.clone() + "?max_attempts=0",
-            Some(json!({"kind": "reboot"})),
-            400,
-            Some("invalid_request"),
-        ),
-        (
-            &f.operator,
-            "POST",
-            format!("{}/tasks", dev("no-such-device")),
-            Some(json!({"kind": "reboot"})),
-            404,
-            Some("not_found"),
-        ),
-        (
-            &f.operator,
-            "POST",
-            "/api/v1/jobs".into(),
-            Some(json!({"task": {"kind": "reboot"}})),
-            400,
-            Some("invalid_request"),
-        ),
-        (
-            &f.operator,
-            "POST",
-            "/api/v1/jobs".into(),
-            Some(json!({"task": {"kind": "reboot"}, "filter": "serial ="})),
-            400,
-            Some("invalid_filter"),
-        ),
-        // Admin: everything.
-        (&f.admin, "DELETE", d.clone(), None, 204, None),
-        (&f.admin, "GET", d.clone(), None, 404, Some("not_found")),
-        (&f.admin, "DELETE", d.clone(), None, 404, Some("not_found")),
-    ];
-    for (api, method, path, body, status, error) in cases {
+    for (api, method, path, body, status, error) in cases(&f, &id) {
         check(api, method, &path, body, status, error).await;
     }
 
@@ -410,7 +271,7 @@ async fn roles_and_error_shapes() {
         &f.operator,
         "POST",
         &tasks,
-        Some(json!({"kind": "get_parameter_values", "names": []})),
+        Some(gpv_names(&[])),
         400,
         Some("invalid_request"),
     )
