@@ -309,7 +309,11 @@ impl From<TaskRow> for Task {
             sent_at: t.sent_at,
             finished_at: t.finished_at,
             expires_at: t.expires_at,
-            result: t.result,
+            result: t.result.map(|mut r| {
+                // A read of a `…Password` parameter is as secret as the write.
+                redact(&mut r);
+                r
+            }),
             fault,
             job_id: t.job_id,
             connection_request: None,
@@ -455,7 +459,7 @@ pub struct JobList {
 }
 
 /// `POST /api/v1/jobs`.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateJob {
     /// The task every device gets.
@@ -472,6 +476,22 @@ pub struct CreateJob {
     pub expires_in: Option<u64>,
     /// Send attempts per task (default 3).
     pub max_attempts: Option<i32>,
+}
+
+impl std::fmt::Debug for CreateJob {
+    // The task may carry a transfer or connection-request password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut task = self.task.clone();
+        redact(&mut task);
+        f.debug_struct("CreateJob")
+            .field("task", &task)
+            .field("filter", &self.filter)
+            .field("devices", &self.devices)
+            .field("connection_request", &self.connection_request)
+            .field("expires_in", &self.expires_in)
+            .field("max_attempts", &self.max_attempts)
+            .finish()
+    }
 }
 
 /// `POST /api/v1/faults/clear`.
@@ -552,7 +572,8 @@ pub struct SetAttribute {
 ///
 /// This enum only documents the input for OpenAPI: requests are parsed into the core
 /// `acs_core::tasks::TaskSpec` (which cannot derive the schema without acs-core depending on
-/// utoipa). A unit test checks that every variant here is accepted by `TaskSpec`.
+/// utoipa), so it is never built from a request and its derived `Debug` never sees a real
+/// password. A unit test checks that every variant here is accepted by `TaskSpec`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[allow(dead_code)]
@@ -758,5 +779,11 @@ mod tests {
         assert_eq!(v["password"], REDACTED);
         assert_eq!(v["values"][1]["value"], "u");
         assert_eq!(v["empty"]["password"], "");
+        let job: CreateJob = serde_json::from_value(serde_json::json!({
+            "task": {"kind": "download", "file_type": "1", "url": "http://x/y", "password": "hunter2"},
+            "filter": "tag = a"
+        }))
+        .unwrap();
+        assert!(!format!("{job:?}").contains("hunter2"));
     }
 }
