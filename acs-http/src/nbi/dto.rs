@@ -540,7 +540,8 @@ pub fn redact(v: &mut Json) {
     }
 }
 
-/// One value of `set_parameter_values` (documentation mirror of the core type).
+// Documentation mirror of `acs_core::cwmp::ParameterValue`.
+/// One value of `set_parameter_values`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SetValue {
     /// Full parameter name.
@@ -552,7 +553,8 @@ pub struct SetValue {
     pub value_type: Option<String>,
 }
 
-/// One entry of `set_parameter_attributes` (documentation mirror of the core type).
+// Documentation mirror of `acs_core::cwmp::SetParameterAttributesStruct`.
+/// One entry of `set_parameter_attributes`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SetAttribute {
     /// Name or partial path.
@@ -568,12 +570,12 @@ pub struct SetAttribute {
     pub access_list: Vec<String>,
 }
 
+// This enum only documents the input for OpenAPI: requests are parsed into the core
+// `acs_core::tasks::TaskSpec` (which cannot derive the schema without acs-core depending on
+// utoipa), so it is never built from a request and its derived `Debug` never sees a real
+// password. A unit test checks that every variant here is accepted by `TaskSpec`. (Plain
+// comments, not doc comments: those become the schema's description.)
 /// A task definition, tagged by `kind`.
-///
-/// This enum only documents the input for OpenAPI: requests are parsed into the core
-/// `acs_core::tasks::TaskSpec` (which cannot derive the schema without acs-core depending on
-/// utoipa), so it is never built from a request and its derived `Debug` never sees a real
-/// password. A unit test checks that every variant here is accepted by `TaskSpec`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[allow(dead_code)]
