@@ -180,3 +180,127 @@ async fn downloads_need_a_token_and_speak_http_properly() {
     assert_eq!(log[0].outcome, "not_found");
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn files_are_managed_through_the_api() {
+    use acs_core::storage::Role;
+    use acs_tests::{Api, api_token, enc};
+    let app = spawn_app().await;
+    let device = registered(&app, "FILES2").await;
+    let operator = Api::new(&app, Some(&api_token(&app, "ops", Role::Operator).await));
+    let viewer = Api::new(&app, Some(&api_token(&app, "view", Role::Viewer).await));
+    let image: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
+    let octets = "application/octet-stream";
+
+    let r = viewer
+        .raw(
+            "POST",
+            "/api/v1/files?name=a.loads",
+            Some((b"x".to_vec(), octets)),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    for (query, status) in [
+        ("name=a.loads&type=movie", 400),
+        ("name=..%2Fa", 400),
+        ("type=firmware", 400),
+    ] {
+        let r = operator
+            .raw(
+                "POST",
+                &format!("/api/v1/files?{query}"),
+                Some((b"x".to_vec(), octets)),
+            )
+            .await;
+        assert_eq!(r.status, status, "{query}: {}", r.text);
+        assert!(r.json()["message"].as_str().is_some());
+    }
+    let r = operator
+        .raw(
+            "POST",
+            "/api/v1/files?name=empty.bin",
+            Some((vec![], octets)),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+
+    // Larger than the API's 1 MiB body limit: uploads stream past it.
+    let r = operator
+        .raw(
+            "POST",
+            "/api/v1/files?name=sip88xx.12-0-3MPP.loads&type=firmware&product_class=CP-8851-3PCC&version=sip88xx.12-0-3MPP",
+            Some((image.clone(), octets)),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let file = r.json();
+    assert_eq!(file["size"], 3_000_000);
+    assert_eq!(file["type"], "firmware");
+    assert_eq!(file["version"], "sip88xx.12-0-3MPP");
+    let id = file["id"].as_i64().unwrap();
+
+    let listed = viewer.get("/api/v1/files?type=firmware").await.json();
+    assert_eq!(listed["files"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        viewer.get("/api/v1/files?type=ca").await.json()["files"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(
+        viewer.get(&format!("/api/v1/files/{id}")).await.json()["sha256"],
+        file["sha256"]
+    );
+
+    // The device downloads it; the API shows the transfer.
+    let path = app.files.download_path(
+        &device,
+        None,
+        "sip88xx.12-0-3MPP.loads",
+        chrono::TimeDelta::minutes(5),
+    );
+    let url = format!("{}{path}", app.cwmp_url.trim_end_matches('/'));
+    let got = reqwest::get(&url).await.unwrap().bytes().await.unwrap();
+    assert_eq!(got.as_ref(), image.as_slice());
+    let log = viewer
+        .get(&format!("/api/v1/devices/{}/transfers", enc(&device)))
+        .await
+        .json();
+    assert_eq!(
+        (log["ok"].as_i64(), log["failed"].as_i64()),
+        (Some(1), Some(0))
+    );
+    assert_eq!(log["transfers"][0]["bytes"], 3_000_000);
+    assert_eq!(
+        viewer.get("/api/v1/devices/nobody/transfers").await.status,
+        404
+    );
+
+    assert_eq!(
+        viewer
+            .raw("DELETE", &format!("/api/v1/files/{id}"), None)
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        operator
+            .raw("DELETE", &format!("/api/v1/files/{id}"), None)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        operator
+            .raw("DELETE", &format!("/api/v1/files/{id}"), None)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        reqwest::get(&url).await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    app.cleanup().await;
+}
