@@ -1,6 +1,7 @@
 //! The subcommands.
 
 pub mod cwmp;
+pub mod dhcp;
 pub mod serve;
 pub mod sim;
 pub mod token;
