@@ -28,3 +28,4 @@ pub mod secret;
 pub mod session;
 pub mod storage;
 pub mod tasks;
+pub mod template;
