@@ -18,7 +18,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use acs_core::files::{FileStore, TokenError, TransferToken};
-use acs_core::storage::{FileKind, FileRow, FileTransferRecord, Store};
+use acs_core::storage::{DeviceRow, FileKind, FileRow, FileTransferRecord, Store};
+use acs_core::template::{ConfigTemplate, TemplateError, device_variables};
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
@@ -62,6 +63,50 @@ impl FileServer {
             expires: (Utc::now() + ttl).timestamp(),
         };
         format!("/files/t/{}/{name}", token.sign(&self.key))
+    }
+}
+
+/// Largest template the file server renders (flat profiles are kilobytes).
+const MAX_TEMPLATE_BYTES: u64 = 1024 * 1024;
+
+/// Why a template could not be rendered for a device.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// The template or its variables.
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    /// Reading the template.
+    #[error("{0}")]
+    Read(String),
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl FileServer {
+    /// Renders a stored configuration template for `device`: its identity, its stored
+    /// parameters, and the template's variables CSV row when one was stored with it.
+    pub async fn render(&self, file: &FileRow, device: &DeviceRow) -> Result<String, RenderError> {
+        if u64::try_from(file.size).unwrap_or(u64::MAX) > MAX_TEMPLATE_BYTES {
+            return Err(RenderError::Read(format!(
+                "templates are limited to {MAX_TEMPLATE_BYTES} bytes"
+            )));
+        }
+        let path = self.files.blob_path(&file.sha256);
+        let text = tokio::fs::read_to_string(&path)
+            .await
+            .map_err(|e| RenderError::Read(format!("reading the template: {e}")))?;
+        let template = ConfigTemplate::parse(&text)?;
+        let params = self
+            .store
+            .get_parameters(&device.id, None)
+            .await
+            .map_err(|e| RenderError::Read(e.to_string()))?;
+        let vars = device_variables(device, &params, None);
+        Ok(template.render(&vars)?)
     }
 }
 
@@ -172,9 +217,8 @@ pub async fn download(
     };
     record.device_id = Some(token.device_id.clone());
     record.task_id = token.task_id;
-    let product_class = match server.store.get_device(&token.device_id).await {
-        Ok(Some(d)) => Some(d.product_class),
-        Ok(None) => None,
+    let device = match server.store.get_device(&token.device_id).await {
+        Ok(d) => d,
         Err(e) => {
             warn!(error = %e, "file server: reading the device failed");
             return plain(
@@ -185,12 +229,11 @@ pub async fn download(
     };
     let file = match server
         .store
-        .find_file_for_device(&name, product_class.as_deref())
+        .find_file_for_device(&name, device.as_ref().map(|d| d.product_class.as_str()))
         .await
     {
-        // A template is rendered per device by a configuration push, never served raw.
-        Ok(Some(f)) if f.kind != FileKind::ConfigTemplate => f,
-        Ok(_) => {
+        Ok(Some(f)) => f,
+        Ok(None) => {
             record.status = 404;
             record.outcome = "not_found".into();
             log(&server, record).await;
@@ -205,8 +248,31 @@ pub async fn download(
         }
     };
     record.file_id = Some(file.id);
-    let size = u64::try_from(file.size).unwrap_or(0);
-    let etag = etag_of(&file);
+    // A template is rendered for the device asking, never served raw.
+    let rendered = if file.kind == FileKind::ConfigTemplate {
+        let rendering = match &device {
+            Some(d) => server.render(&file, d).await,
+            None => Err(RenderError::Template(TemplateError::Render(
+                "the device is not registered".into(),
+            ))),
+        };
+        match rendering {
+            Ok(text) => Some(text.into_bytes()),
+            Err(e) => {
+                warn!(error = %e, file = file.id, "file server: template not rendered");
+                record.status = 404;
+                record.outcome = format!("render_failed: {e}");
+                log(&server, record).await;
+                return plain(StatusCode::NOT_FOUND, &format!("{name}: {e}"));
+            }
+        }
+    } else {
+        None
+    };
+    let (size, etag) = match &rendered {
+        Some(bytes) => (bytes.len() as u64, format!("\"{}\"", hex_sha256(bytes))),
+        None => (u64::try_from(file.size).unwrap_or(0), etag_of(&file)),
+    };
 
     if header_str(&req, header::IF_NONE_MATCH)
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
@@ -237,6 +303,34 @@ pub async fn download(
                 .finish();
         }
     };
+    if let Some(bytes) = rendered {
+        record.status = i32::from(status.as_u16());
+        record.bytes = if req.method() == Method::HEAD {
+            0
+        } else {
+            len as i64
+        };
+        record.outcome = if status == StatusCode::OK {
+            "ok"
+        } else {
+            "partial"
+        }
+        .into();
+        log(&server, record).await;
+        let mut response = HttpResponse::build(status);
+        response
+            .insert_header((header::ETAG, etag))
+            .insert_header((header::ACCEPT_RANGES, "bytes"))
+            .insert_header((header::CONTENT_TYPE, "application/xml"));
+        if status == StatusCode::PARTIAL_CONTENT {
+            response.insert_header((
+                header::CONTENT_RANGE,
+                format!("bytes {start}-{}/{size}", start + len - 1),
+            ));
+        }
+        let (start, len) = (start as usize, len as usize);
+        return response.body(bytes[start..start + len].to_vec());
+    }
     let mut content = match server.files.open(&file).await {
         Ok(f) => f,
         Err(e) => {

@@ -133,7 +133,7 @@ pub struct FileTransferRecord {
 /// Transfer counts of one device.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransferCounts {
-    /// Requests answered 200 or 206.
+    /// Requests answered 200, 206 or 304.
     pub ok: i64,
     /// Requests refused or failed.
     pub failed: i64,
@@ -292,7 +292,8 @@ impl Store {
         &self,
         device_id: &str,
     ) -> Result<TransferCounts, StoreError> {
-        let ok_outcomes = ["ok", "partial"];
+        // A 304 is a success: the device already has the file.
+        let ok_outcomes = ["ok", "partial", "not_modified"];
         let ok = file_transfer::Entity::find()
             .filter(file_transfer::Column::DeviceId.eq(device_id))
             .filter(file_transfer::Column::Outcome.is_in(ok_outcomes))

@@ -259,3 +259,61 @@ pub async fn device_transfers(
         transfers: transfers.into_iter().map(Transfer::from).collect(),
     }))
 }
+
+/// Body of `POST /config/render`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenderRequest {
+    /// The template: flat-profile XML with `{{ variables }}`.
+    pub template: String,
+    /// The device: id, serial number or MAC.
+    pub device: String,
+    /// A CSV with a `serial` or `mac` column; the device's row adds variables.
+    pub vars_csv: Option<String>,
+}
+
+/// A rendered template.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Rendered {
+    /// The device it was rendered for.
+    pub device_id: String,
+    /// The variables the template uses.
+    pub variables: Vec<String>,
+    /// The file the device would get.
+    pub rendered: String,
+}
+
+/// Renders a configuration template for one device without pushing anything (a dry run).
+/// Missing variables are a 400 naming every one of them.
+#[utoipa::path(post, path = "/api/v1/config/render", tag = "files", request_body = RenderRequest,
+    responses((status = 200, body = Rendered),
+        (status = 400, description = "Invalid template, CSV, or missing variables", body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, description = "`ambiguous` device name", body = ErrorBody)))]
+pub async fn render_config(
+    ops: Data<acs_core::ops::Operations>,
+    body: actix_web::web::Json<RenderRequest>,
+) -> Result<HttpResponse, ApiError> {
+    use acs_core::template::{ConfigTemplate, VarsTable, device_variables};
+    let req = body.into_inner();
+    let template =
+        ConfigTemplate::parse(&req.template).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let vars = req
+        .vars_csv
+        .as_deref()
+        .map(VarsTable::from_csv)
+        .transpose()
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
+    let device = ops.resolve_device(&req.device).await?;
+    let params = ops.store().get_parameters(&device.id, None).await?;
+    let row = vars
+        .as_ref()
+        .and_then(|v| v.row(&device.serial_number, device.mac.as_deref()));
+    let rendered = template
+        .render(&device_variables(&device, &params, row))
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
+    Ok(HttpResponse::Ok().json(Rendered {
+        device_id: device.id,
+        variables: template.variables().iter().cloned().collect(),
+        rendered,
+    }))
+}

@@ -182,6 +182,7 @@ impl utoipa::Modify for AuthResponses {
         files::get_file,
         files::delete_file,
         files::device_transfers,
+        files::render_config,
     ),
     components(schemas(dto::TaskDefinition, dto::SetValue, dto::SetAttribute)),
     modifiers(&BearerScheme, &AuthResponses),
@@ -361,6 +362,11 @@ pub fn api(cfg: &mut web::ServiceConfig) {
                 resource("/files/{id}")
                     .route(get().to(files::get_file))
                     .route(delete().to(files::delete_file))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                resource("/config/render")
+                    .route(post().to(files::render_config))
                     .default_service(web::to(wrong_method)),
             )
             .service(

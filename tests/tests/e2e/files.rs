@@ -51,7 +51,14 @@ async fn downloads_need_a_token_and_speak_http_properly() {
         &app,
         "phone.xml",
         FileKind::ConfigTemplate,
-        b"<flat-profile/>",
+        b"<device><flat-profile><User_ID_1_>{{ serial }}</User_ID_1_></flat-profile></device>",
+    )
+    .await;
+    upload(
+        &app,
+        "needs-vars.xml",
+        FileKind::ConfigTemplate,
+        b"<flat-profile><Station_Name>{{ station }}</Station_Name></flat-profile>",
     )
     .await;
     let base = app.cwmp_url.trim_end_matches('/').to_owned();
@@ -153,11 +160,22 @@ async fn downloads_need_a_token_and_speak_http_properly() {
         http.get(&missing).send().await.unwrap().status(),
         StatusCode::NOT_FOUND
     );
+    // A template is rendered for the device asking, never served raw.
     let template = url.replace("sip88xx.12-0-3MPP.loads", "phone.xml");
+    let r = http.get(&template).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(
-        http.get(&template).send().await.unwrap().status(),
-        StatusCode::NOT_FOUND,
-        "templates are rendered per device, never served raw"
+        r.text().await.unwrap(),
+        "<device><flat-profile><User_ID_1_>FILES1</User_ID_1_></flat-profile></device>"
+    );
+    let unrenderable = url.replace("sip88xx.12-0-3MPP.loads", "needs-vars.xml");
+    let r = http.get(&unrenderable).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("missing variables: station")
     );
     // POST on the CWMP listener is still the CWMP endpoint.
     let r = http.post(&app.cwmp_url).body("").send().await.unwrap();
@@ -166,8 +184,8 @@ async fn downloads_need_a_token_and_speak_http_properly() {
     // Per-device counts: the device's successful and failed fetches (token failures name no
     // device).
     let counts = app.store.file_transfer_counts(&device).await.unwrap();
-    assert_eq!(counts.ok, 6, "{counts:?}");
-    assert_eq!(counts.failed, 4, "{counts:?}");
+    assert_eq!(counts.ok, 8, "{counts:?}");
+    assert_eq!(counts.failed, 3, "{counts:?}");
     let log = app
         .store
         .file_transfers_of_device(&device, 100)
@@ -177,7 +195,7 @@ async fn downloads_need_a_token_and_speak_http_properly() {
         log.iter()
             .any(|t| t.task_id == Some(7) && t.outcome == "ok")
     );
-    assert_eq!(log[0].outcome, "not_found");
+    assert!(log[0].outcome.contains("missing variables"), "{:?}", log[0]);
     app.cleanup().await;
 }
 
