@@ -9,7 +9,14 @@ use acs_cli::{Exit, cmd};
 
 /// A TR-069 (CWMP) Auto-Configuration Server.
 #[derive(Debug, Parser)]
-#[command(name = "acs", version, about, propagate_version = true)]
+#[command(
+    name = "acs",
+    version,
+    about,
+    propagate_version = true,
+    after_help = "Exit codes: 0 success, 1 error, 2 usage error, 3 partial failure (some devices \
+                  failed)."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -31,6 +38,8 @@ enum Command {
     /// database directly).
     #[command(subcommand)]
     Token(cmd::token::TokenCommand),
+    #[command(flatten)]
+    Nbi(cmd::nbi::NbiCommand),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +59,7 @@ fn main() -> ExitCode {
         Command::Cwmp(c) => c.run(),
         Command::Sim(args) => cmd::sim::run(args),
         Command::Token(c) => cmd::token::run(c),
+        Command::Nbi(c) => c.run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,8 +1,14 @@
 //! The subcommands.
 
+pub mod client;
 pub mod cwmp;
+pub mod devices;
+pub mod get;
+pub mod nbi;
+pub mod output;
 pub mod serve;
 pub mod sim;
+pub mod tasks;
 pub mod token;
 
 use anyhow::Context as _;
