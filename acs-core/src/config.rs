@@ -49,7 +49,15 @@ pub const ENV_PREFIX: &str = "ACS";
 pub const ENV_SEPARATOR: &str = "__";
 
 /// The top-level names an `ACS_…` environment variable must start with to be read as a setting.
-const SECTIONS: &[&str] = &["data_dir", "database", "cwmp", "nbi", "cpe_auth", "log"];
+const SECTIONS: &[&str] = &[
+    "data_dir",
+    "database",
+    "cwmp",
+    "nbi",
+    "connection_request",
+    "cpe_auth",
+    "log",
+];
 
 /// Lowest accepted `cwmp.keep_alive_secs`.
 pub const MIN_KEEP_ALIVE_SECS: u64 = 30;
@@ -110,6 +118,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub cwmp: CwmpSettings,
     pub nbi: NbiSettings,
+    pub connection_request: ConnectionRequestSettings,
     pub cpe_auth: CpeAuthSettings,
     pub log: LogSettings,
     /// `ACS_…` environment variables that look like a mistyped setting (single `_` where `__`
@@ -125,6 +134,7 @@ impl Default for Settings {
             database: DatabaseSettings::default(),
             cwmp: CwmpSettings::default(),
             nbi: NbiSettings::default(),
+            connection_request: ConnectionRequestSettings::default(),
             cpe_auth: CpeAuthSettings::default(),
             log: LogSettings::default(),
             ignored_env: Vec::new(),
@@ -252,6 +262,29 @@ impl Default for NbiSettings {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 7557)),
+        }
+    }
+}
+
+/// `[connection_request]`: how the ACS wakes devices (TR-069 §3.2.2).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConnectionRequestSettings {
+    /// Upper bound for one connection request, the Digest challenge round trip included.
+    pub timeout_secs: u64,
+    /// Answer a CPE that offers only Basic authentication. Off by default: connection-request
+    /// URLs are plain HTTP, where Basic sends the password in clear text.
+    pub allow_basic: bool,
+    /// Connection requests in flight at once when many devices are woken (bulk jobs).
+    pub concurrency: usize,
+}
+
+impl Default for ConnectionRequestSettings {
+    fn default() -> Self {
+        Self {
+            timeout_secs: 10,
+            allow_basic: false,
+            concurrency: 50,
         }
     }
 }
@@ -519,6 +552,24 @@ impl Settings {
 
         if self.data_dir.as_os_str().is_empty() {
             bad("data_dir", "must not be empty".into());
+        }
+        if !(1..=300).contains(&self.connection_request.timeout_secs) {
+            bad(
+                "connection_request.timeout_secs",
+                format!(
+                    "must be 1 to 300, got {}",
+                    self.connection_request.timeout_secs
+                ),
+            );
+        }
+        if !(1..=10_000).contains(&self.connection_request.concurrency) {
+            bad(
+                "connection_request.concurrency",
+                format!(
+                    "must be 1 to 10000, got {}",
+                    self.connection_request.concurrency
+                ),
+            );
         }
 
         // database

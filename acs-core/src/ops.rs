@@ -22,6 +22,7 @@ use tokio::sync::Notify;
 use crate::connreq::{ConnReqClient, ConnReqOutcome, ConnReqTarget, FanOutSummary};
 use crate::filter::{Filter, FilterError};
 use crate::storage::{DeviceRow, Store, StoreError, TaskRow, TaskState};
+pub use crate::storage::{JobState, TaskCounts};
 use crate::tasks::{TaskSpec, TaskSpecError};
 
 /// Why an operation was refused or failed. The NBI maps each variant to one HTTP status.
@@ -94,18 +95,6 @@ pub struct NewJob {
     pub created_by: Option<String>,
 }
 
-/// Life cycle of a job: `running` until every task is final, or `cancelled`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum JobState {
-    /// Tasks are still queued or sent.
-    Running,
-    /// Every task reached a final state.
-    Finished,
-    /// Cancelled by an operator; its queued tasks were cancelled.
-    Cancelled,
-}
-
 /// A stored job.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobRow {
@@ -127,35 +116,6 @@ pub struct JobRow {
     pub created_at: DateTime<Utc>,
     /// When it became finished or cancelled.
     pub finished_at: Option<DateTime<Utc>>,
-}
-
-/// How many of a job's tasks are in each state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TaskCounts {
-    /// Waiting for the device.
-    pub queued: i64,
-    /// Sent, waiting for the answer.
-    pub sent: i64,
-    /// Done.
-    pub done: i64,
-    /// Faulted.
-    pub fault: i64,
-    /// Expired before being sent.
-    pub expired: i64,
-    /// Cancelled.
-    pub cancelled: i64,
-}
-
-impl TaskCounts {
-    /// Sum of all states.
-    pub fn total(&self) -> i64 {
-        self.queued + self.sent + self.done + self.fault + self.expired + self.cancelled
-    }
-
-    /// Tasks still queued or sent.
-    pub fn pending(&self) -> i64 {
-        self.queued + self.sent
-    }
 }
 
 /// A job with its progress.
@@ -243,12 +203,23 @@ impl From<&ConnReqOutcome> for ConnReqReport {
     }
 }
 
+/// Default number of send attempts of a task.
+pub const DEFAULT_MAX_ATTEMPTS: i32 = 3;
+
 /// The operations service: one per server, shared by the CWMP driver and the NBI.
 pub struct Operations {
     store: Store,
-    connreq: ConnReqClient,
+    connreq: Arc<ConnReqClient>,
     waiters: Mutex<HashMap<i64, Arc<Notify>>>,
-    job_chunk: usize,
+    /// Jobs whose connection-request fan-out is running, so passes of the runner never overlap
+    /// on one job; and when each job's last fan-out started.
+    fan_outs: Mutex<HashMap<i64, FanOutState>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct FanOutState {
+    running: bool,
+    started: std::time::Instant,
 }
 
 impl std::fmt::Debug for Operations {
@@ -257,14 +228,32 @@ impl std::fmt::Debug for Operations {
     }
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn task_not_found(id: i64) -> OpsError {
+    OpsError::NotFound {
+        what: "task",
+        id: id.to_string(),
+    }
+}
+
+fn job_not_found(id: i64) -> OpsError {
+    OpsError::NotFound {
+        what: "job",
+        id: id.to_string(),
+    }
+}
+
 impl Operations {
     /// The service over `store`, waking devices with `connreq`.
     pub fn new(store: Store, connreq: ConnReqClient) -> Operations {
         Operations {
             store,
-            connreq,
+            connreq: Arc::new(connreq),
             waiters: Mutex::new(HashMap::new()),
-            job_chunk: 500,
+            fan_outs: Mutex::new(HashMap::new()),
         }
     }
 
@@ -281,8 +270,9 @@ impl Operations {
     /// Called by the session driver after it stored a state change of `task_id`: wakes
     /// [`Operations::wait_for_task`] callers.
     pub fn task_changed(&self, task_id: i64) {
-        let _ = (task_id, &self.waiters, self.job_chunk);
-        todo!()
+        if let Some(n) = lock(&self.waiters).get(&task_id) {
+            n.notify_waiters();
+        }
     }
 
     /// Called by the session driver on every accepted Inform.
@@ -292,8 +282,52 @@ impl Operations {
 
     /// Finds a device by its id, or else its serial number or MAC when that names exactly one.
     pub async fn resolve_device(&self, name: &str) -> Result<DeviceRow, OpsError> {
-        let _ = name;
-        todo!()
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(OpsError::Invalid("empty device name".into()));
+        }
+        if let Some(d) = self.store.get_device(name).await? {
+            return Ok(d);
+        }
+        let mut found = self.store.find_devices_by_serial(name).await?;
+        if found.is_empty()
+            && let Some(mac) = crate::storage::normalize_mac(name)
+        {
+            found = self.store.find_devices_by_mac(&mac).await?;
+        }
+        match found.len() {
+            0 => Err(OpsError::NotFound {
+                what: "device",
+                id: name.to_owned(),
+            }),
+            1 => Ok(found.remove(0)),
+            _ => Err(OpsError::Ambiguous {
+                name: name.to_owned(),
+                candidates: found.into_iter().map(|d| d.id).collect(),
+            }),
+        }
+    }
+
+    fn new_task(
+        device_id: &str,
+        spec: &TaskSpec,
+        options: &TaskOptions,
+    ) -> Result<crate::storage::NewTask, OpsError> {
+        spec.validate()?;
+        let max_attempts = options.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS);
+        if !(1..=100).contains(&max_attempts) {
+            return Err(OpsError::Invalid(format!(
+                "max_attempts must be between 1 and 100, got {max_attempts}"
+            )));
+        }
+        let mut new = crate::storage::NewTask::new(
+            device_id,
+            spec.kind(),
+            crate::tasks::QueuedTask::payload(spec),
+        );
+        new.max_attempts = max_attempts;
+        new.expires_at = expiry(options)?;
+        Ok(new)
     }
 
     /// Validates `spec` and queues it for `device_id` (an exact id).
@@ -303,103 +337,409 @@ impl Operations {
         spec: &TaskSpec,
         options: &TaskOptions,
     ) -> Result<TaskRow, OpsError> {
-        let _ = (device_id, spec, options);
-        todo!()
+        let new = Self::new_task(device_id, spec, options)?;
+        self.store.enqueue_task(&new).await.map_err(|e| match e {
+            StoreError::DeviceNotFound(id) => OpsError::NotFound { what: "device", id },
+            e => e.into(),
+        })
+    }
+
+    fn target(device: &DeviceRow) -> ConnReqTarget {
+        ConnReqTarget {
+            device_id: device.id.clone(),
+            url: device.connection_request_url.clone(),
+            username: device.connection_request_username.clone(),
+            password: device.connection_request_password.clone(),
+        }
     }
 
     /// Sends one connection request to `device_id` with its stored URL and credentials.
     pub async fn connection_request(&self, device_id: &str) -> Result<ConnReqOutcome, OpsError> {
-        let _ = device_id;
-        todo!()
+        let device = self
+            .store
+            .get_device(device_id)
+            .await?
+            .ok_or_else(|| OpsError::NotFound {
+                what: "device",
+                id: device_id.to_owned(),
+            })?;
+        Ok(self.connreq.send(&Self::target(&device)).await)
     }
 
     /// Sends connection requests to many devices, bounded by the client's concurrency.
-    pub async fn connection_requests(&self, device_ids: &[String]) -> FanOutSummary {
-        let _ = (device_ids, std::marker::PhantomData::<ConnReqTarget>);
-        todo!()
+    /// Devices that no longer exist are skipped.
+    pub async fn connection_requests(
+        &self,
+        device_ids: &[String],
+    ) -> Result<FanOutSummary, OpsError> {
+        let mut targets = Vec::with_capacity(device_ids.len());
+        for id in device_ids {
+            if let Some(d) = self.store.get_device(id).await? {
+                targets.push(Self::target(&d));
+            }
+        }
+        Ok(self.connreq.send_many(targets, |_, _| {}).await)
     }
 
     /// Waits until the task is final (a Reboot counts once it is `done`), or `timeout` passes;
     /// returns the task as stored then.
-    pub async fn wait_for_task(&self, task_id: i64, timeout: Duration) -> Result<TaskRow, OpsError> {
-        let _ = (task_id, timeout);
-        todo!()
+    pub async fn wait_for_task(
+        &self,
+        task_id: i64,
+        timeout: Duration,
+    ) -> Result<TaskRow, OpsError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let notify = lock(&self.waiters)
+            .entry(task_id)
+            .or_insert_with(|| Arc::new(Notify::new()))
+            .clone();
+        let result = async {
+            loop {
+                // Registered before the read, so a change between the read and the wait is not
+                // missed.
+                let changed = notify.notified();
+                tokio::pin!(changed);
+                changed.as_mut().enable();
+                let task = self
+                    .store
+                    .get_task(task_id)
+                    .await?
+                    .ok_or_else(|| task_not_found(task_id))?;
+                if task.state.is_final() {
+                    return Ok(task);
+                }
+                // Also re-read now and then: a task can be finished by another process (the
+                // expiry sweep of another server on the same database).
+                let nap = deadline.min(tokio::time::Instant::now() + Duration::from_secs(2));
+                if tokio::time::timeout_at(nap, changed).await.is_err()
+                    && tokio::time::Instant::now() >= deadline
+                {
+                    return Ok(task);
+                }
+            }
+        }
+        .await;
+        let mut waiters = lock(&self.waiters);
+        // The map holds one reference; ours is the other. Drop the entry once nobody waits.
+        if Arc::strong_count(&notify) <= 2 {
+            waiters.remove(&task_id);
+        }
+        result
     }
 
     /// A page of tasks.
     pub async fn list_tasks(&self, query: &TaskQuery) -> Result<TaskPage, OpsError> {
-        let _ = query;
-        todo!()
+        let limit = query.limit.clamp(1, 1000);
+        let tasks = self
+            .store
+            .find_tasks(&crate::storage::TaskFilter {
+                device_id: query.device_id.clone(),
+                state: query.state,
+                job_id: query.job_id,
+                kind: query.kind.clone(),
+                uncleared_faults: false,
+                after: query.after,
+                limit,
+            })
+            .await?;
+        Ok(page(tasks, limit))
     }
 
     /// Cancels a queued task (409 for any other state).
     pub async fn cancel_task(&self, task_id: i64) -> Result<TaskRow, OpsError> {
-        let _ = task_id;
-        todo!()
+        let task = self.store.cancel_task(task_id).await.map_err(|e| match e {
+            StoreError::TaskNotFound(id) => task_not_found(id),
+            StoreError::TaskStateConflict { actual, .. } => OpsError::Conflict(format!(
+                "task {task_id} is {actual}; only a queued task can be cancelled"
+            )),
+            e => e.into(),
+        })?;
+        self.task_changed(task_id);
+        Ok(task)
     }
 
     /// Queues a new copy of a task that ended in `fault`, `expired` or `cancelled` (409
     /// otherwise); the copy keeps the job. Clears the old task's fault.
     pub async fn retry_task(&self, task_id: i64) -> Result<TaskRow, OpsError> {
-        let _ = task_id;
-        todo!()
+        let old = self
+            .store
+            .get_task(task_id)
+            .await?
+            .ok_or_else(|| task_not_found(task_id))?;
+        if !matches!(
+            old.state,
+            TaskState::Fault | TaskState::Expired | TaskState::Cancelled
+        ) {
+            return Err(OpsError::Conflict(format!(
+                "task {task_id} is {}; only a task that ended in fault, expired or cancelled \
+                 can be retried",
+                old.state
+            )));
+        }
+        // A multi-step task restarts from its first step.
+        let payload = match crate::tasks::Payload::parse(&old.payload) {
+            Ok(crate::tasks::Payload::Task(t)) => crate::tasks::QueuedTask::payload(&t.spec),
+            _ => old.payload.clone(),
+        };
+        let mut new = crate::storage::NewTask::new(&old.device_id, &old.kind, payload);
+        new.max_attempts = old.max_attempts;
+        new.job_id = old.job_id;
+        // An expired task gets a fresh deadline of the same length.
+        new.expires_at = old
+            .expires_at
+            .map(|e| Utc::now() + (e - old.created_at).max(chrono::TimeDelta::zero()));
+        let task = self.store.enqueue_task(&new).await.map_err(|e| match e {
+            StoreError::DeviceNotFound(id) => OpsError::NotFound { what: "device", id },
+            e => e.into(),
+        })?;
+        self.store
+            .clear_faults(Some(task_id), None, Utc::now())
+            .await?;
+        if let Some(job) = old.job_id {
+            // The job has work again.
+            self.store.reopen_job(job).await?;
+        }
+        Ok(task)
     }
 
-    /// Uncleared faults, newest last, optionally of one device; paged by task id.
+    /// Uncleared faults, oldest first, optionally of one device; paged by task id.
     pub async fn list_faults(
         &self,
         device_id: Option<&str>,
         limit: u64,
         after: Option<i64>,
     ) -> Result<TaskPage, OpsError> {
-        let _ = (device_id, limit, after);
-        todo!()
+        let limit = limit.clamp(1, 1000);
+        let tasks = self
+            .store
+            .find_tasks(&crate::storage::TaskFilter {
+                device_id: device_id.map(str::to_owned),
+                uncleared_faults: true,
+                after,
+                limit,
+                ..Default::default()
+            })
+            .await?;
+        Ok(page(tasks, limit))
     }
 
-    /// Clears faults: one task's, or all of a device's, or all. Returns how many.
+    /// Clears faults: one task's, or all of a device's, or all. Returns how many. Clearing one
+    /// task that is not an uncleared fault is a 404 (unknown task) or 409.
     pub async fn clear_faults(
         &self,
         task_id: Option<i64>,
         device_id: Option<&str>,
     ) -> Result<u64, OpsError> {
-        let _ = (task_id, device_id);
-        todo!()
+        let n = self
+            .store
+            .clear_faults(task_id, device_id, Utc::now())
+            .await?;
+        if let Some(id) = task_id
+            && n == 0
+        {
+            let task = self
+                .store
+                .get_task(id)
+                .await?
+                .ok_or_else(|| task_not_found(id))?;
+            return Err(OpsError::Conflict(if task.state == TaskState::Fault {
+                format!("the fault of task {id} was already cleared")
+            } else {
+                format!("task {id} is {}, not a fault", task.state)
+            }));
+        }
+        Ok(n)
     }
 
     /// Creates a job: resolves the devices, stores the job and all its tasks, returns it.
     /// Connection requests are sent by the runner ([`Operations::run_jobs_once`]).
     pub async fn create_job(&self, job: &NewJob) -> Result<JobStatus, OpsError> {
-        let _ = job;
-        todo!()
+        let template = Self::new_task("-", &job.spec, &job.options)?;
+        let (filter, devices) = match &job.target {
+            JobTarget::Filter(text) => {
+                let parsed = Filter::parse(text)?;
+                let mut ids = Vec::new();
+                let mut batches = self
+                    .store
+                    .stream_device_ids(Some(&parsed), Utc::now(), 5000);
+                while let Some(batch) = batches.next_batch().await? {
+                    ids.extend(batch);
+                }
+                (Some(text.clone()), ids)
+            }
+            JobTarget::Devices(names) => {
+                let mut ids = Vec::with_capacity(names.len());
+                let mut seen = std::collections::HashSet::new();
+                for name in names {
+                    // Exact ids are the common case (scripts); resolve names only if needed.
+                    let id = if self.store.get_device(name).await?.is_some() {
+                        name.clone()
+                    } else {
+                        self.resolve_device(name).await?.id
+                    };
+                    if seen.insert(id.clone()) {
+                        ids.push(id);
+                    }
+                }
+                (None, ids)
+            }
+        };
+        if devices.is_empty() {
+            return Err(OpsError::Invalid("the job matches no device".into()));
+        }
+        let stored = self
+            .store
+            .create_job(
+                &crate::storage::NewJobRow {
+                    definition: serde_json::to_value(&job.spec)
+                        .map_err(|e| OpsError::Invalid(e.to_string()))?,
+                    filter,
+                    connection_request: job.connection_request,
+                    created_by: job.created_by.clone(),
+                    kind: template.kind,
+                    payload: template.payload,
+                    max_attempts: template.max_attempts,
+                    expires_at: template.expires_at,
+                },
+                &devices,
+            )
+            .await
+            .map_err(|e| match e {
+                // A device deleted between resolution and insert.
+                StoreError::DeviceNotFound(id) => OpsError::NotFound { what: "device", id },
+                e => e.into(),
+            })?;
+        self.status(stored).await
+    }
+
+    async fn status(&self, stored: crate::storage::StoredJob) -> Result<JobStatus, OpsError> {
+        let counts = self.store.job_counts(stored.id).await?;
+        let spec: TaskSpec = serde_json::from_value(stored.definition.clone()).map_err(|e| {
+            OpsError::Storage(StoreError::Corrupt {
+                table: "jobs",
+                column: "definition",
+                key: stored.id.to_string(),
+                reason: e.to_string(),
+            })
+        })?;
+        Ok(JobStatus {
+            job: JobRow {
+                id: stored.id,
+                spec,
+                filter: stored.filter,
+                connection_request: stored.connection_request,
+                state: stored.state,
+                total: stored.total,
+                created_by: stored.created_by,
+                created_at: stored.created_at,
+                finished_at: stored.finished_at,
+            },
+            counts,
+        })
     }
 
     /// A job with its progress.
     pub async fn job(&self, job_id: i64) -> Result<JobStatus, OpsError> {
-        let _ = job_id;
-        todo!()
+        let stored = self
+            .store
+            .get_job(job_id)
+            .await?
+            .ok_or_else(|| job_not_found(job_id))?;
+        self.status(stored).await
     }
 
-    /// Jobs by descending id.
+    /// Jobs by descending id; `after` is the last id of the previous page.
     pub async fn list_jobs(
         &self,
         limit: u64,
         after: Option<i64>,
     ) -> Result<Vec<JobStatus>, OpsError> {
-        let _ = (limit, after);
-        todo!()
+        let mut out = Vec::new();
+        for stored in self.store.list_jobs(limit, after).await? {
+            out.push(self.status(stored).await?);
+        }
+        Ok(out)
     }
 
     /// Cancels a running job: its queued tasks become `cancelled`; sent ones finish normally.
     pub async fn cancel_job(&self, job_id: i64) -> Result<JobStatus, OpsError> {
-        let _ = job_id;
-        todo!()
+        let job = self.job(job_id).await?;
+        if job.job.state != JobState::Running {
+            return Err(OpsError::Conflict(format!(
+                "job {job_id} is {}; only a running job can be cancelled",
+                job.job.state.as_str()
+            )));
+        }
+        // Job state first: the runner must not wake devices for a job being cancelled.
+        self.store
+            .end_job(job_id, JobState::Cancelled, Utc::now())
+            .await?;
+        for id in self.store.cancel_job_tasks(job_id, Utc::now()).await? {
+            self.task_changed(id);
+        }
+        self.job(job_id).await
     }
 
-    /// One pass of the job runner: marks finished jobs, expires overdue tasks, and sends
-    /// connection requests to devices with queued tasks of running jobs that asked for them
-    /// (the client's 30 s pacing keeps repeats cheap). Returns the number of requests sent.
-    pub async fn run_jobs_once(&self) -> Result<usize, OpsError> {
-        Ok(0)
+    /// One pass of the job runner: expires overdue tasks, marks finished jobs, and starts
+    /// connection-request fan-outs (in the background) for running jobs that asked for them,
+    /// at most once per the client's pacing interval per job. Returns the number of fan-outs
+    /// started.
+    pub async fn run_jobs_once(self: &Arc<Self>) -> Result<usize, OpsError> {
+        let now = Utc::now();
+        for id in self.store.expire_overdue_tasks(now).await? {
+            self.task_changed(id);
+        }
+        let mut started = 0;
+        let running = self.store.running_jobs().await?;
+        {
+            // Forget fan-out bookkeeping of jobs that ended.
+            let live: std::collections::HashSet<i64> = running.iter().map(|j| j.id).collect();
+            lock(&self.fan_outs).retain(|id, _| live.contains(id));
+        }
+        for job in running {
+            let counts = self.store.job_counts(job.id).await?;
+            if counts.pending() == 0 {
+                self.store.end_job(job.id, JobState::Finished, now).await?;
+                continue;
+            }
+            if !job.connection_request || counts.queued == 0 {
+                continue;
+            }
+            let interval = self.connreq.config().min_interval;
+            {
+                let mut fan_outs = lock(&self.fan_outs);
+                let due = fan_outs
+                    .get(&job.id)
+                    .is_none_or(|f| !f.running && f.started.elapsed() >= interval);
+                if !due {
+                    continue;
+                }
+                fan_outs.insert(
+                    job.id,
+                    FanOutState {
+                        running: true,
+                        started: std::time::Instant::now(),
+                    },
+                );
+            }
+            started += 1;
+            let ops = Arc::clone(self);
+            let job_id = job.id;
+            tokio::spawn(async move {
+                match ops.store.job_queued_devices(job_id).await {
+                    Ok(devices) => {
+                        if let Err(e) = ops.connection_requests(&devices).await {
+                            tracing::warn!(job = job_id, error = %e, "connection requests failed");
+                        }
+                    }
+                    Err(e) => tracing::warn!(job = job_id, error = %e, "reading a job failed"),
+                }
+                if let Some(f) = lock(&ops.fan_outs).get_mut(&job_id) {
+                    f.running = false;
+                }
+            });
+        }
+        Ok(started)
     }
 
     /// A cursor over the stored values of `names` for the selected devices, in device-id
@@ -411,21 +751,104 @@ impl Operations {
         names: Vec<String>,
         batch: usize,
     ) -> ParameterCursor {
-        let _ = (selection, names, batch);
-        todo!()
+        let batch = batch.clamp(1, 10_000);
+        let source = match selection {
+            DeviceSelection::All => {
+                Source::Batches(self.store.stream_device_ids(None, Utc::now(), batch as u64))
+            }
+            DeviceSelection::Filter(f) => Source::Batches(self.store.stream_device_ids(
+                Some(&f),
+                Utc::now(),
+                batch as u64,
+            )),
+            DeviceSelection::Devices(ids) => Source::List(ids.into_iter(), batch),
+        };
+        ParameterCursor {
+            store: self.store.clone(),
+            source,
+            names,
+        }
     }
 }
 
+fn page(tasks: Vec<TaskRow>, limit: u64) -> TaskPage {
+    let next = if tasks.len() as u64 >= limit {
+        tasks.last().map(|t| t.id)
+    } else {
+        None
+    };
+    TaskPage { tasks, next }
+}
+
+fn expiry(options: &TaskOptions) -> Result<Option<DateTime<Utc>>, OpsError> {
+    options
+        .expires_in
+        .map(|d| {
+            chrono::TimeDelta::from_std(d)
+                .ok()
+                .and_then(|d| Utc::now().checked_add_signed(d))
+                .ok_or_else(|| OpsError::Invalid("expires_in is too large".into()))
+        })
+        .transpose()
+}
+
+enum Source {
+    Batches(crate::storage::DeviceIdBatches),
+    List(std::vec::IntoIter<String>, usize),
+}
+
 /// Batches of a bulk parameter query; see [`Operations::query_parameters`].
-#[derive(Debug)]
 pub struct ParameterCursor {
-    _store: Store,
+    store: Store,
+    source: Source,
+    names: Vec<String>,
+}
+
+impl std::fmt::Debug for ParameterCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParameterCursor")
+            .field("names", &self.names)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ParameterCursor {
     /// The next batch of rows (every asked name for every device of the batch), `None` at the
     /// end.
     pub async fn next_batch(&mut self) -> Result<Option<Vec<ParameterQueryRow>>, OpsError> {
-        todo!()
+        let ids: Vec<String> = match &mut self.source {
+            Source::Batches(b) => match b.next_batch().await? {
+                Some(ids) => ids,
+                None => return Ok(None),
+            },
+            Source::List(it, n) => {
+                let ids: Vec<String> = it.by_ref().take(*n).collect();
+                if ids.is_empty() {
+                    return Ok(None);
+                }
+                ids
+            }
+        };
+        let mut found: HashMap<(String, String), crate::storage::ParameterRow> = self
+            .store
+            .parameters_of_devices(&ids, &self.names)
+            .await?
+            .into_iter()
+            .map(|(device, p)| ((device, p.name.clone()), p))
+            .collect();
+        let mut rows = Vec::with_capacity(ids.len() * self.names.len());
+        for id in ids {
+            for name in &self.names {
+                let p = found.remove(&(id.clone(), name.clone()));
+                rows.push(ParameterQueryRow {
+                    device_id: id.clone(),
+                    name: name.clone(),
+                    value: p.as_ref().map(|p| p.value.clone()),
+                    xsd_type: p.as_ref().map(|p| p.xsd_type.clone()),
+                    updated_at: p.map(|p| p.updated_at),
+                });
+            }
+        }
+        Ok(Some(rows))
     }
 }

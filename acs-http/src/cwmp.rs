@@ -109,6 +109,7 @@ async fn recover_orphans(
                 let result =
                     serde_json::json!({ "recovered": note, "confirmed_at": now.to_rfc3339() });
                 state.store.complete_task(task.id, &result, now).await?;
+                state.ops.task_changed(task.id);
                 info!(task = task.id, note, "task resolved after a restart");
             }
             _ => {
@@ -303,6 +304,8 @@ async fn open_session(
             warn!(error = %e, "could not store the Inform");
             return internal_fault(&namespace, request_id, "the Inform could not be stored; retry later");
         }
+        // The device is talking to us: connection requests for it may go out again.
+        state.ops.session_started(&device_id);
         for event in &begun.inform.event {
             m::inform_event(&event.event_code);
         }
@@ -490,6 +493,7 @@ async fn next_request(state: &Arc<CwmpState>, live: &mut Live) -> HttpResponse {
                     warn!(error = %e, task = task.id, "could not record the task's failure");
                     return storage_failure(state, live, "updating the queue").await;
                 }
+                state.ops.task_changed(task.id);
                 continue;
             }
         };
@@ -656,6 +660,7 @@ async fn store_completion(
                     .store
                     .retry_task(done.task_id, number, text, detail.as_ref(), now)
                     .await?;
+                state.ops.task_changed(done.task_id);
                 return Ok(task.state == storage::TaskState::Queued);
             }
             state
@@ -664,6 +669,8 @@ async fn store_completion(
                 .await?;
         }
     }
+    // Stored: whoever waits for this task may look now.
+    state.ops.task_changed(done.task_id);
     Ok(false)
 }
 
@@ -757,10 +764,11 @@ async fn storage_failure(state: &Arc<CwmpState>, live: &mut Live, what: &str) ->
 
 /// Closes a session that did not complete: its outstanding task goes back to the queue.
 async fn drop_session(state: &Arc<CwmpState>, live: &mut Live, why: &str) {
-    if let Some(task) = live.session.outstanding_task()
-        && let Err(e) = state.store.requeue_task(task).await
-    {
-        warn!(error = %e, task, "could not requeue the outstanding task");
+    if let Some(task) = live.session.outstanding_task() {
+        match state.store.requeue_task(task).await {
+            Ok(_) => state.ops.task_changed(task),
+            Err(e) => warn!(error = %e, task, "could not requeue the outstanding task"),
+        }
     }
     info!(reason = why, "session closed");
     live.closed = true;

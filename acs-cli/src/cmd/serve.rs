@@ -85,7 +85,12 @@ pub fn server_config(settings: &Settings) -> ServerConfig {
             .map(|d| (d.username.clone(), d.password.clone())),
     );
     ServerConfig {
-        connreq: Default::default(),
+        connreq: acs_core::connreq::ConnReqConfig {
+            timeout: std::time::Duration::from_secs(settings.connection_request.timeout_secs),
+            allow_basic: settings.connection_request.allow_basic,
+            concurrency: settings.connection_request.concurrency,
+            ..Default::default()
+        },
         job_interval: std::time::Duration::from_secs(1),
         cwmp_listen: settings.cwmp.listen,
         nbi_listen: settings.nbi.listen,

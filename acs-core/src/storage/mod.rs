@@ -24,6 +24,7 @@ mod devices;
 mod entity;
 pub mod error;
 mod inform;
+mod jobs;
 pub mod model;
 mod query;
 mod session_ops;
@@ -48,6 +49,7 @@ use sea_orm::{
 
 pub use error::StoreError;
 pub use inform::normalize_mac;
+pub use jobs::{JobState, NewJobRow, StoredJob, TaskCounts, TaskFilter};
 pub use model::{
     DeviceRow, EventRecord, EventRow, InformRecord, NewTask, ParameterRecord, ParameterRow,
     TaskRow, TaskState, UnknownTaskState,

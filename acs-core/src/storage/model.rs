@@ -290,6 +290,8 @@ pub struct TaskRow {
     pub fault_detail: Option<Json>,
     /// Owning bulk job.
     pub job_id: Option<i64>,
+    /// When an operator cleared this task's fault.
+    pub fault_cleared_at: Option<DateTime<Utc>>,
 }
 
 impl TaskRow {

@@ -49,11 +49,12 @@ impl TryFrom<task::Model> for TaskRow {
             fault_string: m.fault_string,
             fault_detail: m.fault_detail,
             job_id: m.job_id,
+            fault_cleared_at: m.fault_cleared_at,
         })
     }
 }
 
-fn rows(models: Vec<task::Model>) -> Result<Vec<TaskRow>, StoreError> {
+pub(crate) fn rows(models: Vec<task::Model>) -> Result<Vec<TaskRow>, StoreError> {
     models.into_iter().map(TaskRow::try_from).collect()
 }
 

@@ -1290,4 +1290,5 @@ async fn bench_record_inform() {
     }
 }
 
+mod jobs;
 mod tokens;

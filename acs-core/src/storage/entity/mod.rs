@@ -9,4 +9,5 @@ pub(crate) mod device;
 pub(crate) mod device_event;
 pub(crate) mod device_parameter;
 pub(crate) mod device_tag;
+pub(crate) mod job;
 pub(crate) mod task;

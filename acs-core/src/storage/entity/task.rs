@@ -25,6 +25,7 @@ pub struct Model {
     #[sea_orm(column_type = "JsonBinary", nullable)]
     pub fault_detail: Option<Json>,
     pub job_id: Option<i64>,
+    pub fault_cleared_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,533 @@
+//! Bulk jobs, task listings and faults.
+//!
+//! A job row records the intent (definition, target filter, whether to wake devices); its
+//! tasks are ordinary queue rows with `job_id` set, inserted in the same transaction as the job
+//! row, so a job either exists with all its tasks or not at all.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Order, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+use crate::storage::entity::{device, device_parameter, job, task};
+use crate::storage::model::{ParameterRow, TaskRow, TaskState};
+use crate::storage::{Store, StoreError, chunks, ts};
+
+/// Life cycle of a job: `running` until every task is final, or `cancelled`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Tasks are still queued or sent.
+    Running,
+    /// Every task reached a final state.
+    Finished,
+    /// Cancelled by an operator; its queued tasks were cancelled.
+    Cancelled,
+}
+
+impl JobState {
+    /// The value stored in `jobs.state`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Running => "running",
+            JobState::Finished => "finished",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+
+    fn parse(s: &str) -> Option<JobState> {
+        Some(match s {
+            "running" => JobState::Running,
+            "finished" => JobState::Finished,
+            "cancelled" => JobState::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+/// A stored job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredJob {
+    /// Id.
+    pub id: i64,
+    /// The task definition (JSON of a `TaskSpec`).
+    pub definition: Json,
+    /// The filter, when the job was created from one.
+    pub filter: Option<String>,
+    /// Whether connection requests are sent.
+    pub connection_request: bool,
+    /// State.
+    pub state: JobState,
+    /// Number of devices (tasks).
+    pub total: i64,
+    /// Creator.
+    pub created_by: Option<String>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// When it became finished or cancelled.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<job::Model> for StoredJob {
+    type Error = StoreError;
+
+    fn try_from(m: job::Model) -> Result<Self, StoreError> {
+        let state = JobState::parse(&m.state).ok_or_else(|| StoreError::Corrupt {
+            table: "jobs",
+            column: "state",
+            key: m.id.to_string(),
+            reason: format!("unknown job state `{}`", m.state),
+        })?;
+        Ok(StoredJob {
+            id: m.id,
+            definition: m.definition,
+            filter: m.filter,
+            connection_request: m.connection_request,
+            state,
+            total: m.total,
+            created_by: m.created_by,
+            created_at: m.created_at,
+            finished_at: m.finished_at,
+        })
+    }
+}
+
+/// A job to insert, with the task template every device gets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewJobRow {
+    /// The task definition, as recorded on the job.
+    pub definition: Json,
+    /// The filter, if any.
+    pub filter: Option<String>,
+    /// Whether connection requests are sent.
+    pub connection_request: bool,
+    /// Creator.
+    pub created_by: Option<String>,
+    /// Task kind.
+    pub kind: String,
+    /// Task payload (the same for every device).
+    pub payload: Json,
+    /// Send attempts per task.
+    pub max_attempts: i32,
+    /// Expiry of every task.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// How many of a job's tasks are in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskCounts {
+    /// Waiting for the device.
+    pub queued: i64,
+    /// Sent, waiting for the answer.
+    pub sent: i64,
+    /// Done.
+    pub done: i64,
+    /// Faulted.
+    pub fault: i64,
+    /// Expired before being sent.
+    pub expired: i64,
+    /// Cancelled.
+    pub cancelled: i64,
+}
+
+impl TaskCounts {
+    /// Sum of all states.
+    pub fn total(&self) -> i64 {
+        self.queued + self.sent + self.done + self.fault + self.expired + self.cancelled
+    }
+
+    /// Tasks still queued or sent.
+    pub fn pending(&self) -> i64 {
+        self.queued + self.sent
+    }
+
+    fn add(&mut self, state: TaskState, n: i64) {
+        let slot = match state {
+            TaskState::Queued => &mut self.queued,
+            TaskState::Sent => &mut self.sent,
+            TaskState::Done => &mut self.done,
+            TaskState::Fault => &mut self.fault,
+            TaskState::Expired => &mut self.expired,
+            TaskState::Cancelled => &mut self.cancelled,
+        };
+        *slot += n;
+    }
+}
+
+/// Which tasks a listing returns, by ascending id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskFilter {
+    /// Only this device's tasks.
+    pub device_id: Option<String>,
+    /// Only tasks in this state.
+    pub state: Option<TaskState>,
+    /// Only this job's tasks.
+    pub job_id: Option<i64>,
+    /// Only this kind.
+    pub kind: Option<String>,
+    /// Only uncleared faults (implies state `fault`).
+    pub uncleared_faults: bool,
+    /// Only ids above this.
+    pub after: Option<i64>,
+    /// At most this many (1..=1000).
+    pub limit: u64,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct StateCount {
+    state: String,
+    n: i64,
+}
+
+impl Store {
+    /// Stores a job and one queued task per device, atomically. Unknown device ids fail the
+    /// whole job with `DeviceNotFound` (nothing is stored).
+    pub async fn create_job(
+        &self,
+        new: &NewJobRow,
+        device_ids: &[String],
+    ) -> Result<StoredJob, StoreError> {
+        if new.max_attempts < 1 {
+            return Err(StoreError::InvalidInput(format!(
+                "max_attempts must be >= 1, got {}",
+                new.max_attempts
+            )));
+        }
+        let now = ts(Utc::now());
+        let txn = self.begin_write().await?;
+        let ins = Query::insert()
+            .into_table(job::Entity)
+            .columns([
+                job::Column::Definition,
+                job::Column::Filter,
+                job::Column::ConnectionRequest,
+                job::Column::State,
+                job::Column::Total,
+                job::Column::CreatedBy,
+                job::Column::CreatedAt,
+            ])
+            .values([
+                Expr::val(new.definition.clone()),
+                Expr::val(new.filter.clone()),
+                Expr::val(new.connection_request),
+                Expr::val(JobState::Running.as_str()),
+                Expr::val(device_ids.len() as i64),
+                Expr::val(new.created_by.clone()),
+                Expr::val(now),
+            ])?
+            .returning_all()
+            .to_owned();
+        let stmt = self.db_backend().build(&ins);
+        let job = job::Model::find_by_statement(stmt)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| StoreError::Internal("job insert returned no row".into()))?;
+        let payload_len = new.payload.to_string().len();
+        use task::Column as C;
+        for chunk in chunks(self.db_backend(), device_ids, 9, |d| d.len() + payload_len) {
+            let mut ins = Query::insert();
+            ins.into_table(task::Entity).columns([
+                C::DeviceId,
+                C::Kind,
+                C::Payload,
+                C::State,
+                C::Attempts,
+                C::MaxAttempts,
+                C::CreatedAt,
+                C::ExpiresAt,
+                C::JobId,
+            ]);
+            for device_id in chunk {
+                ins.values([
+                    Expr::val(device_id.as_str()),
+                    Expr::val(new.kind.as_str()),
+                    Expr::val(new.payload.clone()),
+                    Expr::val(TaskState::Queued.as_str()),
+                    Expr::val(0i32),
+                    Expr::val(new.max_attempts),
+                    Expr::val(now),
+                    Expr::val(new.expires_at.map(ts)),
+                    Expr::val(job.id),
+                ])?;
+            }
+            if let Err(e) = txn.execute(&ins).await {
+                if matches!(
+                    e.sql_err(),
+                    Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_))
+                ) {
+                    drop(txn);
+                    let missing = self.missing_devices(chunk).await?;
+                    return Err(StoreError::DeviceNotFound(missing.join(", ")));
+                }
+                return Err(e.into());
+            }
+        }
+        txn.commit().await?;
+        StoredJob::try_from(job)
+    }
+
+    /// Which of `ids` are not stored devices.
+    pub async fn missing_devices(&self, ids: &[String]) -> Result<Vec<String>, StoreError> {
+        let mut found = std::collections::HashSet::new();
+        for chunk in chunks(self.db_backend(), ids, 1, String::len) {
+            let rows: Vec<String> = device::Entity::find()
+                .select_only()
+                .column(device::Column::Id)
+                .filter(device::Column::Id.is_in(chunk.iter().cloned()))
+                .into_tuple()
+                .all(&self.read)
+                .await?;
+            found.extend(rows);
+        }
+        Ok(ids
+            .iter()
+            .filter(|i| !found.contains(*i))
+            .cloned()
+            .collect())
+    }
+
+    /// The job with this id.
+    pub async fn get_job(&self, id: i64) -> Result<Option<StoredJob>, StoreError> {
+        job::Entity::find_by_id(id)
+            .one(&self.read)
+            .await?
+            .map(StoredJob::try_from)
+            .transpose()
+    }
+
+    /// Jobs by descending id, below `before` when given.
+    pub async fn list_jobs(
+        &self,
+        limit: u64,
+        before: Option<i64>,
+    ) -> Result<Vec<StoredJob>, StoreError> {
+        let mut q = job::Entity::find();
+        if let Some(b) = before {
+            q = q.filter(job::Column::Id.lt(b));
+        }
+        q.order_by_desc(job::Column::Id)
+            .limit(limit.clamp(1, 1000))
+            .all(&self.read)
+            .await?
+            .into_iter()
+            .map(StoredJob::try_from)
+            .collect()
+    }
+
+    /// Jobs still running.
+    pub async fn running_jobs(&self) -> Result<Vec<StoredJob>, StoreError> {
+        job::Entity::find()
+            .filter(job::Column::State.eq(JobState::Running.as_str()))
+            .order_by_asc(job::Column::Id)
+            .all(&self.read)
+            .await?
+            .into_iter()
+            .map(StoredJob::try_from)
+            .collect()
+    }
+
+    /// How many of the job's tasks are in each state.
+    pub async fn job_counts(&self, job_id: i64) -> Result<TaskCounts, StoreError> {
+        let q = Query::select()
+            .column(task::Column::State)
+            .expr_as(Func::count(Expr::col(task::Column::Id)), Alias::new("n"))
+            .from(task::Entity)
+            .and_where(Expr::col(task::Column::JobId).eq(job_id))
+            .group_by_col(task::Column::State)
+            .to_owned();
+        let rows = StateCount::find_by_statement(self.db_backend().build(&q))
+            .all(&self.read)
+            .await?;
+        let mut counts = TaskCounts::default();
+        for r in rows {
+            let state = r
+                .state
+                .parse::<TaskState>()
+                .map_err(|e| StoreError::Corrupt {
+                    table: "tasks",
+                    column: "state",
+                    key: format!("job {job_id}"),
+                    reason: e.to_string(),
+                })?;
+            counts.add(state, r.n);
+        }
+        Ok(counts)
+    }
+
+    /// `running -> finished|cancelled`; `false` when the job was no longer running.
+    pub async fn end_job(
+        &self,
+        job_id: i64,
+        state: JobState,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let upd = Query::update()
+            .table(job::Entity)
+            .value(job::Column::State, state.as_str())
+            .value(job::Column::FinishedAt, ts(now))
+            .and_where(Expr::col(job::Column::Id).eq(job_id))
+            .and_where(Expr::col(job::Column::State).eq(JobState::Running.as_str()))
+            .to_owned();
+        Ok(self.write.execute(&upd).await?.rows_affected() > 0)
+    }
+
+    /// `finished -> running`, for a job that got a task again (a retry).
+    pub async fn reopen_job(&self, job_id: i64) -> Result<bool, StoreError> {
+        let upd = Query::update()
+            .table(job::Entity)
+            .value(job::Column::State, JobState::Running.as_str())
+            .value(job::Column::FinishedAt, Expr::val(None::<DateTime<Utc>>))
+            .and_where(Expr::col(job::Column::Id).eq(job_id))
+            .and_where(Expr::col(job::Column::State).eq(JobState::Finished.as_str()))
+            .to_owned();
+        Ok(self.write.execute(&upd).await?.rows_affected() > 0)
+    }
+
+    /// Cancels the queued tasks of a job (sent ones finish normally); returns their ids.
+    pub async fn cancel_job_tasks(
+        &self,
+        job_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<i64>, StoreError> {
+        use task::Column as C;
+        let upd = Query::update()
+            .table(task::Entity)
+            .value(C::State, TaskState::Cancelled.as_str())
+            .value(C::FinishedAt, ts(now))
+            .and_where(Expr::col(C::JobId).eq(job_id))
+            .and_where(Expr::col(C::State).eq(TaskState::Queued.as_str()))
+            .returning_col(C::Id)
+            .to_owned();
+        let rows = self
+            .write
+            .query_all(&upd)
+            .await?
+            .into_iter()
+            .map(|r| r.try_get::<i64>("", "id"))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Devices with queued tasks of this job, in id order.
+    pub async fn job_queued_devices(&self, job_id: i64) -> Result<Vec<String>, StoreError> {
+        Ok(task::Entity::find()
+            .select_only()
+            .column(task::Column::DeviceId)
+            .filter(task::Column::JobId.eq(job_id))
+            .filter(task::Column::State.eq(TaskState::Queued.as_str()))
+            .order_by_asc(task::Column::Id)
+            .into_tuple()
+            .all(&self.read)
+            .await?)
+    }
+
+    /// Marks every queued task whose deadline passed as `expired`; returns their ids.
+    pub async fn expire_overdue_tasks(&self, now: DateTime<Utc>) -> Result<Vec<i64>, StoreError> {
+        use task::Column as C;
+        let now = ts(now);
+        let upd = Query::update()
+            .table(task::Entity)
+            .value(C::State, TaskState::Expired.as_str())
+            .value(C::FinishedAt, now)
+            .and_where(Expr::col(C::State).eq(TaskState::Queued.as_str()))
+            .and_where(Expr::col(C::ExpiresAt).is_not_null())
+            .and_where(Expr::col(C::ExpiresAt).lte(now))
+            .returning_col(C::Id)
+            .to_owned();
+        let rows = self
+            .write
+            .query_all(&upd)
+            .await?
+            .into_iter()
+            .map(|r| r.try_get::<i64>("", "id"))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// A page of tasks by ascending id.
+    pub async fn find_tasks(&self, f: &TaskFilter) -> Result<Vec<TaskRow>, StoreError> {
+        use task::Column as C;
+        let mut q = task::Entity::find();
+        if let Some(d) = &f.device_id {
+            q = q.filter(C::DeviceId.eq(d.as_str()));
+        }
+        if f.uncleared_faults {
+            q = q
+                .filter(C::State.eq(TaskState::Fault.as_str()))
+                .filter(C::FaultClearedAt.is_null());
+        } else if let Some(s) = f.state {
+            q = q.filter(C::State.eq(s.as_str()));
+        }
+        if let Some(j) = f.job_id {
+            q = q.filter(C::JobId.eq(j));
+        }
+        if let Some(k) = &f.kind {
+            q = q.filter(C::Kind.eq(k.as_str()));
+        }
+        if let Some(a) = f.after {
+            q = q.filter(C::Id.gt(a));
+        }
+        crate::storage::tasks::rows(
+            q.order_by(C::Id, Order::Asc)
+                .limit(f.limit.clamp(1, 1000))
+                .all(&self.read)
+                .await?,
+        )
+    }
+
+    /// Clears uncleared faults: of one task, of one device, or all. Returns how many.
+    pub async fn clear_faults(
+        &self,
+        task_id: Option<i64>,
+        device_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        use task::Column as C;
+        let mut upd = Query::update();
+        upd.table(task::Entity)
+            .value(C::FaultClearedAt, ts(now))
+            .and_where(Expr::col(C::State).eq(TaskState::Fault.as_str()))
+            .and_where(Expr::col(C::FaultClearedAt).is_null());
+        if let Some(id) = task_id {
+            upd.and_where(Expr::col(C::Id).eq(id));
+        }
+        if let Some(d) = device_id {
+            upd.and_where(Expr::col(C::DeviceId).eq(d));
+        }
+        Ok(self.write.execute(&upd).await?.rows_affected())
+    }
+
+    /// Stored values of `names` for `device_ids` as `(device id, parameter)`, in any order.
+    pub async fn parameters_of_devices(
+        &self,
+        device_ids: &[String],
+        names: &[String],
+    ) -> Result<Vec<(String, ParameterRow)>, StoreError> {
+        use device_parameter::Column as C;
+        if device_ids.is_empty() || names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let names_len: usize = names.iter().map(String::len).sum();
+        let mut out = Vec::new();
+        // Every statement binds all names plus a chunk of ids.
+        let per_id = names.len().max(1);
+        for chunk in chunks(self.db_backend(), device_ids, 1, |d| {
+            d.len() + names_len / per_id
+        }) {
+            let rows = device_parameter::Entity::find()
+                .filter(C::DeviceId.is_in(chunk.iter().cloned()))
+                .filter(C::Name.is_in(names.iter().cloned()))
+                .all(&self.read)
+                .await?;
+            out.extend(
+                rows.into_iter()
+                    .map(|m| (m.device_id.clone(), ParameterRow::from(m))),
+            );
+        }
+        Ok(out)
+    }
+}
