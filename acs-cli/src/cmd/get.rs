@@ -19,7 +19,8 @@ use crate::cmd::client::{self, ApiError, Client, ClientArgs, EXIT_PARTIAL, note,
 use crate::cmd::nbi::AFTER_HELP;
 use crate::cmd::output::{self, Column, col, pick};
 use crate::cmd::tasks::{
-    ALL_DEVICES, Delivery, Resolved, Target, create_job, report_job_failures, submit, wait_job,
+    ALL_DEVICES, Delivery, Resolved, Target, count_devices, create_job, report_job_failures,
+    submit, wait_job,
 };
 
 /// Which devices `acs get` reads: `-d` (repeatable), `-f` or `--all`.
@@ -237,7 +238,15 @@ pub fn get(args: GetArgs) -> anyhow::Result<()> {
             None => e,
         };
         let mut failures = 0;
-        if args.live {
+        // A job needs at least one device: with a filter that matches none there is nothing
+        // to refresh (and nothing to print but the header).
+        let live = args.live
+            && match &resolved {
+                Some(Resolved::Devices(_)) => true,
+                Some(Resolved::Filter(f)) => count_devices(&client, Some(f)).await? > 0,
+                None => count_devices(&client, None).await? > 0,
+            };
+        if live {
             let spec = serde_json::to_value(TaskSpec::GetParameterValues {
                 names: args.names.clone(),
             })?;

@@ -98,7 +98,7 @@ enum Sink<W: Write> {
     Table { w: W, rows: Vec<Vec<String>> },
     Json(W),
     Ndjson(W),
-    Csv(csv::Writer<W>),
+    Csv(Box<csv::Writer<W>>),
 }
 
 /// Writes rows in one format.
@@ -146,7 +146,9 @@ impl<W: Write> Output<W> {
             },
             Format::Json => Sink::Json(w),
             Format::Ndjson => Sink::Ndjson(w),
-            Format::Csv => Sink::Csv(csv::WriterBuilder::new().has_headers(false).from_writer(w)),
+            Format::Csv => Sink::Csv(Box::new(
+                csv::WriterBuilder::new().has_headers(false).from_writer(w),
+            )),
         };
         Output {
             columns: columns.iter().map(|c| c.name).collect(),

@@ -242,14 +242,10 @@ pub fn action(args: ActionArgs, action: Action) -> anyhow::Result<()> {
         let resolved = resolve(&client, &args.target).await?;
         let (count, which) = match &resolved {
             Resolved::Devices(ids) => (ids.len() as u64, String::new()),
-            Resolved::Filter(f) => {
-                let answer = client
-                    .get(client.url(&["devices", "count"], &[("filter", f.clone())]))
-                    .await
-                    .map_err(|e| explain_filter(e, f))?;
-                let n = answer.get("count").and_then(Value::as_u64).unwrap_or(0);
-                (n, format!(" matching `{f}`"))
-            }
+            Resolved::Filter(f) => (
+                count_devices(&client, Some(f)).await?,
+                format!(" matching `{f}`"),
+            ),
         };
         if count == 0 {
             note(format!(
@@ -271,6 +267,19 @@ pub fn action(args: ActionArgs, action: Action) -> anyhow::Result<()> {
         )
         .await
     })
+}
+
+/// How many devices match `filter` (all devices without one).
+pub async fn count_devices(client: &Client, filter: Option<&str>) -> anyhow::Result<u64> {
+    let query: Vec<_> = filter.iter().map(|f| ("filter", (*f).to_owned())).collect();
+    let answer = client
+        .get(client.url(&["devices", "count"], &query))
+        .await
+        .map_err(|e| match filter {
+            Some(f) => explain_filter(e, f),
+            None => e,
+        })?;
+    Ok(answer.get("count").and_then(Value::as_u64).unwrap_or(0))
 }
 
 fn text_of(r: &Resolved) -> String {
