@@ -8,6 +8,7 @@
 //! - [`secret`]: a string that never prints.
 //! - [`storage`]: sea-orm persistence behind [`storage::Store`] (SQLite WAL or PostgreSQL).
 //! - [`tasks`]: task definitions: validation, the CWMP requests they become, how they complete.
+//! - [`files`]: the content-addressed file store for firmware, templates and certificates.
 //! - [`filter`]: the device filter language (parsed here, compiled to SQL by storage).
 //! - [`ops`]: operations for the NBI: tasks with connection requests and waits, bulk jobs,
 //!   faults, bulk parameter queries.
@@ -17,6 +18,7 @@ pub mod auth;
 pub mod config;
 pub mod connreq;
 pub mod cwmp;
+pub mod files;
 pub mod filter;
 pub mod ops;
 pub mod secret;

@@ -12,6 +12,7 @@ pub use sea_orm_migration::prelude::*;
 pub mod m20261121_000001_initial_schema;
 pub mod m20261121_000002_api_tokens;
 pub mod m20261121_000003_jobs;
+pub mod m20261121_000004_files;
 
 /// The ordered list of all acs migrations.
 #[derive(Debug)]
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_initial_schema::Migration),
             Box::new(m20261121_000002_api_tokens::Migration),
             Box::new(m20261121_000003_jobs::Migration),
+            Box::new(m20261121_000004_files::Migration),
         ]
     }
 }

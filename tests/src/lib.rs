@@ -305,3 +305,119 @@ pub fn device_key(serial: &str) -> String {
     };
     i.device_id.device_key()
 }
+
+/// Percent-encodes one URL path segment or query value (device ids contain `%`, filters
+/// contain spaces and quotes): everything but unreserved characters is escaped.
+pub fn enc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Creates an API token with `role` named `name` and returns the token itself.
+pub async fn api_token(app: &TestApp, name: &str, role: acs_core::storage::Role) -> String {
+    let (_, secret) = app
+        .store
+        .create_token(name, role, chrono::Utc::now())
+        .await
+        .expect("create token");
+    secret.expose().to_owned()
+}
+
+/// A northbound API client: one base URL and an optional bearer token.
+#[derive(Clone)]
+pub struct Api {
+    client: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+impl std::fmt::Debug for Api {
+    // The token stays out of test output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Api")
+            .field("base", &self.base)
+            .field("token", &self.token.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+/// An API response.
+#[derive(Debug)]
+pub struct ApiReply {
+    /// Status code.
+    pub status: u16,
+    /// Headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// Body text.
+    pub text: String,
+}
+
+impl ApiReply {
+    /// The body as JSON; panics with the body when it is not JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|e| panic!("status {}: {e}: {}", self.status, self.text))
+    }
+
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl Api {
+    /// A client for `app`'s NBI with `token` (none: unauthenticated).
+    pub fn new(app: &TestApp, token: Option<&str>) -> Api {
+        Api {
+            client: reqwest::Client::new(),
+            base: app.nbi_url.clone(),
+            token: token.map(str::to_owned),
+        }
+    }
+
+    /// Sends `method path` (path from `/api/v1/…` on) with a raw body and content type.
+    pub async fn raw(&self, method: &str, path: &str, body: Option<(Vec<u8>, &str)>) -> ApiReply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        if let Some((bytes, content_type)) = body {
+            req = req.header("Content-Type", content_type).body(bytes);
+        }
+        let resp = req.send().await.expect("API request");
+        ApiReply {
+            status: resp.status().as_u16(),
+            headers: resp.headers().clone(),
+            text: resp.text().await.expect("API body"),
+        }
+    }
+
+    /// Sends `method path` with an optional JSON body.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> ApiReply {
+        let body = body.map(|b| (b.to_string().into_bytes(), "application/json"));
+        self.raw(method, path, body).await
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> ApiReply {
+        self.call("GET", path, None).await
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post(&self, path: &str, body: &serde_json::Value) -> ApiReply {
+        self.call("POST", path, Some(body)).await
+    }
+}

@@ -23,6 +23,7 @@
 mod devices;
 mod entity;
 pub mod error;
+mod files;
 mod inform;
 mod jobs;
 pub mod model;
@@ -48,6 +49,7 @@ use sea_orm::{
 };
 
 pub use error::StoreError;
+pub use files::{FileKind, FileRow, FileTransferRecord, NewFile, TransferCounts};
 pub use inform::normalize_mac;
 pub use jobs::{JobState, NewJobRow, StoredJob, TaskCounts, TaskFilter};
 pub use model::{

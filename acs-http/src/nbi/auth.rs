@@ -71,7 +71,9 @@ pub async fn authenticate<B: MessageBody>(
     match caller(&req).await {
         Ok(c) => {
             req.extensions_mut().insert(c);
-            next.call(req).await.map(ServiceResponse::map_into_left_body)
+            next.call(req)
+                .await
+                .map(ServiceResponse::map_into_left_body)
         }
         Err(e) => Ok(req.into_response(e.error_response()).map_into_right_body()),
     }

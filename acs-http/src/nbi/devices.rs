@@ -17,8 +17,8 @@ use utoipa::IntoParams;
 
 use super::auth::{Admin, Operator};
 use super::dto::{
-    ConnReq, Count, Device, DeviceList, DeviceTaskList, Event, EventList, Parameter,
-    ParameterLine, ParameterList, Task, TaskDefinition,
+    ConnReq, Count, Device, DeviceList, DeviceTaskList, Event, EventList, Parameter, ParameterLine,
+    ParameterList, Task, TaskDefinition,
 };
 use super::error::{ApiError, ErrorBody};
 use super::{page_limit, task_options};
@@ -42,11 +42,17 @@ pub(super) fn parse_filter(filter: Option<&str>) -> Result<Option<Filter>, ApiEr
     }
 }
 
-/// API sort names (docs/NBI.md); `serial_number` is the storage layer's `serial`.
-const SORT_NAMES: [(&str, &str); 6] = [
+/// API sort names (docs/NBI.md) and the storage layer's names for them. `oui`, `manufacturer`
+/// and `mac` are in the contract but not (yet) sortable in storage: they resolve through
+/// `SortField::from_name`, so they start working when storage learns them, and are refused
+/// with the list of working names until then.
+const SORT_NAMES: [(&str, &str); 9] = [
     ("id", "id"),
     ("serial_number", "serial"),
     ("product_class", "product_class"),
+    ("oui", "oui"),
+    ("manufacturer", "manufacturer"),
+    ("mac", "mac"),
     ("software_version", "software_version"),
     ("last_inform", "last_inform"),
     ("first_seen", "first_seen"),
@@ -65,7 +71,11 @@ fn parse_sort(sort: Option<&str>) -> Result<DeviceSort, ApiError> {
         .find(|(api, _)| *api == name)
         .and_then(|(_, storage)| SortField::from_name(storage))
         .ok_or_else(|| {
-            let names: Vec<&str> = SORT_NAMES.iter().map(|(api, _)| *api).collect();
+            let names: Vec<&str> = SORT_NAMES
+                .iter()
+                .filter(|(_, storage)| SortField::from_name(storage).is_some())
+                .map(|(api, _)| *api)
+                .collect();
             ApiError::invalid(format!(
                 "cannot sort by `{name}`; sort fields: {} (prefix `-` for descending)",
                 names.join(", ")
@@ -102,7 +112,7 @@ pub struct DeviceListQuery {
     /// A filter (docs/FILTERS.md), e.g. `product_class = "CP-8851-3PCC" and tag = lab`.
     filter: Option<String>,
     /// `id`, `serial_number`, `product_class`, `software_version`, `last_inform`,
-    /// `first_seen`; `-` in front for descending.
+    /// `first_seen` (`oui`, `manufacturer`, `mac`: not yet); `-` in front for descending.
     sort: Option<String>,
     /// Page size, 1–1000 (default 100).
     limit: Option<u64>,
@@ -193,17 +203,18 @@ pub async fn get_device(ops: Data<Operations>, id: Path<String>) -> Result<Json<
 /// Deletes a device with its parameters, events, tags and tasks (admin).
 #[utoipa::path(delete, path = "/api/v1/devices/{id}", tag = "devices",
     params(("id" = String, Path, description = "Device id")),
-    responses((status = 204, description = "Deleted"), (status = 403, body = ErrorBody),
+    responses((status = 204, description = "Deleted"),
+        (status = 403, description = "Only an admin may delete devices", body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub async fn delete_device(
-    _admin: Admin,
+    admin: Admin,
     ops: Data<Operations>,
     id: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     if !ops.store().delete_device(&id).await? {
         return Err(ApiError::not_found(format!("device `{id}` not found")));
     }
-    tracing::info!(device = %id, by = %_admin.0.name, "device deleted through the API");
+    tracing::info!(device = %id, by = %admin.0.name, "device deleted through the API");
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -435,7 +446,14 @@ pub async fn bulk_parameters(
         (Some(_), Some(_)) => {
             return Err(ApiError::invalid("give `filter` or `devices`, not both"));
         }
-        (_, Some(devices)) => DeviceSelection::Devices(split_list(devices)),
+        (_, Some(devices)) => {
+            // Sorted like the other selections, so output order never depends on how the
+            // caller listed the devices.
+            let mut ids = split_list(devices);
+            ids.sort();
+            ids.dedup();
+            DeviceSelection::Devices(ids)
+        }
         (filter, None) => match parse_filter(filter)? {
             Some(f) => DeviceSelection::Filter(f),
             None => DeviceSelection::All,

@@ -292,7 +292,7 @@ pub struct Task {
 
 impl From<TaskRow> for Task {
     fn from(t: TaskRow) -> Task {
-        let fault = (t.fault_code.is_some() || t.fault_string.is_some()).then(|| TaskFault {
+        let fault = (t.fault_code.is_some() || t.fault_string.is_some()).then_some(TaskFault {
             code: t.fault_code,
             string: t.fault_string,
             detail: t.fault_detail,
@@ -309,7 +309,11 @@ impl From<TaskRow> for Task {
             sent_at: t.sent_at,
             finished_at: t.finished_at,
             expires_at: t.expires_at,
-            result: t.result,
+            result: t.result.map(|mut r| {
+                // A read of a `…Password` parameter is as secret as the write.
+                redact(&mut r);
+                r
+            }),
             fault,
             job_id: t.job_id,
             connection_request: None,
@@ -455,7 +459,7 @@ pub struct JobList {
 }
 
 /// `POST /api/v1/jobs`.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateJob {
     /// The task every device gets.
@@ -474,6 +478,22 @@ pub struct CreateJob {
     pub max_attempts: Option<i32>,
 }
 
+impl std::fmt::Debug for CreateJob {
+    // The task may carry a transfer or connection-request password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut task = self.task.clone();
+        redact(&mut task);
+        f.debug_struct("CreateJob")
+            .field("task", &task)
+            .field("filter", &self.filter)
+            .field("devices", &self.devices)
+            .field("connection_request", &self.connection_request)
+            .field("expires_in", &self.expires_in)
+            .field("max_attempts", &self.max_attempts)
+            .finish()
+    }
+}
+
 /// `POST /api/v1/faults/clear`.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -486,7 +506,10 @@ pub struct ClearFaults {
 /// `{"spec": TaskSpec, "step": n}` (tasks from the API) or a raw CWMP request body (tasks
 /// queued by internal callers); both may hold passwords.
 pub fn definition_of(payload: &Json) -> Json {
-    let mut def = payload.get("spec").cloned().unwrap_or_else(|| payload.clone());
+    let mut def = payload
+        .get("spec")
+        .cloned()
+        .unwrap_or_else(|| payload.clone());
     redact(&mut def);
     def
 }
@@ -517,7 +540,8 @@ pub fn redact(v: &mut Json) {
     }
 }
 
-/// One value of `set_parameter_values` (documentation mirror of the core type).
+// Documentation mirror of `acs_core::cwmp::ParameterValue`.
+/// One value of `set_parameter_values`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SetValue {
     /// Full parameter name.
@@ -529,7 +553,8 @@ pub struct SetValue {
     pub value_type: Option<String>,
 }
 
-/// One entry of `set_parameter_attributes` (documentation mirror of the core type).
+// Documentation mirror of `acs_core::cwmp::SetParameterAttributesStruct`.
+/// One entry of `set_parameter_attributes`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SetAttribute {
     /// Name or partial path.
@@ -545,11 +570,12 @@ pub struct SetAttribute {
     pub access_list: Vec<String>,
 }
 
+// This enum only documents the input for OpenAPI: requests are parsed into the core
+// `acs_core::tasks::TaskSpec` (which cannot derive the schema without acs-core depending on
+// utoipa), so it is never built from a request and its derived `Debug` never sees a real
+// password. A unit test checks that every variant here is accepted by `TaskSpec`. (Plain
+// comments, not doc comments: those become the schema's description.)
 /// A task definition, tagged by `kind`.
-///
-/// This enum only documents the input for OpenAPI: requests are parsed into the core
-/// `acs_core::tasks::TaskSpec` (which cannot derive the schema without acs-core depending on
-/// utoipa). A unit test checks that every variant here is accepted by `TaskSpec`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[allow(dead_code)]
@@ -731,8 +757,8 @@ mod tests {
         ];
         for d in samples {
             let json = serde_json::to_value(&d).unwrap();
-            let spec: TaskSpec = serde_json::from_value(json.clone())
-                .unwrap_or_else(|e| panic!("{json}: {e}"));
+            let spec: TaskSpec =
+                serde_json::from_value(json.clone()).unwrap_or_else(|e| panic!("{json}: {e}"));
             spec.validate().unwrap_or_else(|e| panic!("{json}: {e}"));
             assert_eq!(json["kind"], spec.kind());
         }
@@ -755,5 +781,11 @@ mod tests {
         assert_eq!(v["password"], REDACTED);
         assert_eq!(v["values"][1]["value"], "u");
         assert_eq!(v["empty"]["password"], "");
+        let job: CreateJob = serde_json::from_value(serde_json::json!({
+            "task": {"kind": "download", "file_type": "1", "url": "http://x/y", "password": "hunter2"},
+            "filter": "tag = a"
+        }))
+        .unwrap();
+        assert!(!format!("{job:?}").contains("hunter2"));
     }
 }

@@ -209,7 +209,8 @@ pub fn code_for(status: StatusCode) -> &'static str {
 /// `web::JsonConfig` error handler.
 pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
     match &err {
-        JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
+        JsonPayloadError::Overflow { limit }
+        | JsonPayloadError::OverflowKnownLength { limit, .. } => {
             ApiError::too_large(format!("request body is larger than {limit} bytes"))
         }
         JsonPayloadError::ContentType => {

@@ -95,6 +95,53 @@ impl utoipa::Modify for BearerScheme {
     }
 }
 
+/// Adds the responses every authenticated operation shares (401; 403 for mutations), so the
+/// handlers' annotations list only what is specific to them.
+#[derive(Debug)]
+struct AuthResponses;
+
+impl utoipa::Modify for AuthResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        let error = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("ErrorBody")))
+                            .build(),
+                    )
+                    .build(),
+            )
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                (false, &mut item.get),
+                (true, &mut item.put),
+                (true, &mut item.post),
+                (true, &mut item.delete),
+            ];
+            for (mutation, op) in operations {
+                // An operation with its own (empty) security list is public.
+                let Some(op) = op.as_mut().filter(|op| op.security.is_none()) else {
+                    continue;
+                };
+                let responses = &mut op.responses.responses;
+                responses
+                    .entry("401".into())
+                    .or_insert_with(|| error("No, unknown or revoked bearer token"));
+                if mutation {
+                    responses
+                        .entry("403".into())
+                        .or_insert_with(|| error("The token's role is too low"));
+                }
+            }
+        }
+    }
+}
+
 /// The OpenAPI document of `/api/v1`.
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -131,7 +178,7 @@ impl utoipa::Modify for BearerScheme {
         jobs::cancel_job,
     ),
     components(schemas(dto::TaskDefinition, dto::SetValue, dto::SetAttribute)),
-    modifiers(&BearerScheme),
+    modifiers(&BearerScheme, &AuthResponses),
     security(("bearer" = [])),
     tags(
         (name = "devices", description = "Devices, tags, parameters, events"),
@@ -191,11 +238,10 @@ async fn json_errors<B: MessageBody + 'static>(
     req: ServiceRequest,
     next: Next<B>,
 ) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
-    let http_req = req.request().clone();
-    let res = match next.call(req).await {
-        Ok(res) => res.map_into_left_body(),
-        Err(e) => ServiceResponse::new(http_req, e.error_response()).map_into_right_body(),
-    };
+    // Handlers' errors arrive here as responses (actix renders them inside the route), so only
+    // a failing inner middleware would take the `?`; none of ours does. The request must not be
+    // cloned before the call: the router needs it uniquely owned to record path parameters.
+    let res = next.call(req).await?.map_into_left_body();
     let status = res.status();
     let is_json = res
         .headers()
@@ -250,9 +296,21 @@ pub fn api(cfg: &mut web::ServiceConfig) {
             .wrap(from_fn(auth::authenticate))
             .wrap(from_fn(json_errors))
             // Literal segments before `{id}`, or `count` would be taken for a device id.
-            .service(resource("/devices").route(get().to(devices::list_devices)).default_service(web::to(wrong_method)))
-            .service(resource("/devices/count").route(get().to(devices::count_devices)).default_service(web::to(wrong_method)))
-            .service(resource("/devices/resolve").route(get().to(devices::resolve_device)).default_service(web::to(wrong_method)))
+            .service(
+                resource("/devices")
+                    .route(get().to(devices::list_devices))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                resource("/devices/count")
+                    .route(get().to(devices::count_devices))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                resource("/devices/resolve")
+                    .route(get().to(devices::resolve_device))
+                    .default_service(web::to(wrong_method)),
+            )
             .service(
                 resource("/devices/{id}")
                     .route(get().to(devices::get_device))
@@ -265,31 +323,83 @@ pub fn api(cfg: &mut web::ServiceConfig) {
                     .route(delete().to(devices::remove_tag))
                     .default_service(web::to(wrong_method)),
             )
-            .service(resource("/devices/{id}/parameters").route(get().to(devices::device_parameters)).default_service(web::to(wrong_method)))
-            .service(resource("/devices/{id}/events").route(get().to(devices::device_events)).default_service(web::to(wrong_method)))
+            .service(
+                resource("/devices/{id}/parameters")
+                    .route(get().to(devices::device_parameters))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                resource("/devices/{id}/events")
+                    .route(get().to(devices::device_events))
+                    .default_service(web::to(wrong_method)),
+            )
             .service(
                 resource("/devices/{id}/tasks")
                     .route(get().to(devices::device_tasks))
                     .route(post().to(devices::create_task))
                     .default_service(web::to(wrong_method)),
             )
-            .service(resource("/parameters").route(get().to(devices::bulk_parameters)).default_service(web::to(wrong_method)))
-            .service(resource("/tasks").route(get().to(tasks::list_tasks)).default_service(web::to(wrong_method)))
-            .service(resource("/tasks/{id}").route(get().to(tasks::get_task)).default_service(web::to(wrong_method)))
-            .service(resource("/tasks/{id}/cancel").route(post().to(tasks::cancel_task)).default_service(web::to(wrong_method)))
-            .service(resource("/tasks/{id}/retry").route(post().to(tasks::retry_task)).default_service(web::to(wrong_method)))
-            .service(resource("/faults").route(get().to(tasks::list_faults)).default_service(web::to(wrong_method)))
-            .service(resource("/faults/clear").route(post().to(tasks::clear_faults)).default_service(web::to(wrong_method)))
-            .service(resource("/faults/{task_id}").route(delete().to(tasks::clear_fault)).default_service(web::to(wrong_method)))
+            .service(
+                resource("/parameters")
+                    .route(get().to(devices::bulk_parameters))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                resource("/tasks")
+                    .route(get().to(tasks::list_tasks))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                resource("/tasks/{id}")
+                    .route(get().to(tasks::get_task))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                resource("/tasks/{id}/cancel")
+                    .route(post().to(tasks::cancel_task))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                resource("/tasks/{id}/retry")
+                    .route(post().to(tasks::retry_task))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                resource("/faults")
+                    .route(get().to(tasks::list_faults))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                resource("/faults/clear")
+                    .route(post().to(tasks::clear_faults))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                resource("/faults/{task_id}")
+                    .route(delete().to(tasks::clear_fault))
+                    .default_service(web::to(wrong_method)),
+            )
             .service(
                 resource("/jobs")
                     .route(get().to(jobs::list_jobs))
                     .route(post().to(jobs::create_job))
                     .default_service(web::to(wrong_method)),
             )
-            .service(resource("/jobs/{id}").route(get().to(jobs::get_job)).default_service(web::to(wrong_method)))
-            .service(resource("/jobs/{id}/tasks").route(get().to(jobs::job_tasks)).default_service(web::to(wrong_method)))
-            .service(resource("/jobs/{id}/cancel").route(post().to(jobs::cancel_job)).default_service(web::to(wrong_method)))
+            .service(
+                resource("/jobs/{id}")
+                    .route(get().to(jobs::get_job))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                resource("/jobs/{id}/tasks")
+                    .route(get().to(jobs::job_tasks))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                resource("/jobs/{id}/cancel")
+                    .route(post().to(jobs::cancel_job))
+                    .default_service(web::to(wrong_method)),
+            )
             .default_service(web::to(no_route)),
     );
 }

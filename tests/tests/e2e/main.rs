@@ -1,7 +1,9 @@
 //! The end-to-end suites: one test binary, run against SQLite by default and against
 //! PostgreSQL when `ACS_TEST_DATABASE_URL` is set.
 
+mod api;
 mod auth;
+mod operations;
 mod sessions;
 mod simulated;
 mod tasks;

@@ -9,5 +9,7 @@ pub(crate) mod device;
 pub(crate) mod device_event;
 pub(crate) mod device_parameter;
 pub(crate) mod device_tag;
+pub(crate) mod file;
+pub(crate) mod file_transfer;
 pub(crate) mod job;
 pub(crate) mod task;

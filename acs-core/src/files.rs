@@ -1,0 +1,336 @@
+//! The file store: content on local disk under the data directory, addressed by SHA-256, with
+//! metadata in the database.
+//!
+//! Uploads stream: bytes go to a temporary file in the same directory tree while they are
+//! hashed, are flushed to disk, and only then renamed into place under their hash, so a 200 MB
+//! firmware image is never held in memory and a crash mid-upload leaves no half-written blob
+//! under a real name (only a `tmp/` file, cleared at the next start).
+//!
+//! Architecture invariant: a blob is written and synced before the metadata row that points at
+//! it is inserted, and the row is deleted before the blob; a row therefore never points at a
+//! missing blob.
+
+use std::path::{Path, PathBuf};
+
+use futures::{Stream, StreamExt};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use crate::storage::{FileRow, NewFile, Store, StoreError};
+
+/// Why a file operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FileStoreError {
+    /// Disk I/O failed.
+    #[error("file store I/O on {path}: {source}")]
+    Io {
+        /// What was being accessed.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The upload is larger than allowed.
+    #[error("the file is larger than the limit of {limit} bytes")]
+    TooLarge {
+        /// The limit.
+        limit: u64,
+    },
+    /// The upload is empty.
+    #[error("the file is empty")]
+    Empty,
+    /// The client's stream failed mid-upload.
+    #[error("the upload was interrupted: {0}")]
+    Interrupted(String),
+    /// The metadata is invalid.
+    #[error("{0}")]
+    Invalid(String),
+    /// The database failed.
+    #[error(transparent)]
+    Storage(#[from] StoreError),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> FileStoreError + '_ {
+    move |source| FileStoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Content written to the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blob {
+    /// Lower-case hex SHA-256.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// Metadata of an upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileMeta {
+    /// File name (no path separators).
+    pub name: String,
+    /// What the file is for.
+    pub kind: crate::storage::FileKind,
+    /// Only for this product class.
+    pub product_class: Option<String>,
+    /// Version it carries.
+    pub version: Option<String>,
+}
+
+/// Content-addressed files under `<data dir>/files`.
+#[derive(Debug, Clone)]
+pub struct FileStore {
+    root: PathBuf,
+    store: Store,
+    max_size: u64,
+}
+
+/// Whether `name` is acceptable as a stored file name: what a CPE sees as the last segment of
+/// the download URL and may use as the target file name.
+pub fn valid_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && name != "."
+        && name != ".."
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+'))
+}
+
+impl FileStore {
+    /// A store rooted at `<data_dir>/files`; files larger than `max_size` are refused.
+    pub fn new(data_dir: &Path, store: Store, max_size: u64) -> FileStore {
+        FileStore {
+            root: data_dir.join("files"),
+            store,
+            max_size,
+        }
+    }
+
+    /// Creates the directories and removes uploads a crash left unfinished.
+    pub async fn prepare(&self) -> Result<(), FileStoreError> {
+        let tmp = self.root.join("tmp");
+        if tokio::fs::try_exists(&tmp).await.map_err(io(&tmp))? {
+            tokio::fs::remove_dir_all(&tmp).await.map_err(io(&tmp))?;
+        }
+        tokio::fs::create_dir_all(&tmp).await.map_err(io(&tmp))?;
+        let blobs = self.root.join("sha256");
+        tokio::fs::create_dir_all(&blobs)
+            .await
+            .map_err(io(&blobs))?;
+        Ok(())
+    }
+
+    /// Where the content with this hash lives.
+    pub fn blob_path(&self, sha256: &str) -> PathBuf {
+        let prefix = sha256.get(..2).unwrap_or("xx");
+        self.root.join("sha256").join(prefix).join(sha256)
+    }
+
+    /// Streams `body` into the store and returns its address. Nothing is kept on failure.
+    pub async fn write_blob<S, B, E>(&self, mut body: S) -> Result<Blob, FileStoreError>
+    where
+        S: Stream<Item = Result<B, E>> + Unpin,
+        B: AsRef<[u8]>,
+        E: std::fmt::Display,
+    {
+        let tmp_dir = self.root.join("tmp");
+        tokio::fs::create_dir_all(&tmp_dir)
+            .await
+            .map_err(io(&tmp_dir))?;
+        let tmp = tmp_dir.join(format!("upload-{:016x}", rand::random::<u64>()));
+        let result = async {
+            let mut file = tokio::fs::File::create(&tmp).await.map_err(io(&tmp))?;
+            let mut hasher = Sha256::new();
+            let mut size = 0u64;
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.map_err(|e| FileStoreError::Interrupted(e.to_string()))?;
+                let chunk = chunk.as_ref();
+                size += chunk.len() as u64;
+                if size > self.max_size {
+                    return Err(FileStoreError::TooLarge {
+                        limit: self.max_size,
+                    });
+                }
+                hasher.update(chunk);
+                file.write_all(chunk).await.map_err(io(&tmp))?;
+            }
+            if size == 0 {
+                return Err(FileStoreError::Empty);
+            }
+            file.sync_all().await.map_err(io(&tmp))?;
+            Ok(Blob {
+                sha256: hex::encode(hasher.finalize()),
+                size,
+            })
+        }
+        .await;
+        let blob = match result {
+            Ok(blob) => blob,
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&tmp).await;
+                return Err(e);
+            }
+        };
+        let path = self.blob_path(&blob.sha256);
+        if let Some(dir) = path.parent() {
+            tokio::fs::create_dir_all(dir).await.map_err(io(dir))?;
+        }
+        // Same content already stored: keep the existing blob.
+        if tokio::fs::try_exists(&path).await.map_err(io(&path))? {
+            let _ = tokio::fs::remove_file(&tmp).await;
+        } else {
+            tokio::fs::rename(&tmp, &path).await.map_err(io(&path))?;
+        }
+        Ok(blob)
+    }
+
+    /// Streams an upload into the store and records it.
+    pub async fn upload<S, B, E>(&self, meta: FileMeta, body: S) -> Result<FileRow, FileStoreError>
+    where
+        S: Stream<Item = Result<B, E>> + Unpin,
+        B: AsRef<[u8]>,
+        E: std::fmt::Display,
+    {
+        if !valid_file_name(&meta.name) {
+            return Err(FileStoreError::Invalid(format!(
+                "invalid file name `{}`: use 1-255 letters, digits, `.`, `-`, `_`, `+`",
+                meta.name
+            )));
+        }
+        let blob = self.write_blob(body).await?;
+        let size = i64::try_from(blob.size).map_err(|_| FileStoreError::TooLarge {
+            limit: self.max_size,
+        })?;
+        Ok(self
+            .store
+            .insert_file(&NewFile {
+                name: meta.name,
+                kind: meta.kind,
+                product_class: meta.product_class,
+                version: meta.version,
+                sha256: blob.sha256,
+                size,
+            })
+            .await?)
+    }
+
+    /// Deletes a file; its content goes too unless another file has the same bytes.
+    pub async fn delete(&self, id: i64) -> Result<Option<FileRow>, FileStoreError> {
+        let Some((row, shared)) = self.store.delete_file(id).await? else {
+            return Ok(None);
+        };
+        if !shared {
+            let path = self.blob_path(&row.sha256);
+            match tokio::fs::remove_file(&path).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io(&path)(e)),
+            }
+        }
+        Ok(Some(row))
+    }
+
+    /// Opens a file's content for reading.
+    pub async fn open(&self, row: &FileRow) -> Result<tokio::fs::File, FileStoreError> {
+        let path = self.blob_path(&row.sha256);
+        tokio::fs::File::open(&path).await.map_err(io(&path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{FileKind, StoreOptions};
+
+    async fn store(dir: &Path) -> FileStore {
+        let url = format!("sqlite://{}?mode=rwc", dir.join("acs.db").display());
+        let db = Store::connect(&url, StoreOptions::default()).await.unwrap();
+        db.migrate().await.unwrap();
+        let files = FileStore::new(dir, db, 1024 * 1024);
+        files.prepare().await.unwrap();
+        files
+    }
+
+    fn meta(name: &str) -> FileMeta {
+        FileMeta {
+            name: name.into(),
+            kind: FileKind::Firmware,
+            product_class: Some("CP-8851-3PCC".into()),
+            version: Some("12-0-3".into()),
+        }
+    }
+
+    fn chunks(data: &[u8], size: usize) -> impl Stream<Item = Result<Vec<u8>, String>> + Unpin {
+        futures::stream::iter(
+            data.chunks(size)
+                .map(|c| Ok(c.to_vec()))
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    #[tokio::test]
+    async fn uploads_are_content_addressed_and_shared() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = store(dir.path()).await;
+        let data = vec![7u8; 100_000];
+        let a = files
+            .upload(meta("sip88xx.12-0-3MPP.loads"), chunks(&data, 4096))
+            .await
+            .unwrap();
+        assert_eq!(a.size, 100_000);
+        // sha256 of 100,000 bytes of 0x07, computed independently.
+        assert_eq!(a.sha256, hex::encode(Sha256::digest(&data)));
+        let on_disk = tokio::fs::read(files.blob_path(&a.sha256)).await.unwrap();
+        assert_eq!(on_disk, data);
+        let b = files
+            .upload(meta("copy.loads"), chunks(&data, 999))
+            .await
+            .unwrap();
+        assert_eq!(a.sha256, b.sha256);
+        files.delete(a.id).await.unwrap().expect("deleted");
+        assert!(
+            files.blob_path(&b.sha256).exists(),
+            "content still used by another file stays"
+        );
+        files.delete(b.id).await.unwrap().expect("deleted");
+        assert!(!files.blob_path(&b.sha256).exists());
+        assert!(files.delete(b.id).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn bad_uploads_leave_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = store(dir.path()).await;
+        let too_big = vec![1u8; 1024 * 1024 + 1];
+        assert!(matches!(
+            files.upload(meta("big.bin"), chunks(&too_big, 65536)).await,
+            Err(FileStoreError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            files.upload(meta("empty.bin"), chunks(&[], 1)).await,
+            Err(FileStoreError::Empty)
+        ));
+        let broken =
+            futures::stream::iter(vec![Ok(vec![1u8; 10]), Err("connection reset".to_owned())]);
+        assert!(matches!(
+            files.upload(meta("cut.bin"), broken).await,
+            Err(FileStoreError::Interrupted(_))
+        ));
+        for name in ["", "../etc/passwd", "a/b", "..", "x y"] {
+            assert!(
+                matches!(
+                    files.upload(meta(name), chunks(b"data", 2)).await,
+                    Err(FileStoreError::Invalid(_))
+                ),
+                "{name:?}"
+            );
+        }
+        let tmp: Vec<_> = std::fs::read_dir(dir.path().join("files/tmp"))
+            .unwrap()
+            .collect();
+        assert!(tmp.is_empty(), "no temporary file survives a failed upload");
+        assert!(files.store.list_files(None).await.unwrap().is_empty());
+    }
+}
