@@ -38,6 +38,10 @@ enum Command {
     /// database directly).
     #[command(subcommand)]
     Token(cmd::token::TokenCommand),
+    /// What to configure in a DHCP server so TR-069 CPEs find the ACS (options 43, 125 and
+    /// DHCPv6 17).
+    #[command(subcommand)]
+    Dhcp(cmd::dhcp::DhcpCommand),
     #[command(flatten)]
     Nbi(cmd::nbi::NbiCommand),
 }
@@ -59,6 +63,7 @@ fn main() -> ExitCode {
         Command::Cwmp(c) => c.run(),
         Command::Sim(args) => cmd::sim::run(args),
         Command::Token(c) => cmd::token::run(c),
+        Command::Dhcp(c) => c.run(),
         Command::Nbi(c) => c.run(),
     };
     match result {

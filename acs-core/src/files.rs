@@ -108,17 +108,18 @@ impl FileStore {
         }
     }
 
-    /// Creates the directories and removes uploads a crash left unfinished.
-    pub async fn prepare(&self) -> Result<(), FileStoreError> {
+    /// Creates the directories and removes uploads a crash left unfinished (at start-up, before
+    /// serving; blocking file-system calls).
+    pub fn prepare(&self) -> Result<(), FileStoreError> {
         let tmp = self.root.join("tmp");
-        if tokio::fs::try_exists(&tmp).await.map_err(io(&tmp))? {
-            tokio::fs::remove_dir_all(&tmp).await.map_err(io(&tmp))?;
+        match std::fs::remove_dir_all(&tmp) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(&tmp)(e)),
         }
-        tokio::fs::create_dir_all(&tmp).await.map_err(io(&tmp))?;
+        std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
         let blobs = self.root.join("sha256");
-        tokio::fs::create_dir_all(&blobs)
-            .await
-            .map_err(io(&blobs))?;
+        std::fs::create_dir_all(&blobs).map_err(io(&blobs))?;
         Ok(())
     }
 
@@ -249,7 +250,7 @@ mod tests {
         let db = Store::connect(&url, StoreOptions::default()).await.unwrap();
         db.migrate().await.unwrap();
         let files = FileStore::new(dir, db, 1024 * 1024);
-        files.prepare().await.unwrap();
+        files.prepare().unwrap();
         files
     }
 
@@ -332,5 +333,218 @@ mod tests {
             .collect();
         assert!(tmp.is_empty(), "no temporary file survives a failed upload");
         assert!(files.store.list_files(None).await.unwrap().is_empty());
+    }
+}
+
+/// A per-transfer download token: which device may fetch files, for which task, until when.
+///
+/// The token is `<expires>.<task>.<device>.<mac>`: expiry in Unix seconds, the task id (0 for
+/// none), the device id in base64url, and a truncated HMAC-SHA-256 over the rest under the
+/// server's transfer key. It is stateless, so a token minted before a restart stays valid after
+/// it (the key is kept in the data directory), and it authorises a *directory*: an MPP phone
+/// fetches the other files of a firmware release from next to the `.loads` file it was sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferToken {
+    /// The device the transfer is for.
+    pub device_id: String,
+    /// The task that asked for it (Download), if any.
+    pub task_id: Option<i64>,
+    /// Unix seconds after which the token is refused.
+    pub expires: i64,
+}
+
+/// Why a token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Not a token at all, or a forged / altered one.
+    #[error("invalid transfer token")]
+    Invalid,
+    /// A genuine token past its expiry.
+    #[error("transfer token expired")]
+    Expired,
+}
+
+const TOKEN_MAC_BYTES: usize = 16;
+
+fn token_mac(key: &[u8; 32], payload: &str) -> [u8; TOKEN_MAC_BYTES] {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(payload.as_bytes());
+    let full = mac.finalize().into_bytes();
+    let mut out = [0u8; TOKEN_MAC_BYTES];
+    out.copy_from_slice(&full[..TOKEN_MAC_BYTES]);
+    out
+}
+
+impl TransferToken {
+    /// The signed, URL-safe form.
+    pub fn sign(&self, key: &[u8; 32]) -> String {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let payload = format!(
+            "{}.{}.{}",
+            self.expires,
+            self.task_id.unwrap_or(0),
+            b64.encode(self.device_id.as_bytes())
+        );
+        let mac = b64.encode(token_mac(key, &payload));
+        format!("{payload}.{mac}")
+    }
+
+    /// Checks a token's signature and expiry at `now` (Unix seconds).
+    pub fn verify(token: &str, key: &[u8; 32], now: i64) -> Result<TransferToken, TokenError> {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let (payload, mac) = token.rsplit_once('.').ok_or(TokenError::Invalid)?;
+        let mac = b64.decode(mac).map_err(|_| TokenError::Invalid)?;
+        let expected = token_mac(key, payload);
+        // Constant time: the MAC is the only secret-dependent part.
+        if mac.len() != TOKEN_MAC_BYTES
+            || mac
+                .iter()
+                .zip(expected.iter())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                != 0
+        {
+            return Err(TokenError::Invalid);
+        }
+        let mut parts = payload.splitn(3, '.');
+        let expires: i64 = parts
+            .next()
+            .and_then(|p| p.parse().ok())
+            .ok_or(TokenError::Invalid)?;
+        let task: i64 = parts
+            .next()
+            .and_then(|p| p.parse().ok())
+            .ok_or(TokenError::Invalid)?;
+        let device = parts
+            .next()
+            .and_then(|p| b64.decode(p).ok())
+            .and_then(|d| String::from_utf8(d).ok())
+            .ok_or(TokenError::Invalid)?;
+        if now > expires {
+            return Err(TokenError::Expired);
+        }
+        Ok(TransferToken {
+            device_id: device,
+            task_id: (task != 0).then_some(task),
+            expires,
+        })
+    }
+}
+
+/// Name of the file in the data directory that holds the transfer-token key.
+pub const TRANSFER_KEY_FILE: &str = "transfer.key";
+
+/// Reads the transfer-token key from the data directory, creating it (mode 0600) on first use,
+/// so tokens in Download URLs stay valid across restarts.
+pub fn load_or_create_transfer_key(data_dir: &Path) -> Result<[u8; 32], FileStoreError> {
+    use std::io::Write as _;
+    let path = data_dir.join(TRANSFER_KEY_FILE);
+    match std::fs::read(&path) {
+        Ok(bytes) if bytes.len() == 32 => {
+            let mut key = [0u8; 32];
+            key.copy_from_slice(&bytes);
+            return Ok(key);
+        }
+        Ok(_) => {
+            return Err(FileStoreError::Invalid(format!(
+                "{} must hold exactly 32 bytes; delete it to create a new key (outstanding \
+                 download URLs then stop working)",
+                path.display()
+            )));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(&path)(e)),
+    }
+    std::fs::create_dir_all(data_dir).map_err(io(data_dir))?;
+    let key: [u8; 32] = rand::random();
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    match opts.open(&path) {
+        Ok(mut f) => {
+            f.write_all(&key).map_err(io(&path))?;
+            f.sync_all().map_err(io(&path))?;
+            Ok(key)
+        }
+        // Another process created it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            load_or_create_transfer_key(data_dir)
+        }
+        Err(e) => Err(io(&path)(e)),
+    }
+}
+
+#[cfg(test)]
+mod token_tests {
+    use super::*;
+
+    #[test]
+    fn tokens_verify_and_refuse_tampering_and_expiry() {
+        let key = [9u8; 32];
+        let t = TransferToken {
+            device_id: "00562B-CP%2D8851%2D3PCC-FCH1".into(),
+            task_id: Some(42),
+            expires: 2_000,
+        };
+        let signed = t.sign(&key);
+        assert!(
+            signed
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        );
+        assert_eq!(TransferToken::verify(&signed, &key, 1_999), Ok(t.clone()));
+        assert_eq!(
+            TransferToken::verify(&signed, &key, 2_001),
+            Err(TokenError::Expired)
+        );
+        assert_eq!(
+            TransferToken::verify(&signed, &[8u8; 32], 0),
+            Err(TokenError::Invalid)
+        );
+        // Any changed character breaks the MAC.
+        for i in 0..signed.len() {
+            let mut bytes = signed.clone().into_bytes();
+            bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+            let forged = String::from_utf8(bytes).unwrap();
+            if forged != signed {
+                assert!(TransferToken::verify(&forged, &key, 0).is_err(), "{forged}");
+            }
+        }
+        for junk in ["", ".", "a.b.c.d", "1.2.3", "x.0.AA.AAAAAAAAAAAAAAAAAAAAAA"] {
+            assert_eq!(
+                TransferToken::verify(junk, &key, 0),
+                Err(TokenError::Invalid),
+                "{junk}"
+            );
+        }
+        let none = TransferToken { task_id: None, ..t };
+        assert_eq!(
+            TransferToken::verify(&none.sign(&key), &key, 0)
+                .unwrap()
+                .task_id,
+            None
+        );
+    }
+
+    #[test]
+    fn the_transfer_key_is_created_once_and_private() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let a = load_or_create_transfer_key(dir.path()).unwrap();
+        let b = load_or_create_transfer_key(dir.path()).unwrap();
+        assert_eq!(a, b);
+        let mode = std::fs::metadata(dir.path().join(TRANSFER_KEY_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        std::fs::write(dir.path().join(TRANSFER_KEY_FILE), b"short").unwrap();
+        assert!(load_or_create_transfer_key(dir.path()).is_err());
     }
 }

@@ -2,6 +2,8 @@
 //! HTTP serving nor the command line.
 //!
 //! - [`cwmp`]: the SOAP codec (pure, no I/O).
+//! - [`dhcp`]: DHCP discovery of the ACS: option 43/125 and DHCPv6 option 17 values and server
+//!   snippets (pure, no I/O).
 //! - [`auth`]: HTTP Basic and Digest authentication of CPEs (pure, clock passed in).
 //! - [`connreq`]: connection requests (ACS → CPE), paced and fanned out.
 //! - [`config`]: the server's settings (defaults, TOML file, `ACS_…` environment, flags).
@@ -18,6 +20,7 @@ pub mod auth;
 pub mod config;
 pub mod connreq;
 pub mod cwmp;
+pub mod dhcp;
 pub mod files;
 pub mod filter;
 pub mod ops;

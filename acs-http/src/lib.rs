@@ -1,11 +1,12 @@
-//! HTTP serving for `acs`: the CWMP endpoint for CPEs, and the northbound listener (health,
-//! metrics; the REST API and the file server join it in later work).
+//! HTTP serving for `acs`: the CWMP endpoint and the file server for CPEs, and the northbound
+//! listener (health, metrics, the REST API).
 //!
 //! [`Application::build`] binds both listeners (port 0 works, for tests) and
 //! [`Application::run_until_stopped`] serves until the process is told to stop.
 
 pub mod cpe_auth;
 pub mod cwmp;
+pub mod files;
 pub mod metrics;
 pub mod nbi;
 pub mod registry;
@@ -52,6 +53,10 @@ pub struct ServerConfig {
     pub connreq: acs_core::connreq::ConnReqConfig,
     /// How often the job runner looks at running jobs.
     pub job_interval: Duration,
+    /// Where files for CPEs (and the transfer-token key) are kept.
+    pub files_dir: PathBuf,
+    /// Largest file accepted for upload.
+    pub max_file_bytes: u64,
 }
 
 /// Why the server could not start.
@@ -71,6 +76,9 @@ pub enum StartError {
     /// Authentication settings unusable.
     #[error(transparent)]
     Auth(#[from] cpe_auth::CpeAuthConfigError),
+    /// The file store cannot be used.
+    #[error("file store: {0}")]
+    Files(#[from] acs_core::files::FileStoreError),
     /// Connection-request client settings unusable.
     #[error(transparent)]
     ConnReq(#[from] acs_core::connreq::ConnReqError),
@@ -84,6 +92,7 @@ pub struct Application {
     nbi_server: Server,
     state: Arc<CwmpState>,
     job_interval: Duration,
+    file_server: Arc<files::FileServer>,
 }
 
 impl std::fmt::Debug for Application {
@@ -145,6 +154,20 @@ impl Application {
             orphans: Default::default(),
         });
 
+        let file_store = acs_core::files::FileStore::new(
+            &config.files_dir,
+            state.store.clone(),
+            config.max_file_bytes,
+        );
+        file_store.prepare()?;
+        let transfer_key = acs_core::files::load_or_create_transfer_key(&config.files_dir)?;
+        let file_server = Arc::new(files::FileServer::new(
+            file_store,
+            state.store.clone(),
+            transfer_key,
+        ));
+        let files_data = web::Data::new(file_server.clone());
+
         let cwmp_listener = bind(config.cwmp_listen)?;
         let cwmp_addr = cwmp_listener
             .local_addr()
@@ -158,6 +181,12 @@ impl Application {
             App::new()
                 .app_data(data.clone())
                 .app_data(web::PayloadConfig::new(max_body))
+                .app_data(files_data.clone())
+                .service(
+                    web::resource("/files/t/{token}/{name}")
+                        .route(web::get().to(files::download))
+                        .route(web::head().to(files::download)),
+                )
                 .default_service(web::post().to(cwmp::endpoint))
         })
         .keep_alive(config.keep_alive.max(Duration::from_secs(30)))
@@ -193,10 +222,12 @@ impl Application {
             })?;
         let handle = web::Data::new(metrics_handle);
         let ops_data = web::Data::from(ops);
+        let nbi_files = web::Data::new(file_server.clone());
         let mut nbi_http = HttpServer::new(move || {
             App::new()
                 .app_data(handle.clone())
                 .app_data(ops_data.clone())
+                .app_data(nbi_files.clone())
                 .route("/healthz", web::get().to(nbi::healthz))
                 .route("/metrics", web::get().to(nbi::metrics))
                 .configure(nbi::api)
@@ -220,6 +251,7 @@ impl Application {
             nbi_server,
             state,
             job_interval: config.job_interval,
+            file_server,
         })
     }
 
@@ -231,6 +263,11 @@ impl Application {
     /// The bound NBI address.
     pub fn nbi_addr(&self) -> SocketAddr {
         self.nbi_addr
+    }
+
+    /// The file server (download URLs for tests and pushes).
+    pub fn file_server(&self) -> Arc<files::FileServer> {
+        self.file_server.clone()
     }
 
     /// The endpoint state, for tests that drive expiry explicitly.

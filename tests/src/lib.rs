@@ -104,9 +104,22 @@ pub struct TestApp {
     pub state: Arc<CwmpState>,
     /// Storage, for assertions.
     pub store: Store,
+    /// The file server (to mint download URLs).
+    pub files: Arc<acs_http::files::FileServer>,
+    files_dir: std::path::PathBuf,
     db: Option<TestDb>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// A fresh directory for a test server's files (removed with the temp dir by the OS; small).
+fn test_files_dir() -> std::path::PathBuf {
+    static N: AtomicU64 = AtomicU64::new(0);
+    std::env::temp_dir().join(format!(
+        "acs-test-files-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ))
 }
 
 /// A default server configuration on port 0.
@@ -114,6 +127,8 @@ pub fn test_config() -> ServerConfig {
     ServerConfig {
         connreq: Default::default(),
         job_interval: std::time::Duration::from_millis(100),
+        files_dir: test_files_dir(),
+        max_file_bytes: 64 * 1024 * 1024,
         cwmp_listen: "127.0.0.1:0".parse().expect("addr"),
         nbi_listen: "127.0.0.1:0".parse().expect("addr"),
         tls: None,
@@ -149,10 +164,12 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServerConfig)) -> TestAp
 
 /// Starts an ACS on an existing store (e.g. to simulate a restart on the same database).
 pub fn start(config: ServerConfig, store: Store, db: Option<TestDb>) -> TestApp {
+    let files_dir = config.files_dir.clone();
     let app = Application::build(config, store.clone()).expect("build app");
     let cwmp_url = format!("http://{}/", app.cwmp_addr());
     let nbi_url = format!("http://{}", app.nbi_addr());
     let state = app.cwmp_state();
+    let files = app.file_server();
     let (tx, rx) = tokio::sync::oneshot::channel();
     let server = tokio::spawn(app.run_until_stopped(async {
         let _ = rx.await;
@@ -162,6 +179,8 @@ pub fn start(config: ServerConfig, store: Store, db: Option<TestDb>) -> TestApp 
         nbi_url,
         state,
         store,
+        files,
+        files_dir,
         db,
         shutdown: Some(tx),
         server: Some(server),
@@ -182,7 +201,9 @@ impl TestApp {
 
     /// Stops and removes the database.
     pub async fn cleanup(self) {
+        let dir = self.files_dir.clone();
         let (_, db) = self.stop().await;
+        let _ = std::fs::remove_dir_all(dir);
         if let Some(db) = db {
             db.drop_database().await;
         }

@@ -92,6 +92,8 @@ pub fn server_config(settings: &Settings) -> ServerConfig {
             ..Default::default()
         },
         job_interval: std::time::Duration::from_secs(1),
+        files_dir: settings.data_dir.clone(),
+        max_file_bytes: 2 * 1024 * 1024 * 1024,
         cwmp_listen: settings.cwmp.listen,
         nbi_listen: settings.nbi.listen,
         tls: settings.cwmp.tls.as_ref().map(|t| TlsFiles {

@@ -1,5 +1,6 @@
 //! One simulated device: its data model, pending events and transfers, and the public handle.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -7,9 +8,11 @@ use std::time::Instant;
 use acs_core::cwmp::{DeviceId, EventCode, EventStruct, TransferComplete};
 use tokio::sync::{Notify, watch};
 
+use super::flat_profile::{self, FlatProfile};
 use super::model::{CpeFault, DataModel, DeviceVars, Schema};
 use super::rpc::Action;
 use super::session::{self, SessionReport};
+use super::transfer::Installed;
 use super::{Shared, SimConfig, transfer};
 
 /// Events waiting for the next Inform.
@@ -53,6 +56,9 @@ pub(crate) struct DeviceState {
     pub sessions: u64,
     pub last_report: Option<SessionReport>,
     pub timers: Timers,
+    /// Flat-profile settings from configuration files that have no data-model counterpart,
+    /// by element name (see [`flat_profile`]).
+    pub flat_profile: BTreeMap<String, String>,
 }
 
 impl DeviceState {
@@ -147,6 +153,7 @@ impl DeviceState {
     /// owed are kept (the ACS matches them by CommandKey and accepts duplicates).
     pub fn factory_reset(&mut self, shared: &Shared) {
         self.model.factory_reset();
+        self.flat_profile.clear();
         apply_factory_settings(&mut self.model, &shared.config);
         self.pending.bootstrap = true;
         self.pending.reboot_keys.clear();
@@ -155,28 +162,32 @@ impl DeviceState {
         self.reboot();
     }
 
-    /// Records a finished transfer; a successful firmware download installs the image
-    /// (SoftwareVersion from a `<name>.<version>.loads` file name) and reboots. Returns whether
+    /// Records a finished transfer and installs what it brought ([`transfer`]): a firmware
+    /// image sets SoftwareVersion and reboots, a configuration file is applied. Returns whether
     /// the device rebooted.
     pub fn transfer_finished(
         &mut self,
         shared: &Shared,
         action: &Action,
         complete: TransferComplete,
+        installed: Installed,
     ) -> bool {
         let mut rebooted = false;
         let method = match action {
-            Action::Download(d) => {
-                if complete.fault_struct.is_success() && d.file_type == transfer::FIRMWARE_FILE_TYPE
-                {
-                    if let Some(version) = transfer::firmware_version(d) {
-                        let name = shared.param("DeviceInfo.SoftwareVersion");
-                        if let Err(e) = self.model.set_internal(&name, &version) {
-                            tracing::warn!(%name, %version, "cannot install firmware: {e}");
+            Action::Download(_) => {
+                match installed {
+                    Installed::Firmware(version) => {
+                        if let Some(version) = version {
+                            let name = shared.param("DeviceInfo.SoftwareVersion");
+                            if let Err(e) = self.model.set_internal(&name, &version) {
+                                tracing::warn!(%name, %version, "cannot install firmware: {e}");
+                            }
                         }
+                        self.reboot();
+                        rebooted = true;
                     }
-                    self.reboot();
-                    rebooted = true;
+                    Installed::Config(config) => self.apply_flat_profile(shared, &config),
+                    Installed::Nothing => {}
                 }
                 "Download"
             }
@@ -190,6 +201,37 @@ impl DeviceState {
             .push(PendingTransfer { method, complete });
         self.timers.transfer_new = true;
         rebooted
+    }
+
+    /// Applies a flat-profile configuration: settings with a parameter in the data model are
+    /// written to it (as the device's own changes), the others kept in
+    /// [`DeviceState::flat_profile`]; values a parameter refuses are skipped.
+    pub fn apply_flat_profile(&mut self, shared: &Shared, config: &FlatProfile) {
+        let root = &shared.config.profile.root;
+        for (element, value) in &config.settings {
+            let writes = match flat_profile::mapping(element, value) {
+                Some(Ok(writes)) => writes,
+                Some(Err(reason)) => {
+                    tracing::info!(%element, "configuration setting skipped: {reason}");
+                    continue;
+                }
+                None => Vec::new(),
+            };
+            let writes: Vec<(String, &str)> = writes
+                .iter()
+                .map(|(p, v)| (format!("{root}{p}"), v.as_str()))
+                .collect();
+            if writes.is_empty() || writes.iter().any(|(p, _)| self.model.value(p).is_none()) {
+                self.flat_profile.insert(element.clone(), value.clone());
+                continue;
+            }
+            for (name, v) in writes {
+                if let Err(e) = self.model.set_internal(&name, v) {
+                    tracing::info!(%element, %name, "configuration setting skipped: {e}");
+                    break;
+                }
+            }
+        }
     }
 
     /// Refreshes DeviceInfo.UpTime before an Inform.
@@ -308,6 +350,7 @@ impl DeviceSlot {
                 sessions: 0,
                 last_report: None,
                 timers: Timers::default(),
+                flat_profile: BTreeMap::new(),
             }),
             session_lock: tokio::sync::Mutex::new(()),
             busy: AtomicBool::new(false),
@@ -401,9 +444,9 @@ pub(crate) async fn explicit_session(
                 slot.lock().pending.scheduled_keys.push(command_key);
             }
             transfer_action @ (Action::Download(_) | Action::Upload(_)) => {
-                let complete = transfer::perform(shared, slot, &transfer_action).await;
+                let (complete, installed) = transfer::perform(shared, slot, &transfer_action).await;
                 slot.lock()
-                    .transfer_finished(shared, &transfer_action, complete);
+                    .transfer_finished(shared, &transfer_action, complete, installed);
             }
         }
     }
@@ -462,6 +505,12 @@ impl DeviceHandle {
     /// `4 VALUE CHANGE` if its Notification is 1 or 2). Returns whether the value changed.
     pub fn set_value(&self, name: &str, value: &str) -> Result<bool, CpeFault> {
         self.slot.lock().model.set_internal(name, value)
+    }
+
+    /// Settings of the configuration files it applied that have no data-model parameter, by
+    /// flat-profile element name (`Station_Name` → `Lobby`).
+    pub fn flat_profile(&self) -> BTreeMap<String, String> {
+        self.slot.lock().flat_profile.clone()
     }
 
     /// Runs `f` on the data model.

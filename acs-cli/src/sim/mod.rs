@@ -39,9 +39,14 @@
 //! - FactoryReset: the data model is reset; the next session carries `0 BOOTSTRAP` + `1 BOOT`.
 //! - Download / Upload: the file is fetched (HTTP GET) or sent (HTTP PUT) at once (DelaySeconds
 //!   is ignored in explicit mode); the next session carries `7 TRANSFER COMPLETE` + `M Download`
-//!   (or `M Upload`) and sends the TransferComplete. A successful firmware download whose file
-//!   name looks like `sip88xx.<version>.loads` sets `DeviceInfo.SoftwareVersion` to
-//!   `sip88xx.<version>`, and any successful firmware download reboots (`1 BOOT`).
+//!   (or `M Upload`) and sends the TransferComplete. A firmware image is installed (an MPP phone
+//!   takes `sip88xx.<version>.loads` and then reports SoftwareVersion `sip88xx.<version>`) and
+//!   the device reboots, so the next Inform also carries `1 BOOT` (and `4 VALUE CHANGE`:
+//!   SoftwareVersion is forceEnabled); a Cisco flat-profile configuration file is parsed and
+//!   applied ([`DeviceHandle::flat_profile`] keeps the settings the data model has no parameter
+//!   for). Faults: 9018 for an image the device does not take or a malformed configuration file
+//!   (nothing changes), 9012/9016/9010/9015/9017 for HTTP 401–403/404/other statuses/no
+//!   connection/a cut-off transfer (details in `transfer.rs`).
 //! - ScheduleInform: the next session carries `3 SCHEDULED` + `M ScheduleInform` (the delay is
 //!   not waited for in explicit mode).
 //!
@@ -89,6 +94,7 @@
 pub mod bench;
 mod cr;
 mod device;
+mod flat_profile;
 pub mod model;
 pub mod profile;
 mod rpc;

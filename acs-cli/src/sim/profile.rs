@@ -218,6 +218,16 @@ pub struct Supports {
     pub events: Vec<String>,
     pub udp_connection_request: bool,
     pub xmpp_connection_request: bool,
+    /// Firmware image families the device installs: `sip88xx` accepts
+    /// `sip88xx.<version>.loads` and reports SoftwareVersion `sip88xx.<version>`; other names
+    /// fail with 9018. Empty: any `<name>.<version>.loads` sets the version, other names
+    /// install without changing it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub firmware_image_families: Vec<String>,
+    /// How `3 Vendor Configuration File` downloads are read: `cisco-flat-profile` parses and
+    /// applies them (malformed files fail with 9018); absent: fetched and not applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vendor_config_format: Option<String>,
 }
 
 impl Default for Supports {
@@ -230,6 +240,8 @@ impl Default for Supports {
             events: Vec::new(),
             udp_connection_request: false,
             xmpp_connection_request: false,
+            firmware_image_families: Vec::new(),
+            vendor_config_format: None,
         }
     }
 }
@@ -303,6 +315,24 @@ impl Profile {
     /// Checks everything [`super::model::Schema::new`] needs: names, types, default values
     /// (rendered with sample device variables), templates, tables and forced-inform names.
     pub fn validate(&self) -> Result<(), ProfileError> {
+        if let Some(f) = &self.supports.vendor_config_format
+            && f != super::transfer::CISCO_FLAT_PROFILE
+        {
+            return Err(self.invalid(format!(
+                "supports.vendor_config_format {f:?} is not {:?}",
+                super::transfer::CISCO_FLAT_PROFILE
+            )));
+        }
+        if let Some(f) = self
+            .supports
+            .firmware_image_families
+            .iter()
+            .find(|f| f.is_empty() || f.contains('.') || f.contains('/'))
+        {
+            return Err(self.invalid(format!(
+                "supports.firmware_image_families: {f:?} is not a file name prefix without dots"
+            )));
+        }
         super::model::Schema::new(self).map(|_| ())
     }
 

@@ -153,8 +153,10 @@ pub(crate) async fn device_task(
         };
         let mut rebooting = false;
         for (_, action) in due_transfers {
-            let complete = transfer::perform(&shared, &slot, &action).await;
-            rebooting |= slot.lock().transfer_finished(&shared, &action, complete);
+            let (complete, installed) = transfer::perform(&shared, &slot, &action).await;
+            rebooting |= slot
+                .lock()
+                .transfer_finished(&shared, &action, complete, installed);
         }
         if rebooting {
             start_reboot(&shared, &slot);

@@ -488,6 +488,280 @@ async fn download_answers_the_file_servers_challenge() {
     );
 }
 
+fn config_download(url: String, key: &str) -> Body {
+    let Body::Download(mut d) = firmware_download(url, key) else {
+        unreachable!()
+    };
+    d.file_type = "3 Vendor Configuration File".into();
+    Body::Download(d)
+}
+
+const LINE1: &str = "Device.Services.VoiceService.1.VoiceProfile.1.Line.1.";
+const VP: &str = "Device.Services.VoiceService.1.VoiceProfile.1.";
+
+/// Every parameter value of the device (secrets included, UpTime excluded), to show what changed.
+fn snapshot(sim: &Simulator) -> Vec<(String, String)> {
+    sim.device(0).with_model(|m| {
+        m.get_values(&["Device."])
+            .unwrap()
+            .into_iter()
+            .filter(|v| v.name != "Device.DeviceInfo.UpTime")
+            // Real values: passwords read back empty.
+            .map(|v| {
+                let real = m.value(&v.name).unwrap_or_default();
+                (v.name, real)
+            })
+            .collect()
+    })
+}
+
+/// Runs the session that fetches the file the ACS queued, then the one that reports it;
+/// returns the fault code of the TransferComplete and the second session's events.
+async fn transfer_round(sim: &Simulator, key: &str) -> (u32, Vec<String>) {
+    let r = sim.run_session(0, vec![]).await.unwrap();
+    assert!(r.succeeded(), "{r:?}");
+    assert_eq!(r.rpcs_received, ["Download"]);
+    let r = sim.run_session(0, vec![]).await.unwrap();
+    assert!(r.succeeded(), "{r:?}");
+    assert_eq!(r.transfer_completes_acknowledged, [key], "{r:?}");
+    let code = r.transfer_completes_sent[0].fault_struct.fault_code.code();
+    (code, codes(&r))
+}
+
+#[tokio::test]
+async fn firmware_the_phone_does_not_take_fails_with_9018() {
+    let (acs, sim) = start(MPP).await;
+    bootstrap(&sim).await;
+    let before = snapshot(&sim);
+    // A 78xx image on an 8851, a name that is no MPP load, a load without a version.
+    for (i, name) in [
+        "sip78xx.14-1-1MPP-1.loads",
+        "image.bin",
+        "sip88xx.loads",
+        "sip88xx.-x.loads",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let key = format!("bad-{i}");
+        {
+            let mut st = acs.state();
+            st.files.insert(name.into(), (200, b"image".to_vec()));
+            st.queue
+                .push_back(firmware_download(acs.file_url(name), &key));
+        }
+        let (code, events) = transfer_round(&sim, &key).await;
+        assert_eq!(code, 9018, "{name}");
+        // No reboot, nothing installed.
+        assert_eq!(
+            events,
+            [
+                "7 TRANSFER COMPLETE".to_owned(),
+                format!("M Download/{key}")
+            ],
+            "{name}"
+        );
+        assert_eq!(snapshot(&sim), before, "{name}");
+    }
+    let tc = acs.state().transfer_completes.last().cloned().unwrap();
+    assert!(
+        tc.fault_struct
+            .fault_string
+            .contains("sip88xx.<version>.loads"),
+        "{tc:?}"
+    );
+
+    // TargetFileName names the image when the URL does not.
+    let Body::Download(mut d) = firmware_download(acs.file_url("fw"), "named") else {
+        unreachable!()
+    };
+    d.target_file_name = "sip88xx.12-0-9MPP-2.loads".into();
+    {
+        let mut st = acs.state();
+        st.files.insert("fw".into(), (200, b"image".to_vec()));
+        st.queue.push_back(Body::Download(d));
+    }
+    let (code, events) = transfer_round(&sim, "named").await;
+    assert_eq!(code, 0);
+    assert_eq!(
+        events,
+        [
+            "1 BOOT",
+            "4 VALUE CHANGE",
+            "7 TRANSFER COMPLETE",
+            "M Download/named"
+        ]
+    );
+    let inform = informs(&acs).pop().unwrap();
+    assert_eq!(param(&inform, SW), Some("sip88xx.12-0-9MPP-2"));
+}
+
+#[tokio::test]
+async fn configuration_file_is_applied() {
+    let (acs, sim) = start(MPP).await;
+    bootstrap(&sim).await;
+    let dev = sim.device(0);
+    let before = snapshot(&sim);
+    let config = r#"<?xml version="1.0" encoding="UTF-8"?>
+<device>
+  <flat-profile>
+    <Station_Name ua="na">Lobby</Station_Name>
+    <Line_Enable_1_ ua="na">No</Line_Enable_1_>
+    <User_ID_1_>4001</User_ID_1_>
+    <Auth_ID_1_>auth4001</Auth_ID_1_>
+    <Password_1_ ua="na">s3cret</Password_1_>
+    <Display_Name_2_>Front &amp; Back</Display_Name_2_>
+    <Proxy_1_>sip.example.com:5061</Proxy_1_>
+    <Proxy_2_>other.example.com</Proxy_2_>
+    <Periodic_Inform_Interval>3600</Periodic_Inform_Interval>
+    <Register_Expires_1_>soon</Register_Expires_1_>
+    <Line_Enable_3_>Yes</Line_Enable_3_>
+    <Primary_DNS/>
+  </flat-profile>
+</device>
+"#;
+    {
+        let mut st = acs.state();
+        st.files
+            .insert("phone.xml".into(), (200, config.as_bytes().to_vec()));
+        st.queue
+            .push_back(config_download(acs.file_url("phone.xml"), "cfg-1"));
+    }
+    let (code, events) = transfer_round(&sim, "cfg-1").await;
+    assert_eq!(code, 0);
+    // A configuration file does not reboot the phone.
+    assert_eq!(events, ["7 TRANSFER COMPLETE", "M Download/cfg-1"]);
+
+    let v = |name: &str| dev.value(name).unwrap();
+    assert_eq!(v(&format!("{LINE1}Enable")), "Disabled");
+    assert_eq!(v(&format!("{LINE1}DirectoryNumber")), "4001");
+    assert_eq!(v(&format!("{LINE1}SIP.AuthUserName")), "auth4001");
+    assert_eq!(v(&format!("{LINE1}SIP.AuthPassword")), "s3cret");
+    assert_eq!(
+        v(&format!("{VP}Line.2.CallingFeatures.CallerIDName")),
+        "Front & Back"
+    );
+    assert_eq!(v(&format!("{VP}SIP.ProxyServer")), "sip.example.com");
+    assert_eq!(v(&format!("{VP}SIP.ProxyServerPort")), "5061");
+    assert_eq!(v("Device.ManagementServer.PeriodicInformInterval"), "3600");
+    // Refused by the parameter (unsignedInt): skipped, unchanged, not stored.
+    assert_eq!(v(&format!("{VP}SIP.RegisterExpires")), "3600");
+    // No data-model counterpart: kept in the flat-profile store.
+    let store = dev.flat_profile();
+    let want: Vec<(&str, &str)> = vec![
+        ("Line_Enable_3_", "Yes"),
+        ("Primary_DNS", ""),
+        ("Proxy_2_", "other.example.com"),
+        ("Station_Name", "Lobby"),
+    ];
+    assert_eq!(
+        store
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect::<Vec<_>>(),
+        want
+    );
+    // Exactly the mapped parameters changed.
+    let changed: Vec<String> = snapshot(&sim)
+        .into_iter()
+        .zip(before)
+        .filter(|(a, b)| a != b)
+        .map(|(a, _)| a.0)
+        .collect();
+    assert_eq!(changed.len(), 8, "{changed:?}");
+
+    // The ACS reads the new values.
+    acs.state()
+        .queue
+        .push_back(Body::GetParameterValues(GetParameterValues {
+            parameter_names: vec![format!("{LINE1}Enable")],
+        }));
+    assert!(sim.run_session(0, vec![]).await.unwrap().succeeded());
+    let answer = acs
+        .state()
+        .log
+        .iter()
+        .rev()
+        .find_map(|l| match l.envelope.as_ref().map(|e| &e.body) {
+            Some(Body::GetParameterValuesResponse(r)) => Some(r.parameter_list.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(answer[0].value, "Disabled");
+
+    // A factory reset forgets the configuration.
+    acs.state().queue.push_back(Body::FactoryReset);
+    assert!(sim.run_session(0, vec![]).await.unwrap().succeeded());
+    assert!(dev.flat_profile().is_empty());
+    assert_eq!(v(&format!("{LINE1}Enable")), "Enabled");
+}
+
+#[tokio::test]
+async fn malformed_configuration_faults_and_changes_nothing() {
+    let (acs, sim) = start(MPP).await;
+    bootstrap(&sim).await;
+    let before = snapshot(&sim);
+    let cases: [(&str, &[u8], u32); 7] = [
+        ("plain.txt", b"Station_Name=Lobby\n", 9018),
+        (
+            "cut.xml",
+            b"<flat-profile><Line_Enable_1_>No</Line_Enable_1_><Station_Name>Lo",
+            9018,
+        ),
+        (
+            "dtd.xml",
+            b"<!DOCTYPE d [<!ENTITY x 'y'>]><flat-profile><Station_Name>&x;</Station_Name></flat-profile>",
+            9018,
+        ),
+        (
+            "nested.xml",
+            b"<flat-profile><Line_Enable_1_>No</Line_Enable_1_><Proxy_1_><a/></Proxy_1_></flat-profile>",
+            9018,
+        ),
+        ("other.xml", b"<config><Line_Enable_1_>No</Line_Enable_1_></config>", 9018),
+        ("binary.xml", b"<flat-profile>\xff\xfe</flat-profile>", 9018),
+        // Not on the file server.
+        ("missing.xml", b"", 9016),
+    ];
+    for (i, (name, body, want)) in cases.into_iter().enumerate() {
+        let key = format!("cfg-{i}");
+        {
+            let mut st = acs.state();
+            if name != "missing.xml" {
+                st.files.insert(name.into(), (200, body.to_vec()));
+            }
+            st.queue
+                .push_back(config_download(acs.file_url(name), &key));
+        }
+        let (code, events) = transfer_round(&sim, &key).await;
+        assert_eq!(code, want, "{name}");
+        assert_eq!(
+            events,
+            [
+                "7 TRANSFER COMPLETE".to_owned(),
+                format!("M Download/{key}")
+            ],
+            "{name}"
+        );
+        assert_eq!(snapshot(&sim), before, "{name}");
+        assert!(sim.device(0).flat_profile().is_empty(), "{name}");
+    }
+    let tc = acs.state().transfer_completes[2].clone();
+    assert!(tc.fault_struct.fault_string.contains("DOCTYPE"), "{tc:?}");
+
+    // The file server wants credentials the ACS did not give: 9012.
+    {
+        let mut st = acs.state();
+        st.files
+            .insert("auth.xml".into(), (200, b"<flat-profile/>".to_vec()));
+        st.file_auth = Some(("fw".into(), "pw".into()));
+        st.queue
+            .push_back(config_download(acs.file_url("auth.xml"), "cfg-auth"));
+    }
+    let (code, _) = transfer_round(&sim, "cfg-auth").await;
+    assert_eq!(code, 9012);
+}
+
 #[tokio::test]
 async fn transfer_complete_survives_failed_sessions_and_hold_requests() {
     let (acs, sim) = start(MPP).await;

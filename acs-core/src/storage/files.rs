@@ -195,6 +195,29 @@ impl Store {
             .collect()
     }
 
+    /// The newest file with this name that suits a device of `product_class`: one restricted
+    /// to that product class first, else one without restriction.
+    pub async fn find_file_for_device(
+        &self,
+        name: &str,
+        product_class: Option<&str>,
+    ) -> Result<Option<FileRow>, StoreError> {
+        let rows = file::Entity::find()
+            .filter(file::Column::Name.eq(name))
+            .order_by_desc(file::Column::Id)
+            .all(&self.read)
+            .await?
+            .into_iter()
+            .map(FileRow::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        let exact = rows
+            .iter()
+            .find(|f| f.product_class.is_some() && f.product_class.as_deref() == product_class);
+        Ok(exact
+            .or_else(|| rows.iter().find(|f| f.product_class.is_none()))
+            .cloned())
+    }
+
     /// Deletes a file's metadata; returns it, and whether other files still use its content.
     pub async fn delete_file(&self, id: i64) -> Result<Option<(FileRow, bool)>, StoreError> {
         let Some(row) = self.get_file(id).await? else {

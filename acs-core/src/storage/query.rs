@@ -71,6 +71,12 @@ pub enum SortField {
     FirstSeen,
     /// Software version (devices without one sort as the empty string).
     SoftwareVersion,
+    /// OUI as reported.
+    Oui,
+    /// Manufacturer.
+    Manufacturer,
+    /// MAC address (devices without one sort as the empty string).
+    Mac,
 }
 
 impl SortField {
@@ -83,6 +89,9 @@ impl SortField {
             SortField::LastInform => "last_inform",
             SortField::FirstSeen => "first_seen",
             SortField::SoftwareVersion => "software_version",
+            SortField::Oui => "oui",
+            SortField::Manufacturer => "manufacturer",
+            SortField::Mac => "mac",
         }
     }
 
@@ -95,6 +104,9 @@ impl SortField {
             SortField::LastInform,
             SortField::FirstSeen,
             SortField::SoftwareVersion,
+            SortField::Oui,
+            SortField::Manufacturer,
+            SortField::Mac,
         ]
         .into_iter()
         .find(|f| f.name() == s)
@@ -115,6 +127,9 @@ impl SortField {
             SortField::SoftwareVersion => {
                 Expr::cust("COALESCE(\"devices\".\"software_version\", '')")
             }
+            SortField::Oui => dcol("oui"),
+            SortField::Manufacturer => dcol("manufacturer"),
+            SortField::Mac => Expr::cust("COALESCE(\"devices\".\"mac\", '')"),
         }
     }
 
@@ -128,6 +143,9 @@ impl SortField {
             SortField::LastInform => time(&d.last_inform),
             SortField::FirstSeen => time(&d.first_seen),
             SortField::SoftwareVersion => d.software_version.clone().unwrap_or_default(),
+            SortField::Oui => d.oui.clone(),
+            SortField::Manufacturer => d.manufacturer.clone(),
+            SortField::Mac => d.mac.clone().unwrap_or_default(),
         }
     }
 }

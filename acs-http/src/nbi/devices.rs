@@ -42,10 +42,7 @@ pub(super) fn parse_filter(filter: Option<&str>) -> Result<Option<Filter>, ApiEr
     }
 }
 
-/// API sort names (docs/NBI.md) and the storage layer's names for them. `oui`, `manufacturer`
-/// and `mac` are in the contract but not (yet) sortable in storage: they resolve through
-/// `SortField::from_name`, so they start working when storage learns them, and are refused
-/// with the list of working names until then.
+/// API sort names (docs/NBI.md) and the storage layer's names for them.
 const SORT_NAMES: [(&str, &str); 9] = [
     ("id", "id"),
     ("serial_number", "serial"),
@@ -111,8 +108,8 @@ async fn device_or_404(store: &Store, id: &str) -> Result<DeviceRow, ApiError> {
 pub struct DeviceListQuery {
     /// A filter (docs/FILTERS.md), e.g. `product_class = "CP-8851-3PCC" and tag = lab`.
     filter: Option<String>,
-    /// `id`, `serial_number`, `product_class`, `software_version`, `last_inform`,
-    /// `first_seen` (`oui`, `manufacturer`, `mac`: not yet); `-` in front for descending.
+    /// `id`, `serial_number`, `product_class`, `oui`, `manufacturer`, `mac`,
+    /// `software_version`, `last_inform`, `first_seen`; `-` in front for descending.
     sort: Option<String>,
     /// Page size, 1–1000 (default 100).
     limit: Option<u64>,

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod devices;
 pub mod dto;
 pub mod error;
+pub mod files;
 pub mod jobs;
 pub mod tasks;
 
@@ -176,6 +177,11 @@ impl utoipa::Modify for AuthResponses {
         jobs::get_job,
         jobs::job_tasks,
         jobs::cancel_job,
+        files::upload_file,
+        files::list_files,
+        files::get_file,
+        files::delete_file,
+        files::device_transfers,
     ),
     components(schemas(dto::TaskDefinition, dto::SetValue, dto::SetAttribute)),
     modifiers(&BearerScheme, &AuthResponses),
@@ -185,6 +191,7 @@ impl utoipa::Modify for AuthResponses {
         (name = "tasks", description = "Per-device tasks"),
         (name = "jobs", description = "Bulk jobs over many devices"),
         (name = "faults", description = "Tasks that failed and were not cleared"),
+        (name = "files", description = "Files for CPEs and their transfers"),
         (name = "meta", description = "This document"),
     ),
 )]
@@ -337,6 +344,23 @@ pub fn api(cfg: &mut web::ServiceConfig) {
                 resource("/devices/{id}/tasks")
                     .route(get().to(devices::device_tasks))
                     .route(post().to(devices::create_task))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                resource("/devices/{id}/transfers")
+                    .route(get().to(files::device_transfers))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                resource("/files")
+                    .route(get().to(files::list_files))
+                    .route(post().to(files::upload_file))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                resource("/files/{id}")
+                    .route(get().to(files::get_file))
+                    .route(delete().to(files::delete_file))
                     .default_service(web::to(wrong_method)),
             )
             .service(

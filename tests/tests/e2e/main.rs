@@ -3,6 +3,7 @@
 
 mod api;
 mod auth;
+mod files;
 mod operations;
 mod sessions;
 mod simulated;

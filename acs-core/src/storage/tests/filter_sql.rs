@@ -357,6 +357,9 @@ fn key(field: SortField, d: &DeviceRow) -> String {
         SortField::LastInform => d.last_inform.to_rfc3339(),
         SortField::FirstSeen => d.first_seen.to_rfc3339(),
         SortField::SoftwareVersion => d.software_version.clone().unwrap_or_default(),
+        SortField::Oui => d.oui.clone(),
+        SortField::Manufacturer => d.manufacturer.clone(),
+        SortField::Mac => d.mac.clone().unwrap_or_default(),
     }
 }
 
@@ -403,6 +406,9 @@ pub(crate) async fn filter_keyset_paging(store: Store) {
         SortField::LastInform,
         SortField::FirstSeen,
         SortField::SoftwareVersion,
+        SortField::Oui,
+        SortField::Manufacturer,
+        SortField::Mac,
     ] {
         for direction in [SortDirection::Asc, SortDirection::Desc] {
             for filter in [None, Some(&lab)] {

@@ -1,0 +1,331 @@
+//! The file server for CPEs: `GET`/`HEAD /files/t/{token}/{name}` on the CWMP listener.
+//!
+//! Every download is authorised by a per-transfer token in the URL
+//! ([`acs_core::files::TransferToken`]); nothing is served without one. The token names a
+//! device, and the file is looked up by name among the stored files that suit that device's
+//! product class, so an MPP phone can fetch the other files of a firmware release from next to
+//! the `.loads` file it was pointed at (SPEC §9).
+//!
+//! HTTP behaviour (RFC 9110), which MPP phones and other CPEs rely on: `ETag` is the content's
+//! SHA-256 and `If-None-Match` gets 304; one `Range` (`a-b`, `a-`, `-n`) gets 206 with
+//! `Content-Range`, an unsatisfiable one 416 with `Content-Range: bytes */size`, several ranges
+//! the whole file (allowed, and simpler for small CPE HTTP clients); `If-Range` with another
+//! ETag gets the whole file. Bad or expired tokens get 403, unknown files 404. Every request is
+//! recorded in the transfer log, so per-device download counts and failures are visible.
+
+use std::io::SeekFrom;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use acs_core::files::{FileStore, TokenError, TransferToken};
+use acs_core::storage::{FileKind, FileRow, FileTransferRecord, Store};
+use actix_web::http::{Method, StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use futures::StreamExt;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tracing::warn;
+
+/// Shared state of the file server.
+pub struct FileServer {
+    /// Content.
+    pub files: FileStore,
+    /// Metadata and the transfer log.
+    pub store: Store,
+    key: [u8; 32],
+}
+
+impl std::fmt::Debug for FileServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The key signs download URLs: never printed.
+        f.debug_struct("FileServer").finish_non_exhaustive()
+    }
+}
+
+impl FileServer {
+    /// A server over `files`, checking tokens with `key`.
+    pub fn new(files: FileStore, store: Store, key: [u8; 32]) -> FileServer {
+        FileServer { files, store, key }
+    }
+
+    /// A download URL path (`/files/t/<token>/<name>`) for `device_id`, valid for `ttl`.
+    pub fn download_path(
+        &self,
+        device_id: &str,
+        task_id: Option<i64>,
+        name: &str,
+        ttl: chrono::TimeDelta,
+    ) -> String {
+        let token = TransferToken {
+            device_id: device_id.to_owned(),
+            task_id,
+            expires: (Utc::now() + ttl).timestamp(),
+        };
+        format!("/files/t/{}/{name}", token.sign(&self.key))
+    }
+}
+
+/// The byte range to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RangeAnswer {
+    /// All of it (no Range header, several ranges, or a Range we do not read).
+    Full,
+    /// `start..=end`.
+    Partial(u64, u64),
+    /// Nothing of it can be served.
+    Unsatisfiable,
+}
+
+/// Interprets a `Range` header for a file of `size` bytes.
+pub(crate) fn parse_range(header: Option<&str>, size: u64) -> RangeAnswer {
+    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else {
+        return RangeAnswer::Full;
+    };
+    if spec.contains(',') {
+        return RangeAnswer::Full;
+    }
+    let Some((a, b)) = spec.trim().split_once('-') else {
+        return RangeAnswer::Full;
+    };
+    let (a, b) = (a.trim(), b.trim());
+    let range = if a.is_empty() {
+        // Suffix: the last n bytes.
+        match b.parse::<u64>() {
+            Ok(0) => return RangeAnswer::Unsatisfiable,
+            Ok(n) if size > 0 => (size.saturating_sub(n), size - 1),
+            Ok(_) => return RangeAnswer::Unsatisfiable,
+            Err(_) => return RangeAnswer::Full,
+        }
+    } else {
+        let Ok(start) = a.parse::<u64>() else {
+            return RangeAnswer::Full;
+        };
+        let end = if b.is_empty() {
+            size.saturating_sub(1)
+        } else {
+            match b.parse::<u64>() {
+                Ok(end) if end >= start => end.min(size.saturating_sub(1)),
+                _ => return RangeAnswer::Full,
+            }
+        };
+        if start >= size {
+            return RangeAnswer::Unsatisfiable;
+        }
+        (start, end)
+    };
+    RangeAnswer::Partial(range.0, range.1)
+}
+
+fn etag_of(file: &FileRow) -> String {
+    format!("\"{}\"", file.sha256)
+}
+
+fn header_str(req: &HttpRequest, name: header::HeaderName) -> Option<&str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+fn plain(status: StatusCode, text: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/plain; charset=utf-8")
+        .body(format!("{text}\n"))
+}
+
+async fn log(server: &FileServer, record: FileTransferRecord) {
+    if let Err(e) = server.store.record_file_transfer(&record).await {
+        warn!(error = %e, "could not record a file transfer");
+    }
+}
+
+/// `GET`/`HEAD /files/t/{token}/{name}`.
+pub async fn download(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    server: web::Data<Arc<FileServer>>,
+) -> HttpResponse {
+    let (token, name) = path.into_inner();
+    let remote_ip = req
+        .peer_addr()
+        .map(|a| a.ip())
+        .map(|ip: IpAddr| ip.to_string());
+    let mut record = FileTransferRecord {
+        file_id: None,
+        device_id: None,
+        task_id: None,
+        remote_ip,
+        status: 0,
+        bytes: 0,
+        outcome: String::new(),
+        at: Utc::now(),
+    };
+    let token = match TransferToken::verify(&token, &server.key, Utc::now().timestamp()) {
+        Ok(t) => t,
+        Err(e) => {
+            record.status = 403;
+            record.outcome = match e {
+                TokenError::Expired => "token_expired",
+                TokenError::Invalid => "unauthorized",
+            }
+            .into();
+            log(&server, record).await;
+            return plain(StatusCode::FORBIDDEN, &e.to_string());
+        }
+    };
+    record.device_id = Some(token.device_id.clone());
+    record.task_id = token.task_id;
+    let product_class = match server.store.get_device(&token.device_id).await {
+        Ok(Some(d)) => Some(d.product_class),
+        Ok(None) => None,
+        Err(e) => {
+            warn!(error = %e, "file server: reading the device failed");
+            return plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage unavailable; retry later",
+            );
+        }
+    };
+    let file = match server
+        .store
+        .find_file_for_device(&name, product_class.as_deref())
+        .await
+    {
+        // A template is rendered per device by a configuration push, never served raw.
+        Ok(Some(f)) if f.kind != FileKind::ConfigTemplate => f,
+        Ok(_) => {
+            record.status = 404;
+            record.outcome = "not_found".into();
+            log(&server, record).await;
+            return plain(StatusCode::NOT_FOUND, &format!("no file named {name}"));
+        }
+        Err(e) => {
+            warn!(error = %e, "file server: reading the file failed");
+            return plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage unavailable; retry later",
+            );
+        }
+    };
+    record.file_id = Some(file.id);
+    let size = u64::try_from(file.size).unwrap_or(0);
+    let etag = etag_of(&file);
+
+    if header_str(&req, header::IF_NONE_MATCH)
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+    {
+        record.status = 304;
+        record.outcome = "not_modified".into();
+        log(&server, record).await;
+        return HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .finish();
+    }
+    let if_range_ok = header_str(&req, header::IF_RANGE).is_none_or(|v| v.trim() == etag);
+    let range = if if_range_ok {
+        parse_range(header_str(&req, header::RANGE), size)
+    } else {
+        RangeAnswer::Full
+    };
+    let (status, start, len) = match range {
+        RangeAnswer::Full => (StatusCode::OK, 0, size),
+        RangeAnswer::Partial(a, b) => (StatusCode::PARTIAL_CONTENT, a, b - a + 1),
+        RangeAnswer::Unsatisfiable => {
+            record.status = 416;
+            record.outcome = "range_not_satisfiable".into();
+            log(&server, record).await;
+            return HttpResponse::RangeNotSatisfiable()
+                .insert_header((header::CONTENT_RANGE, format!("bytes */{size}")))
+                .insert_header((header::ETAG, etag))
+                .finish();
+        }
+    };
+    let mut content = match server.files.open(&file).await {
+        Ok(f) => f,
+        Err(e) => {
+            warn!(error = %e, file = file.id, "file server: content missing");
+            record.status = 500;
+            record.outcome = "content_missing".into();
+            log(&server, record).await;
+            return plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "file content unavailable",
+            );
+        }
+    };
+    if start > 0
+        && let Err(e) = content.seek(SeekFrom::Start(start)).await
+    {
+        warn!(error = %e, "file server: seek failed");
+        return plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "file content unavailable",
+        );
+    }
+    record.status = i32::from(status.as_u16());
+    record.bytes = i64::try_from(len).unwrap_or(i64::MAX);
+    record.outcome = if status == StatusCode::OK {
+        "ok"
+    } else {
+        "partial"
+    }
+    .into();
+    if req.method() == Method::HEAD {
+        record.bytes = 0;
+    }
+    log(&server, record).await;
+
+    let mut response = HttpResponse::build(status);
+    response
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::ACCEPT_RANGES, "bytes"))
+        .insert_header((header::CONTENT_TYPE, "application/octet-stream"))
+        .no_chunking(len);
+    if status == StatusCode::PARTIAL_CONTENT {
+        response.insert_header((
+            header::CONTENT_RANGE,
+            format!("bytes {start}-{}/{size}", start + len - 1),
+        ));
+    }
+    // HEAD goes through the same path: actix sends the headers (with the real Content-Length
+    // from `no_chunking`) and drops the body without reading it.
+    // 64 KiB reads: the whole image is never in memory.
+    let body = futures::stream::unfold((content.take(len), false), |(mut r, done)| async move {
+        if done {
+            return None;
+        }
+        let mut buf = vec![0u8; 64 * 1024];
+        match r.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(web::Bytes::from(buf)), (r, false)))
+            }
+            Err(e) => Some((Err(e), (r, true))),
+        }
+    });
+    response.streaming(body.boxed_local())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        let check = |h: Option<&str>, size: u64, want: RangeAnswer| {
+            assert_eq!(parse_range(h, size), want, "{h:?} of {size}");
+        };
+        use RangeAnswer::*;
+        check(None, 100, Full);
+        check(Some("bytes=0-9"), 100, Partial(0, 9));
+        check(Some("bytes=90-"), 100, Partial(90, 99));
+        check(Some("bytes=90-500"), 100, Partial(90, 99));
+        check(Some("bytes=-10"), 100, Partial(90, 99));
+        check(Some("bytes=-500"), 100, Partial(0, 99));
+        check(Some("bytes=100-"), 100, Unsatisfiable);
+        check(Some("bytes=-0"), 100, Unsatisfiable);
+        check(Some("bytes=0-1,5-6"), 100, Full);
+        check(Some("bytes=9-3"), 100, Full);
+        check(Some("items=0-1"), 100, Full);
+        check(Some("bytes=x-1"), 100, Full);
+        check(Some("bytes=0-0"), 1, Partial(0, 0));
+    }
+}

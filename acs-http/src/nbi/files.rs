@@ -1,0 +1,261 @@
+//! Files for CPEs (firmware images, configuration templates, CA certificates) and the per-device
+//! transfer log.
+//!
+//! Uploads are the raw request body, streamed into the content-addressed store
+//! ([`acs_core::files::FileStore`]); the API's 1 MiB body limit does not apply here, the file
+//! store's own size limit does.
+
+use std::sync::Arc;
+
+use acs_core::files::{FileMeta, FileStoreError};
+use acs_core::storage::{FileKind, FileRow, FileTransferRecord, TransferCounts};
+use actix_web::HttpResponse;
+use actix_web::web::{Data, Path, Payload, Query};
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::Operator;
+use super::error::{ApiError, ErrorBody};
+use crate::files::FileServer;
+
+/// A stored file.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct File {
+    /// Id.
+    pub id: i64,
+    /// Name (the last segment of its download URL).
+    pub name: String,
+    /// `firmware`, `config-template`, `ca` or `other`.
+    #[serde(rename = "type")]
+    pub file_type: String,
+    /// Only for devices of this product class.
+    pub product_class: Option<String>,
+    /// Version it carries.
+    pub version: Option<String>,
+    /// SHA-256 of the content (also its ETag).
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: i64,
+    /// Upload time.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<FileRow> for File {
+    fn from(f: FileRow) -> File {
+        File {
+            id: f.id,
+            name: f.name,
+            file_type: f.kind.as_str().to_owned(),
+            product_class: f.product_class,
+            version: f.version,
+            sha256: f.sha256,
+            size: f.size,
+            created_at: f.created_at,
+        }
+    }
+}
+
+/// A list of files.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FileList {
+    /// Newest first.
+    pub files: Vec<File>,
+}
+
+/// One fetch of a file by a CPE.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Transfer {
+    /// The file, when one was found.
+    pub file_id: Option<i64>,
+    /// The task the download URL was made for.
+    pub task_id: Option<i64>,
+    /// Client address.
+    pub remote_ip: Option<String>,
+    /// HTTP status answered.
+    pub status: i32,
+    /// Bytes sent.
+    pub bytes: i64,
+    /// `ok`, `partial`, `not_modified`, `not_found`, `range_not_satisfiable`, …
+    pub outcome: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+impl From<FileTransferRecord> for Transfer {
+    fn from(t: FileTransferRecord) -> Transfer {
+        Transfer {
+            file_id: t.file_id,
+            task_id: t.task_id,
+            remote_ip: t.remote_ip,
+            status: t.status,
+            bytes: t.bytes,
+            outcome: t.outcome,
+            at: t.at,
+        }
+    }
+}
+
+/// A device's file transfers.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TransferLog {
+    /// Successful (200/206) and failed fetches, all time.
+    pub ok: i64,
+    /// Failed fetches.
+    pub failed: i64,
+    /// The latest fetches, newest first.
+    pub transfers: Vec<Transfer>,
+}
+
+fn parse_kind(s: &str) -> Result<FileKind, ApiError> {
+    FileKind::parse(s).ok_or_else(|| {
+        ApiError::invalid(format!(
+            "unknown file type `{s}`: firmware, config-template, ca or other"
+        ))
+    })
+}
+
+impl From<FileStoreError> for ApiError {
+    fn from(e: FileStoreError) -> ApiError {
+        match e {
+            FileStoreError::TooLarge { .. } => ApiError::too_large(e.to_string()),
+            FileStoreError::Empty | FileStoreError::Invalid(_) => ApiError::invalid(e.to_string()),
+            FileStoreError::Interrupted(_) => ApiError::invalid(e.to_string()),
+            FileStoreError::Storage(s) => s.into(),
+            FileStoreError::Io { .. } => ApiError::internal(e),
+        }
+    }
+}
+
+/// Query of `POST /files`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UploadQuery {
+    /// File name: 1–255 of letters, digits, `.`, `-`, `_`, `+` (e.g. `sip88xx.12-0-3MPP.loads`).
+    name: String,
+    /// `firmware`, `config-template`, `ca` or `other` (default `other`).
+    #[serde(rename = "type")]
+    file_type: Option<String>,
+    /// Only for devices of this product class.
+    product_class: Option<String>,
+    /// Version it carries (for firmware: what SoftwareVersion reads once installed).
+    version: Option<String>,
+}
+
+/// Uploads a file: the request body is the content (any content type), streamed to disk.
+#[utoipa::path(post, path = "/api/v1/files", tag = "files", params(UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, body = File), (status = 400, body = ErrorBody),
+        (status = 413, description = "Larger than the file store's limit", body = ErrorBody)))]
+pub async fn upload_file(
+    _op: Operator,
+    server: Data<Arc<FileServer>>,
+    q: Query<UploadQuery>,
+    body: Payload,
+) -> Result<HttpResponse, ApiError> {
+    let q = q.into_inner();
+    let kind = parse_kind(q.file_type.as_deref().unwrap_or("other"))?;
+    let meta = FileMeta {
+        name: q.name,
+        kind,
+        product_class: q.product_class.filter(|p| !p.is_empty()),
+        version: q.version.filter(|v| !v.is_empty()),
+    };
+    let file = server
+        .files
+        .upload(meta, body.map(|r| r.map_err(|e| e.to_string())))
+        .await?;
+    Ok(HttpResponse::Created().json(File::from(file)))
+}
+
+/// Query of `GET /files`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct FileListQuery {
+    /// Only files of this type.
+    #[serde(rename = "type")]
+    file_type: Option<String>,
+}
+
+/// Files, newest first.
+#[utoipa::path(get, path = "/api/v1/files", tag = "files", params(FileListQuery),
+    responses((status = 200, body = FileList), (status = 400, body = ErrorBody)))]
+pub async fn list_files(
+    server: Data<Arc<FileServer>>,
+    q: Query<FileListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let kind = q.file_type.as_deref().map(parse_kind).transpose()?;
+    let files = server.store.list_files(kind).await?;
+    Ok(HttpResponse::Ok().json(FileList {
+        files: files.into_iter().map(File::from).collect(),
+    }))
+}
+
+/// One file.
+#[utoipa::path(get, path = "/api/v1/files/{id}", tag = "files",
+    params(("id" = i64, Path, description = "File id")),
+    responses((status = 200, body = File), (status = 404, body = ErrorBody)))]
+pub async fn get_file(
+    server: Data<Arc<FileServer>>,
+    id: Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let file = server
+        .store
+        .get_file(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("file {id} not found")))?;
+    Ok(HttpResponse::Ok().json(File::from(file)))
+}
+
+/// Deletes a file (its content too, unless another file has the same bytes). Download URLs
+/// already handed out for it then answer 404.
+#[utoipa::path(delete, path = "/api/v1/files/{id}", tag = "files",
+    params(("id" = i64, Path, description = "File id")),
+    responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))]
+pub async fn delete_file(
+    _op: Operator,
+    server: Data<Arc<FileServer>>,
+    id: Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    match server.files.delete(id).await? {
+        Some(_) => Ok(HttpResponse::NoContent().finish()),
+        None => Err(ApiError::not_found(format!("file {id} not found"))),
+    }
+}
+
+/// Query of `GET /devices/{id}/transfers`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TransferQuery {
+    /// How many of the latest transfers, 1–1000 (default 100).
+    limit: Option<u64>,
+}
+
+/// A device's file downloads: counts and the latest transfers.
+#[utoipa::path(get, path = "/api/v1/devices/{id}/transfers", tag = "files",
+    params(("id" = String, Path, description = "Device id"), TransferQuery),
+    responses((status = 200, body = TransferLog), (status = 404, body = ErrorBody)))]
+pub async fn device_transfers(
+    server: Data<Arc<FileServer>>,
+    id: Path<String>,
+    q: Query<TransferQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let limit = super::page_limit(q.limit)?;
+    if server.store.get_device(&id).await?.is_none() {
+        return Err(ApiError::not_found(format!("device `{id}` not found")));
+    }
+    let TransferCounts { ok, failed } = server.store.file_transfer_counts(&id).await?;
+    let transfers = server.store.file_transfers_of_device(&id, limit).await?;
+    Ok(HttpResponse::Ok().json(TransferLog {
+        ok,
+        failed,
+        transfers: transfers.into_iter().map(Transfer::from).collect(),
+    }))
+}
