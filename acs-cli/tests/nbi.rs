@@ -708,9 +708,10 @@ fn waiting_for_devices() {
     ]);
     // The job exists once the CLI has created it; until then the devices have nothing to do.
     let fault = |b: &Body| match b {
-        Body::GetParameterValues(_) => {
-            Body::Fault(SoapFault::new(CwmpFault::new(FaultCode::InternalError)))
-        }
+        // Not a fault worth retrying: the task ends with it.
+        Body::GetParameterValues(_) => Body::Fault(SoapFault::new(CwmpFault::new(
+            FaultCode::InvalidParameterName,
+        ))),
         other => answer(other),
     };
     for (cpe, answer) in [

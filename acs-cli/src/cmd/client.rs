@@ -458,6 +458,11 @@ impl Client {
                 _ => anyhow::bail!("the server's answer has no `{key}` list"),
             };
             let n = items.len();
+            // Listings without a `next` member (jobs) page by the last id seen.
+            let last_id = items.last().and_then(|i| i.get("id")).map(|id| match id {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            });
             for item in items.into_iter().take(want) {
                 each(item)?;
                 seen += 1;
@@ -465,7 +470,9 @@ impl Client {
             after = match page.get("next") {
                 Some(Value::String(s)) => Some(s.clone()),
                 Some(Value::Number(n)) => Some(n.to_string()),
-                _ => None,
+                Some(_) => None,
+                None if n >= want => last_id,
+                None => None,
             };
             if after.is_none() || n == 0 {
                 return Ok(());
