@@ -176,7 +176,12 @@ pub fn explain_filter(err: anyhow::Error, filter: &str) -> anyhow::Error {
         .take(pos.saturating_sub(1) as usize)
         .map(|c| if c == '\t' { '\t' } else { ' ' })
         .collect();
-    anyhow::anyhow!("{} (at column {pos})\n  {filter}\n  {pad}^", api.message)
+    let at = if api.message.contains(&format!("column {pos}")) {
+        String::new()
+    } else {
+        format!(" (at column {pos})")
+    };
+    anyhow::anyhow!("{}{at}\n  {filter}\n  {pad}^", api.message)
 }
 
 /// A usage mistake found after argument parsing: printed like the parser's own, exit code 2.
