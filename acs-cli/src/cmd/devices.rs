@@ -78,8 +78,8 @@ pub struct TagArgs {
 pub struct EventsArgs {
     /// The device: id, serial number or MAC.
     pub device: String,
-    /// At most N events.
-    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    /// At most N events (1–1000).
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub limit: u64,
     #[command(flatten)]
     pub client: ClientArgs,

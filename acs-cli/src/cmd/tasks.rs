@@ -42,6 +42,7 @@ pub struct Delivery {
     #[arg(long)]
     pub no_connection_request: bool,
     /// Wait until the task is finished on every device, at most SECS seconds [default 120].
+    /// Before other arguments, write it `--wait=SECS`.
     #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "120")]
     pub wait: Option<u64>,
 }
