@@ -9,7 +9,14 @@ use acs_cli::{Exit, cmd};
 
 /// A TR-069 (CWMP) Auto-Configuration Server.
 #[derive(Debug, Parser)]
-#[command(name = "acs", version, about, propagate_version = true)]
+#[command(
+    name = "acs",
+    version,
+    about,
+    propagate_version = true,
+    after_help = "Exit codes: 0 success, 1 error, 2 usage error, 3 partial failure (some devices \
+                  failed)."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -35,6 +42,8 @@ enum Command {
     /// DHCPv6 17).
     #[command(subcommand)]
     Dhcp(cmd::dhcp::DhcpCommand),
+    #[command(flatten)]
+    Nbi(cmd::nbi::NbiCommand),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +64,7 @@ fn main() -> ExitCode {
         Command::Sim(args) => cmd::sim::run(args),
         Command::Token(c) => cmd::token::run(c),
         Command::Dhcp(c) => c.run(),
+        Command::Nbi(c) => c.run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,9 +1,15 @@
 //! The subcommands.
 
+pub mod client;
 pub mod cwmp;
+pub mod devices;
 pub mod dhcp;
+pub mod get;
+pub mod nbi;
+pub mod output;
 pub mod serve;
 pub mod sim;
+pub mod tasks;
 pub mod token;
 
 use anyhow::Context as _;

@@ -1,0 +1,233 @@
+//! `acs devices list|show|delete|tag` and `acs events`.
+
+use clap::{Args, Subcommand};
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::cmd::client::{self, Client, ClientArgs, explain_filter, note};
+use crate::cmd::nbi::AFTER_HELP;
+use crate::cmd::output::{self, Column, col, pick};
+
+#[derive(Debug, Subcommand)]
+pub enum DevicesCommand {
+    /// List devices, all of them or those matching a filter (see docs/FILTERS.md).
+    List(ListArgs),
+    /// Show everything known about one device.
+    Show(ShowArgs),
+    /// Delete a device with its parameters, events, tags and tasks (admin token).
+    Delete(DeleteArgs),
+    /// Add tags to a device, or remove them with --remove.
+    Tag(TagArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct ListArgs {
+    /// Only devices matching FILTER, e.g. `product_class = CP-8851-3PCC and tag = lab`.
+    #[arg(short, long, value_name = "FILTER")]
+    pub filter: Option<String>,
+    /// Order by FIELD, descending with a leading `-` (id, serial_number, product_class, oui,
+    /// manufacturer, mac, software_version, last_inform, first_seen).
+    #[arg(long, value_name = "FIELD|-FIELD", allow_hyphen_values = true)]
+    pub sort: Option<String>,
+    /// At most N devices [default: all, fetched page by page].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: Option<u64>,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct ShowArgs {
+    /// The device: id, serial number or MAC.
+    pub device: String,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct DeleteArgs {
+    /// The device: id, serial number or MAC.
+    pub device: String,
+    /// Do not ask for confirmation (required when standard input is not a terminal).
+    #[arg(short, long)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct TagArgs {
+    /// The device: id, serial number or MAC.
+    pub device: String,
+    /// Tags to add (or remove).
+    #[arg(required = true, value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Remove the tags instead of adding them.
+    #[arg(long)]
+    pub remove: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct EventsArgs {
+    /// The device: id, serial number or MAC.
+    pub device: String,
+    /// At most N events (1–1000).
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub limit: u64,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// `devices list`.
+pub const LIST_COLUMNS: &[Column] = &[
+    col("id"),
+    col("serial_number"),
+    col("product_class"),
+    col("manufacturer"),
+    col("oui"),
+    col("mac"),
+    col("software_version"),
+    col("remote_ip"),
+    col("last_inform"),
+    col("tags"),
+];
+
+/// `devices show`: every field of the API's Device.
+pub const SHOW_COLUMNS: &[Column] = &[
+    col("id"),
+    col("manufacturer"),
+    col("oui"),
+    col("product_class"),
+    col("serial_number"),
+    col("mac"),
+    col("software_version"),
+    col("hardware_version"),
+    col("provisioning_code"),
+    col("connection_request_url"),
+    col("remote_ip"),
+    col("cwmp_version"),
+    col("first_seen"),
+    col("last_inform"),
+    col("last_boot"),
+    col("last_bootstrap"),
+    col("periodic_inform_interval"),
+    col("last_events"),
+    col("tags"),
+];
+
+const EVENT_COLUMNS: &[Column] = &[col("received_at"), col("event_code"), col("command_key")];
+
+pub fn run(command: DevicesCommand) -> anyhow::Result<()> {
+    match command {
+        DevicesCommand::List(a) => client::run(list(a)),
+        DevicesCommand::Show(a) => client::run(show(a)),
+        DevicesCommand::Delete(a) => client::run(delete(a)),
+        DevicesCommand::Tag(a) => client::run(tag(a)),
+    }
+}
+
+async fn list(args: ListArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args.client)?;
+    let mut query = Vec::new();
+    if let Some(f) = &args.filter {
+        query.push(("filter", f.clone()));
+    }
+    if let Some(s) = &args.sort {
+        query.push(("sort", s.clone()));
+    }
+    let mut out = output::stdout(args.client.format(), LIST_COLUMNS, false);
+    let limit = args.limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX));
+    client
+        .pages(&["devices"], &query, "devices", limit, |d| {
+            out.row(&pick(&d, LIST_COLUMNS))?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| match &args.filter {
+            Some(f) => explain_filter(e, f),
+            None => e,
+        })?;
+    out.finish()?;
+    Ok(())
+}
+
+async fn show(args: ShowArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args.client)?;
+    let id = client.resolve_id(&args.device).await?;
+    let device = client.get(client.url(&["devices", &id], &[])).await?;
+    output::show(args.client.format(), SHOW_COLUMNS, &device)
+}
+
+async fn delete(args: DeleteArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args.client)?;
+    let id = client.resolve_id(&args.device).await?;
+    client::confirm(
+        &format!("Delete device {id} with its parameters, events, tags and tasks"),
+        args.yes,
+    )?;
+    client
+        .call(Method::DELETE, client.url(&["devices", &id], &[]))
+        .await?;
+    note(format!("deleted {id}"));
+    Ok(())
+}
+
+async fn tag(args: TagArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args.client)?;
+    let id = client.resolve_id(&args.device).await?;
+    let method = if args.remove {
+        Method::DELETE
+    } else {
+        Method::PUT
+    };
+    for t in &args.tags {
+        let result = client
+            .call(
+                method.clone(),
+                client.url(&["devices", &id, "tags", t], &[]),
+            )
+            .await;
+        match result {
+            Err(e)
+                if args.remove
+                    && e.downcast_ref::<client::ApiError>()
+                        .is_some_and(|a| a.status == 404) =>
+            {
+                anyhow::bail!("{id} has no tag `{t}`");
+            }
+            other => other?,
+        }
+    }
+    Ok(())
+}
+
+pub fn events(args: EventsArgs) -> anyhow::Result<()> {
+    client::run(async move {
+        let client = Client::new(&args.client)?;
+        let id = client.resolve_id(&args.device).await?;
+        let answer = client
+            .get(client.url(
+                &["devices", &id, "events"],
+                &[("limit", args.limit.to_string())],
+            ))
+            .await?;
+        let mut out = output::stdout(args.client.format(), EVENT_COLUMNS, false);
+        for e in answer
+            .get("events")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            out.row(&pick(e, EVENT_COLUMNS))?;
+        }
+        out.finish()?;
+        Ok(())
+    })
+}

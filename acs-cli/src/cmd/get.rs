@@ -1,0 +1,470 @@
+//! `acs get` (the bulk parameter query for scripts) and `acs set`.
+//!
+//! `acs get` streams `GET /api/v1/parameters` (NDJSON, one line per device and name) straight
+//! to the output: each line is parsed, written and dropped, and the output is flushed after
+//! every chunk from the network, so json/ndjson/csv use constant memory however many devices
+//! there are. `--live` first asks the devices for fresh values with a bulk job.
+
+use std::io::IsTerminal as _;
+use std::time::Duration;
+
+use acs_core::cwmp::{ParameterValue, ValueType};
+use acs_core::tasks::TaskSpec;
+use clap::Args;
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::Exit;
+use crate::cmd::client::{self, ApiError, Client, ClientArgs, EXIT_PARTIAL, note, usage};
+use crate::cmd::nbi::AFTER_HELP;
+use crate::cmd::output::{self, Column, col, pick};
+use crate::cmd::tasks::{
+    ALL_DEVICES, Delivery, Resolved, Target, count_devices, create_job, report_job_failures,
+    submit, wait_job,
+};
+
+/// Which devices `acs get` reads: `-d` (repeatable), `-f` or `--all`.
+#[derive(Debug, Clone, Args)]
+#[group(id = "get_target", required = true, multiple = false)]
+pub struct GetTarget {
+    /// A device: id, serial number or MAC; repeat for several (-d A -d B).
+    #[arg(short = 'd', long = "device", value_name = "DEVICE", action = clap::ArgAction::Append)]
+    pub devices: Vec<String>,
+    /// Every device matching FILTER (see docs/FILTERS.md).
+    #[arg(short, long, value_name = "FILTER")]
+    pub filter: Option<String>,
+    /// Every device.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct GetArgs {
+    #[command(flatten)]
+    pub target: GetTarget,
+    /// Full parameter names, e.g. Device.DeviceInfo.SoftwareVersion.
+    #[arg(required = true, value_name = "PARAM")]
+    pub names: Vec<String>,
+    /// First fetch fresh values from the devices (a GetParameterValues job with connection
+    /// requests), then print the stored values. Devices that fail are reported on stderr and
+    /// make the exit code 3.
+    #[arg(long)]
+    pub live: bool,
+    /// With --live: stop waiting for devices after SECS seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 120, requires = "live")]
+    pub timeout: u64,
+    /// With --live: no connection requests; devices answer at their next periodic Inform.
+    #[arg(long, requires = "live")]
+    pub no_connection_request: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
+#[command(
+    long_about = "Set parameter values on devices: a SetParameterValues task (one device) or a \
+                  bulk job (several devices, a filter).\n\nEach value is NAME=VALUE[:TYPE]. TYPE \
+                  is an XML Schema type with or without `xsd:` (string, int, unsignedInt, long, \
+                  unsignedLong, boolean, dateTime, base64Binary, hexBinary, decimal). Without \
+                  TYPE, the type stored for the parameter is used, else xsd:string. A VALUE that \
+                  itself ends in `:<type name>` needs an explicit TYPE (`X=a:string:string`)."
+)]
+pub struct SetArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// NAME=VALUE[:TYPE], e.g. Device.ManagementServer.PeriodicInformInterval=300:unsignedInt.
+    #[arg(required = true, value_name = "NAME=VALUE[:TYPE]")]
+    pub values: Vec<String>,
+    #[command(flatten)]
+    pub delivery: Delivery,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// The columns of `acs get`.
+pub const PARAM_COLUMNS: &[Column] = &[
+    col("device_id"),
+    col("name"),
+    col("value"),
+    col("type"),
+    col("updated_at"),
+];
+
+/// One `NAME=VALUE[:TYPE]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    pub name: String,
+    pub value: String,
+    /// `None`: take the stored type.
+    pub value_type: Option<ValueType>,
+}
+
+const TYPES: &[ValueType] = &[
+    ValueType::String,
+    ValueType::Int,
+    ValueType::UnsignedInt,
+    ValueType::Long,
+    ValueType::UnsignedLong,
+    ValueType::Boolean,
+    ValueType::DateTime,
+    ValueType::Base64Binary,
+    ValueType::HexBinary,
+    ValueType::Decimal,
+];
+
+/// A type name with or without `xsd:` (case-insensitive); `None` for anything else.
+pub fn parse_type(s: &str) -> Option<ValueType> {
+    let local = s.strip_prefix("xsd:").unwrap_or(s);
+    TYPES
+        .iter()
+        .find(|t| {
+            t.local_name()
+                .is_some_and(|n| n.eq_ignore_ascii_case(local))
+        })
+        .cloned()
+}
+
+/// Parses `NAME=VALUE[:TYPE]`. The name ends at the first `=`; a trailing `:TYPE` or
+/// `:xsd:TYPE` naming a known type is the type, anything else belongs to the value (so
+/// `X=http://h:8080/` is a value).
+pub fn parse_assignment(arg: &str) -> Result<Assignment, String> {
+    let Some((name, rest)) = arg.split_once('=') else {
+        return Err(format!("`{arg}`: expected NAME=VALUE[:TYPE]"));
+    };
+    if name.is_empty() || name.contains(char::is_whitespace) || name.split('.').any(str::is_empty) {
+        return Err(format!("`{arg}`: `{name}` is not a parameter name"));
+    }
+    let (value, value_type) = match rest.rsplit_once(':') {
+        Some((v, t)) => match parse_type(t) {
+            Some(ty) => (v.strip_suffix(":xsd").unwrap_or(v), Some(ty)),
+            None => (rest, None),
+        },
+        None => (rest, None),
+    };
+    if let Some(t) = &value_type
+        && !t.accepts(value)
+    {
+        return Err(format!(
+            "`{arg}`: {value:?} is not a valid {}",
+            t.wire_name()
+        ));
+    }
+    Ok(Assignment {
+        name: name.to_owned(),
+        value: value.to_owned(),
+        value_type,
+    })
+}
+
+/// What the NDJSON reader hands its consumer.
+enum Streamed {
+    /// One parsed line.
+    Row(Value),
+    /// A network chunk was consumed: a good moment to flush.
+    Chunk,
+}
+
+/// One line of the NDJSON answer; `None` for a blank line.
+fn parse_line(line: &[u8], line_no: u64) -> anyhow::Result<Option<Value>> {
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let v: Value = serde_json::from_slice(line)
+        .map_err(|e| anyhow::anyhow!("line {line_no} of the server's answer is not JSON: {e}"))?;
+    // A failure after the answer started arrives as an error object in the stream.
+    if v.get("device_id").is_none()
+        && let Some(msg) = v.get("message").and_then(Value::as_str)
+    {
+        anyhow::bail!("{msg}");
+    }
+    Ok(Some(v))
+}
+
+/// Streams the bulk parameter query, line by line. `each` returns `false` to stop early.
+async fn stream_parameters(
+    client: &Client,
+    query: &[(&str, String)],
+    mut each: impl FnMut(Streamed) -> anyhow::Result<bool>,
+) -> anyhow::Result<()> {
+    let mut resp = client
+        .send(Method::GET, client.url(&["parameters"], query), None)
+        .await?;
+    let mut buf: Vec<u8> = Vec::new();
+    let mut line_no = 0u64;
+    while let Some(chunk) = client.chunk(&mut resp).await? {
+        buf.extend_from_slice(&chunk);
+        let mut start = 0;
+        while let Some(i) = buf[start..].iter().position(|&b| b == b'\n') {
+            line_no += 1;
+            if let Some(v) = parse_line(&buf[start..start + i], line_no)?
+                && !each(Streamed::Row(v))?
+            {
+                return Ok(());
+            }
+            start += i + 1;
+        }
+        buf.drain(..start);
+        if !each(Streamed::Chunk)? {
+            return Ok(());
+        }
+    }
+    if let Some(v) = parse_line(&buf, line_no + 1)? {
+        each(Streamed::Row(v))?;
+    }
+    Ok(())
+}
+
+pub fn get(args: GetArgs) -> anyhow::Result<()> {
+    for n in &args.names {
+        if n.is_empty() || n.contains(',') || n.contains(char::is_whitespace) {
+            return Err(usage(format!("`{n}` is not a parameter name")));
+        }
+    }
+    client::run(async move {
+        let client = Client::new(&args.client)?;
+        let resolved = if args.target.all {
+            None
+        } else if let Some(f) = &args.target.filter {
+            Some(Resolved::Filter(f.clone()))
+        } else {
+            Some(Resolved::Devices(
+                client.resolve_ids(&args.target.devices).await?,
+            ))
+        };
+        let explain = |e: anyhow::Error| match &resolved {
+            Some(r) => r.explain(e),
+            None => e,
+        };
+        let mut failures = 0;
+        // A job needs at least one device: with a filter that matches none there is nothing
+        // to refresh (and nothing to print but the header).
+        let live = args.live
+            && match &resolved {
+                Some(Resolved::Devices(_)) => true,
+                Some(Resolved::Filter(f)) => count_devices(&client, Some(f)).await? > 0,
+                None => count_devices(&client, None).await? > 0,
+            };
+        if live {
+            let spec = serde_json::to_value(TaskSpec::GetParameterValues {
+                names: args.names.clone(),
+            })?;
+            let target = resolved
+                .clone()
+                .unwrap_or_else(|| Resolved::Filter(ALL_DEVICES.to_owned()));
+            let job = create_job(&client, &spec, &target, !args.no_connection_request)
+                .await
+                .map_err(explain)?;
+            let id = job
+                .get("id")
+                .and_then(Value::as_i64)
+                .ok_or_else(|| anyhow::anyhow!("the server's job has no id"))?;
+            if std::io::stderr().is_terminal() {
+                note(format!(
+                    "job {id}: asking {} devices for fresh values",
+                    job.get("total").and_then(Value::as_u64).unwrap_or(0)
+                ));
+            }
+            let (_, timed_out) = wait_job(&client, id, Duration::from_secs(args.timeout)).await?;
+            failures = report_job_failures(&client, id, timed_out, args.timeout).await?;
+        }
+        let mut query = vec![("names", args.names.join(","))];
+        if let Some(r) = &resolved {
+            query.push(r.parameter_query());
+        }
+        let mut out = output::stdout(args.client.format(), PARAM_COLUMNS, false);
+        stream_parameters(&client, &query, |s| {
+            match s {
+                Streamed::Row(v) => {
+                    out.row(&pick(&v, PARAM_COLUMNS))?;
+                }
+                // What one network chunk brought reaches the reader before the next is read.
+                Streamed::Chunk => out.flush()?,
+            }
+            Ok(true)
+        })
+        .await
+        .map_err(explain)?;
+        out.finish()?;
+        if failures > 0 {
+            return Err(Exit(EXIT_PARTIAL).into());
+        }
+        Ok(())
+    })
+}
+
+/// At most this many rows are read to find the stored types of the names `acs set` got
+/// without one.
+const TYPE_LOOKUP_ROWS: u64 = 10_000;
+
+pub fn set(args: SetArgs) -> anyhow::Result<()> {
+    let mut assignments = Vec::with_capacity(args.values.len());
+    for a in &args.values {
+        assignments.push(parse_assignment(a).map_err(usage)?);
+    }
+    client::run(async move {
+        let client = Client::new(&args.client)?;
+        let resolved = crate::cmd::tasks::resolve(&client, &args.target).await?;
+        if matches!(&resolved, Resolved::Devices(d) if d.is_empty()) {
+            return Err(usage("no device given"));
+        }
+        let untyped: Vec<String> = assignments
+            .iter()
+            .filter(|a| a.value_type.is_none())
+            .map(|a| a.name.clone())
+            .collect();
+        let mut stored: Vec<(String, ValueType)> = Vec::new();
+        if !untyped.is_empty() {
+            let mut query = vec![("names", untyped.join(","))];
+            query.push(resolved.parameter_query());
+            let mut seen = 0u64;
+            stream_parameters(&client, &query, |s| {
+                let Streamed::Row(v) = s else {
+                    return Ok(true);
+                };
+                seen += 1;
+                if let (Some(name), Some(t)) = (
+                    v.get("name").and_then(Value::as_str),
+                    v.get("type").and_then(Value::as_str),
+                ) && !stored.iter().any(|(n, _)| n == name)
+                {
+                    stored.push((name.to_owned(), ValueType::parse(t)));
+                }
+                Ok(stored.len() < untyped.len() && seen < TYPE_LOOKUP_ROWS)
+            })
+            .await
+            .map_err(|e| resolved.explain(e))?;
+        }
+        let mut values = Vec::with_capacity(assignments.len());
+        for a in assignments {
+            let ty = match a.value_type {
+                Some(t) => t,
+                None => match stored.iter().find(|(n, _)| *n == a.name) {
+                    Some((_, t)) => {
+                        if !t.accepts(&a.value) {
+                            return Err(usage(format!(
+                                "{}: {:?} is not a valid {} (the type stored for it); add \
+                                 :TYPE to send another type",
+                                a.name,
+                                a.value,
+                                t.wire_name()
+                            )));
+                        }
+                        t.clone()
+                    }
+                    None => {
+                        note(format!(
+                            "{}: no stored type, sending xsd:string (add :TYPE to choose)",
+                            a.name
+                        ));
+                        ValueType::String
+                    }
+                },
+            };
+            values.push(ParameterValue::new(a.name, a.value, ty));
+        }
+        let spec = serde_json::to_value(TaskSpec::SetParameterValues { values })?;
+        submit(
+            &client,
+            args.client.format(),
+            &spec,
+            &resolved,
+            &args.delivery,
+        )
+        .await
+        .map_err(|e| match e.downcast_ref::<ApiError>() {
+            Some(_) => resolved.explain(e),
+            None => e,
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Parses `arg`; `Ok((name, value, type))` or `Err(part of the message)`.
+    fn check(arg: &str, expected: Result<(&str, &str, Option<&str>), &str>) {
+        let got = parse_assignment(arg);
+        match (got, expected) {
+            (Ok(a), Ok((name, value, ty))) => {
+                assert_eq!(
+                    (
+                        a.name.as_str(),
+                        a.value.as_str(),
+                        a.value_type.as_ref().map(ValueType::wire_name)
+                    ),
+                    (name, value, ty),
+                    "{arg}"
+                );
+            }
+            (Err(e), Err(part)) => assert!(e.contains(part), "{arg}: {e}"),
+            (got, expected) => panic!("{arg}: got {got:?}, expected {expected:?}"),
+        }
+    }
+
+    #[test]
+    fn assignments() {
+        let x = "Device.X";
+        check("Device.X=1", Ok((x, "1", None)));
+        check(
+            "Device.X=300:unsignedInt",
+            Ok((x, "300", Some("xsd:unsignedInt"))),
+        );
+        check(
+            "Device.X=300:xsd:unsignedInt",
+            Ok((x, "300", Some("xsd:unsignedInt"))),
+        );
+        check(
+            "Device.X=true:boolean",
+            Ok((x, "true", Some("xsd:boolean"))),
+        );
+        check("Device.X=1:BOOLEAN", Ok((x, "1", Some("xsd:boolean"))));
+        check("Device.X=", Ok((x, "", None)));
+        check("Device.X=:string", Ok((x, "", Some("xsd:string"))));
+        check("Device.X=a=b", Ok((x, "a=b", None)));
+        // A colon that does not introduce a known type belongs to the value.
+        check("Device.X=http://h:8080/p", Ok((x, "http://h:8080/p", None)));
+        check("Device.X=sip:alice", Ok((x, "sip:alice", None)));
+        check("Device.X=10:30", Ok((x, "10:30", None)));
+        check(
+            "Device.X=http://h:8080:string",
+            Ok((x, "http://h:8080", Some("xsd:string"))),
+        );
+        check(
+            "Device.X=a:string:string",
+            Ok((x, "a:string", Some("xsd:string"))),
+        );
+        check(
+            "Device.X=2027-01-01T00:00:00Z:dateTime",
+            Ok((x, "2027-01-01T00:00:00Z", Some("xsd:dateTime"))),
+        );
+        check("Device.X=-5:int", Ok((x, "-5", Some("xsd:int"))));
+        check(
+            "Device.X=-5:unsignedInt",
+            Err("not a valid xsd:unsignedInt"),
+        );
+        check("Device.X=yes:boolean", Err("not a valid xsd:boolean"));
+        check("Device.X", Err("expected NAME=VALUE"));
+        check("=1", Err("is not a parameter name"));
+        check("Device.=1", Err("is not a parameter name"));
+        check("Device X=1", Err("is not a parameter name"));
+        check("Device..X=1", Err("is not a parameter name"));
+    }
+
+    #[test]
+    fn type_names() {
+        for (s, t) in [
+            ("string", Some(ValueType::String)),
+            ("xsd:string", Some(ValueType::String)),
+            ("unsignedint", Some(ValueType::UnsignedInt)),
+            ("xsd:base64Binary", Some(ValueType::Base64Binary)),
+            ("uint", None),
+            ("foo:string", None),
+            ("", None),
+        ] {
+            assert_eq!(parse_type(s), t, "{s}");
+        }
+    }
+}

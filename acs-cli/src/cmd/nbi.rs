@@ -1,0 +1,64 @@
+//! The operator and script commands: everything that talks to a running ACS over its
+//! northbound API. Flattened into the top-level command list by `main.rs`.
+
+use clap::Subcommand;
+
+use crate::cmd::{devices, get, tasks};
+
+/// Shown under every NBI command's `--help`.
+pub const AFTER_HELP: &str = "\
+The server is --server or $ACS_SERVER (default http://127.0.0.1:7557). The token is --token or \
+$ACS_TOKEN; without either, <data-dir>/admin.token is read, so on the ACS machine the commands \
+work without being told (data dir: --data-dir, else data_dir from --config/./acs.toml, else \
+$ACS_DATA_DIR, else ./acs-data).
+
+A DEVICE is a full device id, a serial number or a MAC address (when exactly one device has it).
+
+Output (--format): table when standard output is a terminal, else ndjson; json, ndjson and csv \
+are streamed row by row, table is printed once all rows are in.
+
+Exit codes: 0 success, 1 error, 2 usage error (including a missing --yes without a terminal), \
+3 some devices failed (a task faulted or expired, or did not finish within the wait).";
+
+#[derive(Debug, Subcommand)]
+pub enum NbiCommand {
+    /// List, show, delete and tag devices.
+    #[command(subcommand)]
+    Devices(devices::DevicesCommand),
+    /// A device's recent events (Informs, task results), newest first.
+    Events(devices::EventsArgs),
+    /// Stored (or, with --live, fresh) parameter values of many devices: one row per device
+    /// and parameter.
+    Get(get::GetArgs),
+    /// Set parameter values on devices.
+    Set(get::SetArgs),
+    /// Reboot devices.
+    Reboot(tasks::ActionArgs),
+    /// Reset devices to their factory settings.
+    FactoryReset(tasks::ActionArgs),
+    /// List, show, cancel and retry tasks.
+    #[command(subcommand)]
+    Tasks(tasks::TasksCommand),
+    /// List and clear faults (tasks that ended in a CPE fault).
+    #[command(subcommand)]
+    Faults(tasks::FaultsCommand),
+    /// Bulk jobs: one task over many devices.
+    #[command(subcommand)]
+    Jobs(tasks::JobsCommand),
+}
+
+impl NbiCommand {
+    pub fn run(self) -> anyhow::Result<()> {
+        match self {
+            NbiCommand::Devices(c) => devices::run(c),
+            NbiCommand::Events(a) => devices::events(a),
+            NbiCommand::Get(a) => get::get(a),
+            NbiCommand::Set(a) => get::set(a),
+            NbiCommand::Reboot(a) => tasks::action(a, tasks::Action::Reboot),
+            NbiCommand::FactoryReset(a) => tasks::action(a, tasks::Action::FactoryReset),
+            NbiCommand::Tasks(c) => tasks::tasks(c),
+            NbiCommand::Faults(c) => tasks::faults(c),
+            NbiCommand::Jobs(c) => tasks::jobs(c),
+        }
+    }
+}

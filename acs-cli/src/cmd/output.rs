@@ -1,0 +1,443 @@
+//! Output of the NBI commands: rows with fixed columns, written as a table, one JSON document,
+//! NDJSON or CSV. The columns are the same in every format.
+//!
+//! - `table` (comfy-table) buffers its rows: column widths need them all. It is meant for a
+//!   terminal; scripts should use the other formats.
+//! - `json` writes one array (or, for `show` commands, one object), `ndjson` one object per
+//!   line, `csv` a header row then one row per record. These three write each row when it is
+//!   given, so their memory use does not grow with the number of rows.
+//!
+//! Values keep their JSON type in `json`/`ndjson` (`null` stays `null`); in `table` and `csv`
+//! null is an empty cell, a list of strings (tags) is joined with `,`, and an object is its
+//! compact JSON.
+
+use std::io::{self, Write};
+
+use clap::ValueEnum;
+use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+use serde_json::Value;
+
+/// `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned columns for people (buffers all rows).
+    Table,
+    /// One JSON array of objects (one object for `show`).
+    Json,
+    /// One JSON object per line.
+    Ndjson,
+    /// Comma-separated values with a header row.
+    Csv,
+}
+
+impl Format {
+    /// The flag when given, else `table` on a terminal and `ndjson` in a pipe.
+    pub fn resolve(flag: Option<Format>) -> Format {
+        use std::io::IsTerminal as _;
+        flag.unwrap_or_else(|| {
+            if io::stdout().is_terminal() {
+                Format::Table
+            } else {
+                Format::Ndjson
+            }
+        })
+    }
+}
+
+/// A column: its name in the output and the dotted path of the value in the API's object
+/// (`fault.code`, `counts.done`).
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    /// Header / key.
+    pub name: &'static str,
+    /// Where the value is.
+    pub path: &'static str,
+}
+
+/// A column whose value is the object's field of the same name.
+pub const fn col(name: &'static str) -> Column {
+    Column { name, path: name }
+}
+
+/// A column named `name` with the value at `path`.
+pub const fn at(name: &'static str, path: &'static str) -> Column {
+    Column { name, path }
+}
+
+/// The values of `columns` in `object` (`null` for what is missing).
+pub fn pick(object: &Value, columns: &[Column]) -> Vec<Value> {
+    columns
+        .iter()
+        .map(|c| {
+            c.path
+                .split('.')
+                .try_fold(object, |v, k| v.get(k))
+                .cloned()
+                .unwrap_or(Value::Null)
+        })
+        .collect()
+}
+
+/// The text of a value in a table or CSV cell.
+pub fn cell(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::Array(items) if items.iter().all(Value::is_string) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(","),
+        other => other.to_string(),
+    }
+}
+
+enum Sink<W: Write> {
+    Table { w: W, rows: Vec<Vec<String>> },
+    Json(W),
+    Ndjson(W),
+    Csv(Box<csv::Writer<W>>),
+}
+
+/// Writes rows in one format.
+pub struct Output<W: Write> {
+    columns: Vec<&'static str>,
+    single: bool,
+    dynamic: bool,
+    rows: usize,
+    sink: Sink<W>,
+}
+
+impl<W: Write> std::fmt::Debug for Output<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Output")
+            .field("columns", &self.columns)
+            .field("rows", &self.rows)
+            .finish_non_exhaustive()
+    }
+}
+
+fn csv_io(e: csv::Error) -> io::Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => io,
+        other => io::Error::other(format!("{other:?}")),
+    }
+}
+
+impl<W: Write> Output<W> {
+    /// A listing: any number of rows.
+    pub fn list(format: Format, columns: &[Column], w: W) -> Self {
+        Self::new(format, columns, w, false)
+    }
+
+    /// One record (`show`): JSON is an object rather than an array, a table lists the fields
+    /// one per line.
+    pub fn single(format: Format, columns: &[Column], w: W) -> Self {
+        Self::new(format, columns, w, true)
+    }
+
+    fn new(format: Format, columns: &[Column], w: W, single: bool) -> Self {
+        let sink = match format {
+            Format::Table => Sink::Table {
+                w,
+                rows: Vec::new(),
+            },
+            Format::Json => Sink::Json(w),
+            Format::Ndjson => Sink::Ndjson(w),
+            Format::Csv => Sink::Csv(Box::new(
+                csv::WriterBuilder::new().has_headers(false).from_writer(w),
+            )),
+        };
+        Output {
+            columns: columns.iter().map(|c| c.name).collect(),
+            single,
+            dynamic: false,
+            rows: 0,
+            sink,
+        }
+    }
+
+    /// Wraps table cells to the terminal's width.
+    pub fn fit_terminal(mut self, yes: bool) -> Self {
+        self.dynamic = yes;
+        self
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    fn object(&self, values: &[Value], pretty: bool) -> String {
+        let mut s = String::from("{");
+        for (i, (k, v)) in self.columns.iter().zip(values).enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            if pretty {
+                s.push_str("\n  ");
+            }
+            s.push_str(&Value::String((*k).to_owned()).to_string());
+            s.push(':');
+            if pretty {
+                s.push(' ');
+            }
+            s.push_str(&v.to_string());
+        }
+        if pretty {
+            s.push('\n');
+        }
+        s.push('}');
+        s
+    }
+
+    /// Writes one row; `values` are in column order.
+    pub fn row(&mut self, values: &[Value]) -> io::Result<()> {
+        debug_assert_eq!(values.len(), self.columns.len());
+        let first = self.rows == 0;
+        self.rows += 1;
+        match &mut self.sink {
+            Sink::Table { rows, .. } => {
+                rows.push(values.iter().map(cell).collect());
+                Ok(())
+            }
+            Sink::Ndjson(_) => {
+                let line = self.object(values, false);
+                let Sink::Ndjson(w) = &mut self.sink else {
+                    unreachable!()
+                };
+                writeln!(w, "{line}")
+            }
+            Sink::Json(_) => {
+                let single = self.single;
+                let obj = self.object(values, single);
+                let Sink::Json(w) = &mut self.sink else {
+                    unreachable!()
+                };
+                if single {
+                    if first {
+                        writeln!(w, "{obj}")
+                    } else {
+                        Err(io::Error::other("a single record was written twice"))
+                    }
+                } else {
+                    write!(w, "{}{obj}", if first { "[\n" } else { ",\n" })
+                }
+            }
+            Sink::Csv(c) => {
+                if first {
+                    c.write_record(&self.columns).map_err(csv_io)?;
+                }
+                c.write_record(values.iter().map(cell)).map_err(csv_io)
+            }
+        }
+    }
+
+    /// Pushes written rows to the underlying writer (not meaningful for tables).
+    pub fn flush(&mut self) -> io::Result<()> {
+        match &mut self.sink {
+            Sink::Table { .. } => Ok(()),
+            Sink::Json(w) | Sink::Ndjson(w) => w.flush(),
+            Sink::Csv(c) => c.flush(),
+        }
+    }
+
+    /// Ends the output (closing bracket, the table itself) and returns the writer.
+    pub fn finish(self) -> io::Result<W> {
+        let Output {
+            columns,
+            single,
+            dynamic,
+            rows: count,
+            sink,
+        } = self;
+        match sink {
+            Sink::Table { mut w, rows } => {
+                let mut t = Table::new();
+                t.load_preset(UTF8_FULL_CONDENSED);
+                if dynamic {
+                    t.set_content_arrangement(ContentArrangement::Dynamic);
+                }
+                if single {
+                    t.set_header(vec!["field", "value"]);
+                    if let Some(r) = rows.into_iter().next() {
+                        for (k, v) in columns.iter().zip(r) {
+                            t.add_row(vec![(*k).to_owned(), v]);
+                        }
+                    }
+                } else {
+                    t.set_header(columns.clone());
+                    for r in rows {
+                        t.add_row(r);
+                    }
+                }
+                writeln!(w, "{t}")?;
+                w.flush()?;
+                Ok(w)
+            }
+            Sink::Json(mut w) => {
+                if !single {
+                    w.write_all(if count == 0 { b"[]\n" } else { b"\n]\n" })?;
+                } else if count == 0 {
+                    w.write_all(b"null\n")?;
+                }
+                w.flush()?;
+                Ok(w)
+            }
+            Sink::Ndjson(mut w) => {
+                w.flush()?;
+                Ok(w)
+            }
+            Sink::Csv(mut c) => {
+                if count == 0 {
+                    c.write_record(&columns).map_err(csv_io)?;
+                }
+                c.flush()?;
+                c.into_inner().map_err(|e| e.into_error())
+            }
+        }
+    }
+}
+
+/// An output on standard output (buffered; tables wrap to the terminal).
+pub fn stdout(
+    format: Format,
+    columns: &[Column],
+    single: bool,
+) -> Output<io::BufWriter<io::Stdout>> {
+    use std::io::IsTerminal as _;
+    let w = io::BufWriter::with_capacity(64 * 1024, io::stdout());
+    let out = if single {
+        Output::single(format, columns, w)
+    } else {
+        Output::list(format, columns, w)
+    };
+    out.fit_terminal(io::stdout().is_terminal())
+}
+
+/// Prints one API object as a `show` record.
+pub fn show(format: Format, columns: &[Column], object: &Value) -> anyhow::Result<()> {
+    let mut out = stdout(format, columns, true);
+    out.row(&pick(object, columns))?;
+    out.finish()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const COLS: &[Column] = &[col("id"), at("code", "fault.code"), col("tags")];
+
+    /// Writes `objects` in `format` (as a listing, or one record when `single`) and compares
+    /// the text with `expected`.
+    fn check(format: Format, single: bool, objects: &[Value], expected: &str) {
+        let mut out = if single {
+            Output::single(format, COLS, Vec::new())
+        } else {
+            Output::list(format, COLS, Vec::new())
+        };
+        for o in objects {
+            out.row(&pick(o, COLS)).unwrap();
+        }
+        let text = String::from_utf8(out.finish().unwrap()).unwrap();
+        assert_eq!(
+            text, expected,
+            "format {format:?}, single {single}, rows {objects:?}"
+        );
+    }
+
+    #[test]
+    fn every_format_has_the_same_columns() {
+        let rows = [
+            json!({"id": "a,1", "fault": {"code": 9002}, "tags": ["x", "y"], "extra": 1}),
+            json!({"id": "b\"2", "fault": null, "tags": []}),
+        ];
+        check(
+            Format::Ndjson,
+            false,
+            &rows,
+            "{\"id\":\"a,1\",\"code\":9002,\"tags\":[\"x\",\"y\"]}\n\
+             {\"id\":\"b\\\"2\",\"code\":null,\"tags\":[]}\n",
+        );
+        check(
+            Format::Json,
+            false,
+            &rows,
+            "[\n{\"id\":\"a,1\",\"code\":9002,\"tags\":[\"x\",\"y\"]},\n\
+             {\"id\":\"b\\\"2\",\"code\":null,\"tags\":[]}\n]\n",
+        );
+        check(
+            Format::Csv,
+            false,
+            &rows,
+            "id,code,tags\n\"a,1\",9002,\"x,y\"\n\"b\"\"2\",,\n",
+        );
+        check(
+            Format::Table,
+            false,
+            &rows,
+            "┌─────┬──────┬──────┐\n\
+             │ id  ┆ code ┆ tags │\n\
+             ╞═════╪══════╪══════╡\n\
+             │ a,1 ┆ 9002 ┆ x,y  │\n\
+             │ b\"2 ┆      ┆      │\n\
+             └─────┴──────┴──────┘\n",
+        );
+    }
+
+    #[test]
+    fn empty_listings_are_still_valid_documents() {
+        check(Format::Json, false, &[], "[]\n");
+        check(Format::Ndjson, false, &[], "");
+        check(Format::Csv, false, &[], "id,code,tags\n");
+    }
+
+    #[test]
+    fn a_single_record_is_an_object_or_a_vertical_table() {
+        let rec = [json!({"id": "d1", "fault": {"code": 1}, "tags": ["lab"]})];
+        check(
+            Format::Json,
+            true,
+            &rec,
+            "{\n  \"id\": \"d1\",\n  \"code\": 1,\n  \"tags\": [\"lab\"]\n}\n",
+        );
+        check(
+            Format::Ndjson,
+            true,
+            &rec,
+            "{\"id\":\"d1\",\"code\":1,\"tags\":[\"lab\"]}\n",
+        );
+        check(Format::Csv, true, &rec, "id,code,tags\nd1,1,lab\n");
+        check(
+            Format::Table,
+            true,
+            &rec,
+            "┌───────┬───────┐\n\
+             │ field ┆ value │\n\
+             ╞═══════╪═══════╡\n\
+             │ id    ┆ d1    │\n\
+             │ code  ┆ 1     │\n\
+             │ tags  ┆ lab   │\n\
+             └───────┴───────┘\n",
+        );
+    }
+
+    #[test]
+    fn cells() {
+        for (v, text) in [
+            (json!(null), ""),
+            (json!("s"), "s"),
+            (json!(true), "true"),
+            (json!(12), "12"),
+            (json!(["a", "b"]), "a,b"),
+            (json!([1, 2]), "[1,2]"),
+            (json!({"k": "v"}), "{\"k\":\"v\"}"),
+        ] {
+            assert_eq!(cell(&v), text, "{v}");
+        }
+    }
+}

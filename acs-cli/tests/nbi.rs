@@ -1,0 +1,767 @@
+//! The operator and script commands (`acs devices`, `acs get`, `acs set`, `acs reboot`,
+//! `acs tasks`, `acs faults`, `acs jobs`) run as the real binary against a real `acs serve`
+//! started on port 0 in a temporary directory. The CLI runs in the same directory and is never
+//! given a token: it must find `./acs-data/admin.token` by itself.
+//!
+//! CPEs are played by the test: an Inform posted to the CWMP port registers a device, and a
+//! session answers whatever the ACS asks. Nothing here waits for a fixed time: where the test
+//! depends on the server having done something, it loops on the condition.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use acs_core::cwmp::{
+    self, Body, CwmpFault, CwmpNamespace, CwmpVersion, Envelope, EventCode, EventStruct, FaultCode,
+    Header, ParameterValue, SoapFault,
+};
+use serde_json::Value;
+
+fn binary() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_acs"));
+    for v in ["ACS_TOKEN", "ACS_SERVER", "ACS_DATA_DIR", "ACS_CONFIG"] {
+        c.env_remove(v);
+    }
+    c
+}
+
+/// A running `acs serve`, killed on drop.
+struct Acs {
+    child: Child,
+    dir: tempfile::TempDir,
+    nbi: String,
+    cwmp: String,
+}
+
+impl Drop for Acs {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Acs {
+    fn start() -> Acs {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = binary()
+            .current_dir(dir.path())
+            .args([
+                "serve",
+                "--cwmp-addr",
+                "127.0.0.1:0",
+                "--nbi-addr",
+                "127.0.0.1:0",
+            ])
+            .env("ACS_LOG__FORMAT", "json")
+            // The test's CPEs do not need connection-request credentials pushed to them.
+            .env(
+                "ACS_CWMP__PROVISION_CONNECTION_REQUEST_CREDENTIALS",
+                "false",
+            )
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A guard against a hang only: nothing asserted depends on it.
+        let pid = child.id();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(300));
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+        });
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut addrs = None;
+        for line in lines.by_ref() {
+            let Ok(line) = line else { break };
+            if let Ok(v) = serde_json::from_str::<Value>(&line)
+                && v["message"] == "acs is serving"
+            {
+                addrs = Some((
+                    v["nbi"].as_str().unwrap().to_owned(),
+                    v["cwmp"].as_str().unwrap().to_owned(),
+                ));
+                break;
+            }
+        }
+        // Keep draining the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        let (nbi, cwmp) = addrs.expect("the server announced its addresses");
+        Acs {
+            child,
+            dir,
+            nbi: format!("http://{nbi}"),
+            cwmp: format!("http://{cwmp}/"),
+        }
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("acs-data")
+    }
+
+    /// Runs the CLI in the server's directory (so it finds ./acs-data/admin.token) with
+    /// `--server` pointing at it; standard input is empty and not a terminal.
+    fn run(&self, args: &[&str]) -> Output {
+        self.run_in(self.dir.path(), args)
+    }
+
+    fn run_in(&self, dir: &Path, args: &[&str]) -> Output {
+        binary()
+            .current_dir(dir)
+            .args(args)
+            .args(["--server", &self.nbi])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    fn spawn(&self, args: &[&str]) -> Child {
+        binary()
+            .current_dir(self.dir.path())
+            .args(args)
+            .args(["--server", &self.nbi])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Runs the CLI and expects success; the JSON it printed.
+    fn json(&self, args: &[&str]) -> Value {
+        let out = self.run(&[args, &["--format", "json"]].concat());
+        assert!(ok(&out), "{args:?}: {}", stderr(&out));
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}\n{}", stdout(&out)))
+    }
+}
+
+fn ok(out: &Output) -> bool {
+    out.status.success()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Expects exit code `code` and `part` in stderr.
+fn fails(out: &Output, code: i32, part: &str) {
+    let err = stderr(out);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stderr: {err}\nstdout: {}",
+        stdout(out)
+    );
+    assert!(err.contains(part), "expected {part:?} in: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// A CPE played by the test
+// ---------------------------------------------------------------------------------------------
+
+/// A simulated device: identity and the MAC its Informs carry.
+#[derive(Debug, Clone)]
+struct Cpe {
+    serial: &'static str,
+    product_class: &'static str,
+    mac: &'static str,
+}
+
+impl Cpe {
+    const fn new(serial: &'static str, product_class: &'static str, mac: &'static str) -> Self {
+        Cpe {
+            serial,
+            product_class,
+            mac,
+        }
+    }
+
+    fn inform(&self, event: EventCode) -> Envelope {
+        let mut inform = cwmp::examples::inform(0);
+        inform.device_id.serial_number = self.serial.to_owned();
+        inform.device_id.product_class = self.product_class.to_owned();
+        inform.event = vec![EventStruct::new(event)];
+        inform.parameter_list.push(ParameterValue::string(
+            "Device.Ethernet.Interface.1.MACAddress",
+            self.mac,
+        ));
+        Envelope {
+            namespace: CwmpNamespace::for_version(CwmpVersion::V1_2),
+            header: Header {
+                id: Some("1".into()),
+                ..Header::default()
+            },
+            body: Body::Inform(inform),
+        }
+    }
+
+    fn id(&self) -> String {
+        let Body::Inform(i) = self.inform(EventCode::Boot).body else {
+            unreachable!()
+        };
+        i.device_id.device_key()
+    }
+
+    /// One CWMP session: Inform, then answer every request with `answer` until the ACS ends the
+    /// session. Returns the requests the ACS sent.
+    fn session(&self, acs: &Acs, answer: impl Fn(&Body) -> Body) -> Vec<Body> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let http = reqwest::Client::new();
+            let mut cookie: Option<String> = None;
+            let post = |body: Vec<u8>, cookie: Option<String>| {
+                let mut req = http.post(&acs.cwmp).body(body);
+                if let Some(c) = cookie {
+                    req = req.header("Cookie", c);
+                }
+                req.header("Content-Type", "text/xml; charset=\"utf-8\"")
+                    .send()
+            };
+            let resp = post(
+                cwmp::encode(&self.inform(EventCode::Periodic))
+                    .unwrap()
+                    .into_bytes(),
+                None,
+            )
+            .await
+            .unwrap();
+            assert_eq!(resp.status(), 200, "InformResponse");
+            if let Some(c) = resp
+                .headers()
+                .get_all("set-cookie")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find_map(|v| {
+                    v.split(';')
+                        .next()
+                        .filter(|c| c.starts_with("acs_session="))
+                })
+            {
+                cookie = Some(c.to_owned());
+            }
+            let _ = resp.text().await.unwrap();
+            let mut requests = Vec::new();
+            let mut next = Vec::new();
+            loop {
+                let resp = post(next, cookie.clone()).await.unwrap();
+                if resp.status() == 204 {
+                    return requests;
+                }
+                assert_eq!(resp.status(), 200);
+                let env = cwmp::decode(&resp.bytes().await.unwrap()).expect("a CWMP request");
+                let reply = answer(&env.body);
+                requests.push(env.body);
+                next = cwmp::encode(&Envelope::new(env.namespace, env.header.id, reply))
+                    .unwrap()
+                    .into_bytes();
+            }
+        })
+    }
+
+    /// Registers the device (an Inform, nothing asked).
+    fn register(&self, acs: &Acs) {
+        let asked = self.session(acs, |b| panic!("unexpected request {b:?}"));
+        assert!(asked.is_empty());
+    }
+}
+
+/// Answers like a device that knows every parameter and faults on SetParameterValues.
+fn answer(body: &Body) -> Body {
+    match body {
+        Body::GetParameterValues(g) => {
+            Body::GetParameterValuesResponse(cwmp::GetParameterValuesResponse {
+                parameter_list: g
+                    .parameter_names
+                    .iter()
+                    .map(|n| ParameterValue::string(n.clone(), "fresh"))
+                    .collect(),
+            })
+        }
+        Body::Reboot(_) => Body::RebootResponse,
+        Body::SetParameterValues(_) => Body::Fault(SoapFault::new(CwmpFault::new(
+            FaultCode::InvalidParameterName,
+        ))),
+        other => panic!("unexpected request {other:?}"),
+    }
+}
+
+/// Between sessions of a device polling for work (a courtesy to the server, not a wait for
+/// anything).
+fn pause() {
+    std::thread::sleep(std::time::Duration::from_millis(20));
+}
+
+const A: Cpe = Cpe::new("SN-A", "CP-8851-3PCC", "00:11:22:33:44:0A");
+const B: Cpe = Cpe::new("SN-B", "CP-8851-3PCC", "00:11:22:33:44:0B");
+const C: Cpe = Cpe::new("DUP", "X-1", "00:11:22:33:44:0C");
+const D: Cpe = Cpe::new("DUP", "X-2", "00:11:22:33:44:0D");
+
+/// The `key` member of every row (the rows themselves when `key` is empty).
+fn ids(rows: &Value, key: &str) -> Vec<String> {
+    rows.as_array()
+        .unwrap_or_else(|| panic!("not an array: {rows}"))
+        .iter()
+        .map(|r| if key.is_empty() { r } else { &r[key] })
+        .map(|v| v.as_str().unwrap_or_else(|| panic!("{v}")).to_owned())
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn devices_and_the_bulk_parameter_query() {
+    let acs = Acs::start();
+    for cpe in [&A, &B, &C, &D] {
+        cpe.register(&acs);
+    }
+    let mut all = vec![A.id(), B.id(), C.id(), D.id()];
+    all.sort();
+
+    // The token comes from ./acs-data/admin.token; every format has the same rows.
+    let list = acs.json(&["devices", "list"]);
+    let mut got = ids(&list, "id");
+    got.sort();
+    assert_eq!(got, all);
+    assert!(list[0]["product_class"].is_string(), "{list}");
+    let nd = acs.run(&["devices", "list", "--format", "ndjson"]);
+    assert!(ok(&nd), "{}", stderr(&nd));
+    let lines: Vec<Value> = stdout(&nd)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(Value::Array(lines), list);
+    let csv = acs.run(&["devices", "list", "--format", "csv"]);
+    let text = stdout(&csv);
+    let mut rows = text.lines();
+    assert_eq!(
+        rows.next().unwrap(),
+        "id,serial_number,product_class,manufacturer,oui,mac,software_version,remote_ip,\
+         last_inform,tags"
+    );
+    assert_eq!(rows.count(), 4);
+    // A pipe gets ndjson by default.
+    let default = acs.run(&["devices", "list"]);
+    assert_eq!(stdout(&default), stdout(&nd));
+
+    // Filter, sort, limit (the limit spans fewer rows than the server's page).
+    let f = acs.json(&["devices", "list", "-f", "product_class = CP-8851-3PCC"]);
+    assert_eq!(ids(&f, "serial_number"), ["SN-A", "SN-B"]);
+    let sorted = acs.json(&[
+        "devices",
+        "list",
+        "--sort",
+        "-serial_number",
+        "--limit",
+        "2",
+    ]);
+    assert_eq!(ids(&sorted, "serial_number"), ["SN-B", "SN-A"]);
+
+    // A device by id, serial, MAC; an ambiguous serial and an unknown name are errors.
+    for name in [A.id().as_str(), "SN-A", "00:11:22:33:44:0A"] {
+        let d = acs.json(&["devices", "show", name]);
+        assert_eq!(d["id"], A.id(), "{name}");
+        assert_eq!(d["mac"], "00:11:22:33:44:0A");
+    }
+    let amb = acs.run(&["devices", "show", "DUP"]);
+    fails(&amb, 1, "ambiguous");
+    assert!(stderr(&amb).contains(&C.id()) && stderr(&amb).contains(&D.id()));
+    fails(
+        &acs.run(&["devices", "show", "NOPE"]),
+        1,
+        "no device `NOPE`",
+    );
+
+    // A malformed filter: exit 1, the position shown.
+    let bad = acs.run(&["devices", "list", "-f", "serial = SN-A and ("]);
+    fails(&bad, 1, "column");
+    fails(
+        &acs.run(&["get", "-f", "serial ==", "Device.X"]),
+        1,
+        "column",
+    );
+
+    // get: one row per device and name, in every selection.
+    let sw = "Device.DeviceInfo.SoftwareVersion";
+    let pi = "Device.ManagementServer.PeriodicInformInterval";
+    let out = acs.run(&[
+        "get",
+        "-d",
+        "SN-B",
+        "-d",
+        "00:11:22:33:44:0A",
+        sw,
+        pi,
+        "--format",
+        "csv",
+    ]);
+    assert!(ok(&out), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "device_id,name,value,type,updated_at");
+    assert_eq!(lines.len(), 5, "{text}");
+    let a_pi = lines
+        .iter()
+        .find(|l| l.starts_with(&A.id()) && l.contains(pi))
+        .unwrap();
+    assert!(a_pi.contains(",3600,xsd:unsignedInt,"), "{a_pi}");
+    let rows = acs.json(&["get", "-f", "product_class = CP-8851-3PCC", sw]);
+    assert_eq!(ids(&rows, "device_id"), [A.id(), B.id()]);
+    assert_eq!(rows[0]["value"], "sip88xx.12-0-2MPP-1");
+    assert_eq!(rows[0]["type"], "xsd:string");
+    let nd = acs.run(&["get", "--all", sw, "Device.Nope", "--format", "ndjson"]);
+    let rows: Vec<Value> = stdout(&nd)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 8);
+    let nope = rows.iter().find(|r| r["name"] == "Device.Nope").unwrap();
+    assert!(nope["value"].is_null() && nope["type"].is_null(), "{nope}");
+    let keys: Vec<&str> = rows[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys.len(), 5);
+
+    // A reader that goes away: the CLI ends quietly.
+    let mut child = acs.spawn(&["get", "--all", sw, "--format", "csv"]);
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+
+    // Tags.
+    assert!(ok(&acs.run(&["devices", "tag", "SN-A", "lab", "floor2"])));
+    assert_eq!(
+        ids(&acs.json(&["devices", "list", "-f", "tag = lab"]), "id"),
+        [A.id()]
+    );
+    let shown = acs.json(&["devices", "show", "SN-A"]);
+    let mut tags = ids(&shown["tags"], "");
+    tags.sort();
+    assert_eq!(tags, ["floor2", "lab"]);
+    assert!(ok(&acs.run(&["devices", "tag", "SN-A", "lab", "--remove"])));
+    fails(
+        &acs.run(&["devices", "tag", "SN-A", "lab", "--remove"]),
+        1,
+        "no tag `lab`",
+    );
+
+    // Events.
+    let ev = acs.json(&["events", "SN-A"]);
+    assert!(
+        ev.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["event_code"] == "2 PERIODIC"),
+        "{ev}"
+    );
+
+    // Delete: refused without --yes when nobody can be asked; done with it.
+    fails(
+        &acs.run(&["devices", "delete", "00:11:22:33:44:0D"]),
+        2,
+        "--yes",
+    );
+    let del = acs.run(&["devices", "delete", "00:11:22:33:44:0D", "--yes"]);
+    assert!(ok(&del), "{}", stderr(&del));
+    assert_eq!(acs.json(&["devices", "list"]).as_array().unwrap().len(), 3);
+    // Now the serial is unique.
+    assert_eq!(acs.json(&["devices", "show", "DUP"])["id"], C.id());
+}
+
+#[test]
+fn tokens_connection_and_usage_errors() {
+    let acs = Acs::start();
+    A.register(&acs);
+
+    // A wrong token: the server's message and a hint.
+    let out = acs.run(&["devices", "list", "--token", "acs_notatoken"]);
+    fails(&out, 1, "error: ");
+    assert!(stderr(&out).contains("--token"), "{}", stderr(&out));
+    let out = acs.run(&["devices", "list"]).status.success();
+    assert!(out);
+    // The token from the environment also works.
+    let token = std::fs::read_to_string(acs.data_dir().join("admin.token")).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = binary()
+        .current_dir(elsewhere.path())
+        .args(["devices", "list", "--server", &acs.nbi, "--format", "json"])
+        .env("ACS_TOKEN", token.trim())
+        .output()
+        .unwrap();
+    assert!(ok(&out), "{}", stderr(&out));
+    // … and --data-dir finds admin.token elsewhere.
+    let out = acs.run_in(
+        elsewhere.path(),
+        &[
+            "devices",
+            "list",
+            "--data-dir",
+            acs.data_dir().to_str().unwrap(),
+        ],
+    );
+    assert!(ok(&out), "{}", stderr(&out));
+    // No token anywhere.
+    fails(
+        &acs.run_in(elsewhere.path(), &["devices", "list"]),
+        1,
+        "no API token",
+    );
+
+    // A viewer token may read but not delete: 403 with a hint.
+    let created = binary()
+        .current_dir(acs.dir.path())
+        .args(["token", "create", "--role", "viewer", "--name", "ro"])
+        .output()
+        .unwrap();
+    assert!(ok(&created), "{}", stderr(&created));
+    let viewer = stdout(&created).trim().to_owned();
+    assert!(ok(
+        &acs.run(&["devices", "show", "SN-A", "--token", &viewer])
+    ));
+    let out = acs.run(&["devices", "delete", "SN-A", "--yes", "--token", &viewer]);
+    fails(&out, 1, "role");
+
+    // Nobody listening.
+    let out = binary()
+        .current_dir(acs.dir.path())
+        .args(["devices", "list"])
+        .env("ACS_SERVER", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
+    fails(&out, 1, "cannot connect to the ACS at http://127.0.0.1:9");
+
+    // Usage errors: exit 2.
+    for args in [
+        &["get", "Device.X"][..],
+        &["get", "-d", "SN-A", "--all", "Device.X"],
+        &["get", "-d", "SN-A"],
+        &["get", "-d", "SN-A", "--timeout", "5", "Device.X"],
+        &["set", "-d", "SN-A", "Device.X"],
+        &["set", "-d", "SN-A", "Device.X=maybe:boolean"],
+        &["devices", "list", "--format", "xml"],
+        &["devices", "list", "--limit", "0"],
+        &["tasks", "list", "--state", "lost"],
+        &["tasks", "show", "abc"],
+        &["reboot", "-d", "SN-A", "-d", "SN-B"],
+        &["factory-reset", "-d", "x", "-d", "y"],
+    ] {
+        let out = acs.run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("panicked"));
+    }
+    // The confirmation refusal says what to do.
+    fails(
+        &acs.run(&["reboot", "-d", "SN-A", "-d", "SN-B"]),
+        2,
+        "--yes",
+    );
+}
+
+#[test]
+fn tasks_faults_and_jobs() {
+    let acs = Acs::start();
+    A.register(&acs);
+    B.register(&acs);
+
+    // One device: a task, queued for the next Inform.
+    let task = acs.json(&["reboot", "-d", "SN-A", "--no-connection-request"]);
+    assert_eq!(
+        (task["kind"].as_str(), task["state"].as_str()),
+        (Some("reboot"), Some("queued"))
+    );
+    let id = task["id"].as_i64().unwrap().to_string();
+    let listed = acs.json(&["tasks", "list", "-d", "SN-A"]);
+    assert_eq!(ids(&listed, "state"), ["queued"]);
+    assert_eq!(listed[0]["id"].to_string(), id);
+    assert_eq!(acs.json(&["tasks", "show", &id])["device_id"], A.id());
+    fails(&acs.run(&["tasks", "show", "999999"]), 1, "no task 999999");
+    let cancelled = acs.json(&["tasks", "cancel", &id]);
+    assert_eq!(cancelled["state"], "cancelled");
+    fails(&acs.run(&["tasks", "cancel", &id]), 1, "error: ");
+    let retried = acs.json(&["tasks", "retry", &id]);
+    assert_eq!(retried["state"], "queued");
+    assert_ne!(retried["id"].to_string(), id);
+    let csv = acs.run(&["tasks", "list", "--state", "queued", "--format", "csv"]);
+    assert_eq!(stdout(&csv).lines().count(), 2, "{}", stdout(&csv));
+
+    // The device comes back: it reboots, and the task is done.
+    let asked = A.session(&acs, answer);
+    assert!(matches!(asked[..], [Body::Reboot(_)]), "{asked:?}");
+    assert_eq!(
+        acs.json(&["tasks", "show", &retried["id"].to_string()])["state"],
+        "done"
+    );
+
+    // set: the type comes from the stored parameter.
+    let pi = "Device.ManagementServer.PeriodicInformInterval";
+    let task = acs.json(&[
+        "set",
+        "-d",
+        "SN-B",
+        &format!("{pi}=300"),
+        "--no-connection-request",
+    ]);
+    assert_eq!(
+        task["definition"]["values"],
+        serde_json::json!([{"name": pi, "value": "300", "type": "xsd:unsignedInt"}])
+    );
+    let task2 = acs.json(&[
+        "set",
+        "-d",
+        "SN-A",
+        "Device.X.Y=on:xsd:string",
+        "--no-connection-request",
+    ]);
+    assert_eq!(task2["definition"]["values"][0]["type"], "xsd:string");
+    acs.run(&["tasks", "cancel", &task2["id"].to_string()]);
+    // A stored value that does not fit the type is refused before anything is sent.
+    fails(
+        &acs.run(&["set", "-d", "SN-B", &format!("{pi}=soon")]),
+        2,
+        "xsd:unsignedInt",
+    );
+
+    // The device faults on it: a fault to list and clear.
+    B.session(&acs, answer);
+    let faults = acs.json(&["faults", "list"]);
+    assert_eq!(ids(&faults, "device_id"), [B.id()]);
+    assert_eq!(faults[0]["fault_code"], 9005);
+    assert_eq!(
+        acs.json(&["faults", "list", "-d", "SN-A"]),
+        serde_json::json!([])
+    );
+    let shown = acs.json(&["tasks", "show", &task["id"].to_string()]);
+    assert_eq!(shown["state"], "fault");
+    let cleared = acs.run(&["faults", "clear", "-d", "SN-B"]);
+    assert!(ok(&cleared), "{}", stderr(&cleared));
+    assert!(
+        stderr(&cleared).contains("cleared 1"),
+        "{}",
+        stderr(&cleared)
+    );
+    assert_eq!(acs.json(&["faults", "list"]), serde_json::json!([]));
+
+    // Several devices: a job, after confirmation.
+    let job = acs.json(&[
+        "reboot",
+        "-f",
+        "product_class = CP-8851-3PCC",
+        "--yes",
+        "--no-connection-request",
+    ]);
+    assert_eq!(job["total"], 2);
+    assert_eq!(job["kind"], "reboot");
+    let jid = job["id"].to_string();
+    let jobs = acs.json(&["jobs", "list"]);
+    assert_eq!(jobs[0]["id"].to_string(), jid);
+    let per_device = acs.json(&["jobs", "show", &jid, "--tasks"]);
+    let mut devs = ids(&per_device, "device_id");
+    devs.sort();
+    assert_eq!(devs, [A.id(), B.id()]);
+    assert_eq!(ids(&per_device, "state"), ["queued", "queued"]);
+    assert_eq!(
+        acs.json(&["tasks", "list", "--job", &jid])
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    // A filter matching nothing does nothing.
+    let none = acs.run(&["reboot", "-f", "serial = nobody", "--yes"]);
+    assert!(ok(&none), "{}", stderr(&none));
+    assert!(stderr(&none).contains("nothing to do"));
+}
+
+#[test]
+fn waiting_for_devices() {
+    let acs = Acs::start();
+    A.register(&acs);
+    B.register(&acs);
+    let sw = "Device.DeviceInfo.SoftwareVersion";
+
+    // get --live: fresh values from A; B faults, which is exit code 3.
+    let cli = acs.spawn(&[
+        "get",
+        "--live",
+        "--no-connection-request",
+        "-d",
+        "SN-A",
+        "-d",
+        "SN-B",
+        sw,
+        "--format",
+        "json",
+    ]);
+    // The job exists once the CLI has created it; until then the devices have nothing to do.
+    let fault = |b: &Body| match b {
+        // Not a fault worth retrying: the task ends with it.
+        Body::GetParameterValues(_) => Body::Fault(SoapFault::new(CwmpFault::new(
+            FaultCode::InvalidParameterName,
+        ))),
+        other => answer(other),
+    };
+    for (cpe, answer) in [
+        (&A, &answer as &dyn Fn(&Body) -> Body),
+        (&B, &fault as &dyn Fn(&Body) -> Body),
+    ] {
+        while cpe.session(&acs, answer).is_empty() {
+            pause();
+        }
+    }
+    let out = cli.wait_with_output().unwrap();
+    fails(&out, 3, &B.id());
+    assert!(stderr(&out).contains("fault 9005"), "{}", stderr(&out));
+    let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(ids(&rows, "device_id"), [A.id(), B.id()]);
+    assert_eq!(rows[0]["value"], "fresh");
+    assert_eq!(
+        rows[1]["value"], "sip88xx.12-0-2MPP-1",
+        "B keeps its stored value"
+    );
+
+    // --live over a filter that matches nothing: nothing to refresh, only the header.
+    let out = acs.run(&[
+        "get",
+        "--live",
+        "-f",
+        "serial = nobody",
+        sw,
+        "--format",
+        "csv",
+    ]);
+    assert!(ok(&out), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "device_id,name,value,type,updated_at\n");
+
+    // reboot --wait on one device: the answer arrives while the CLI waits.
+    let cli = acs.spawn(&[
+        "reboot",
+        "-d",
+        "SN-A",
+        "--no-connection-request",
+        "--wait",
+        "120",
+        "--format",
+        "json",
+    ]);
+    while A.session(&acs, answer).is_empty() {
+        pause();
+    }
+    let out = cli.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let task: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(task["state"], "done");
+}
