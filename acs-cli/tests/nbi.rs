@@ -765,3 +765,73 @@ fn waiting_for_devices() {
     let task: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(task["state"], "done");
 }
+
+#[test]
+fn files_and_config_templates() {
+    let acs = Acs::start();
+    A.register(&acs);
+    let dir = tempfile::tempdir().unwrap();
+    // Bigger than the API's 1 MiB JSON limit: uploads stream.
+    let image = dir.path().join("sip88xx.12-0-3MPP.loads");
+    std::fs::write(&image, vec![0x5a; 2 * 1024 * 1024 + 7]).unwrap();
+    let uploaded = acs.json(&[
+        "files",
+        "upload",
+        image.to_str().unwrap(),
+        "--type",
+        "firmware",
+        "--product-class",
+        "CP-8851-3PCC",
+        "--version",
+        "sip88xx.12-0-3MPP",
+    ]);
+    assert_eq!(uploaded["name"], "sip88xx.12-0-3MPP.loads");
+    assert_eq!(uploaded["size"], 2 * 1024 * 1024 + 7);
+    assert_eq!(uploaded["type"], "firmware");
+    let id = uploaded["id"].as_i64().unwrap().to_string();
+    let listed = acs.json(&["files", "list", "--type", "firmware"]);
+    assert_eq!(ids(&listed, "name"), ["sip88xx.12-0-3MPP.loads"]);
+    assert_eq!(acs.json(&["files", "show", &id])["sha256"], uploaded["sha256"]);
+
+    fails(&acs.run(&["files", "upload", "/nonexistent/x.bin"]), 1, "/nonexistent/x.bin");
+    fails(&acs.run(&["files", "upload", image.to_str().unwrap(), "--type", "movie"]), 2, "movie");
+    fails(&acs.run(&["files", "show", "999999"]), 1, "no file 999999");
+
+    // A dry run of a template for one device, with its CSV row.
+    let template = dir.path().join("phone.xml");
+    std::fs::write(
+        &template,
+        "<device><flat-profile><Station_Name>{{ station }}</Station_Name>\
+         <User_ID_1_>{{ serial }}</User_ID_1_></flat-profile></device>",
+    )
+    .unwrap();
+    let vars = dir.path().join("vars.csv");
+    std::fs::write(&vars, format!("serial,station\n{},Front desk\n", A.serial)).unwrap();
+    let out = acs.run(&[
+        "config",
+        "render",
+        template.to_str().unwrap(),
+        "-d",
+        A.serial,
+        "--vars",
+        vars.to_str().unwrap(),
+    ]);
+    assert!(ok(&out), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "<device><flat-profile><Station_Name>Front desk</Station_Name><User_ID_1_>{}\
+             </User_ID_1_></flat-profile></device>\n",
+            A.serial
+        )
+    );
+    fails(
+        &acs.run(&["config", "render", template.to_str().unwrap(), "-d", A.serial]),
+        1,
+        "missing variables: station",
+    );
+
+    let out = acs.run(&["files", "delete", &id]);
+    assert!(ok(&out), "{}", stderr(&out));
+    fails(&acs.run(&["files", "delete", &id]), 1, "no file");
+}

@@ -360,6 +360,31 @@ impl Client {
         }
     }
 
+    /// Sends a raw (possibly streamed) body; a non-2xx answer becomes an [`ApiError`].
+    pub async fn send_body(
+        &self,
+        method: Method,
+        url: Url,
+        body: reqwest::Body,
+        content_type: &str,
+    ) -> anyhow::Result<reqwest::Response> {
+        let resp = self
+            .http
+            .request(method, url)
+            .bearer_auth(&self.token)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(e))?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        let body = resp.bytes().await.unwrap_or_default();
+        Err(ApiError::from_body(status, &body).into())
+    }
+
     /// GET, JSON answer.
     pub async fn get(&self, url: Url) -> anyhow::Result<Value> {
         let resp = self.send(Method::GET, url, None).await?;

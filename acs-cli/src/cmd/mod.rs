@@ -4,6 +4,7 @@ pub mod client;
 pub mod cwmp;
 pub mod devices;
 pub mod dhcp;
+pub mod files;
 pub mod get;
 pub mod nbi;
 pub mod output;

@@ -3,7 +3,7 @@
 
 use clap::Subcommand;
 
-use crate::cmd::{devices, get, tasks};
+use crate::cmd::{devices, files, get, tasks};
 
 /// Shown under every NBI command's `--help`.
 pub const AFTER_HELP: &str = "\
@@ -45,6 +45,12 @@ pub enum NbiCommand {
     /// Bulk jobs: one task over many devices.
     #[command(subcommand)]
     Jobs(tasks::JobsCommand),
+    /// Files for devices: firmware images, configuration templates, CA certificates.
+    #[command(subcommand)]
+    Files(files::FilesCommand),
+    /// Configuration templates (MPP flat profiles).
+    #[command(subcommand)]
+    Config(files::ConfigCommand),
 }
 
 impl NbiCommand {
@@ -59,6 +65,8 @@ impl NbiCommand {
             NbiCommand::Tasks(c) => tasks::tasks(c),
             NbiCommand::Faults(c) => tasks::faults(c),
             NbiCommand::Jobs(c) => tasks::jobs(c),
+            NbiCommand::Files(c) => files::run(c),
+            NbiCommand::Config(c) => files::config(c),
         }
     }
 }

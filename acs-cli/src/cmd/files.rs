@@ -1,0 +1,219 @@
+//! `acs files …` (the file store: firmware images, configuration templates, CA certificates)
+//! and `acs config render` (a dry run of a configuration template for one device).
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::cmd::client::{self, ApiError, Client, ClientArgs};
+use crate::cmd::nbi::AFTER_HELP;
+use crate::cmd::output::{self, Column, col};
+
+/// Columns of a file.
+const FILE_COLUMNS: &[Column] = &[
+    col("id"),
+    col("name"),
+    col("type"),
+    col("product_class"),
+    col("version"),
+    col("size"),
+    col("sha256"),
+    col("created_at"),
+];
+
+#[derive(Debug, Subcommand)]
+pub enum FilesCommand {
+    /// Upload a file (streamed; a firmware image is never read into memory whole).
+    Upload(UploadArgs),
+    /// List stored files, newest first.
+    List(ListArgs),
+    /// Show one file.
+    Show(IdArgs),
+    /// Delete a file (download URLs already handed out for it then answer 404).
+    Delete(IdArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct UploadArgs {
+    /// The file to upload.
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
+    /// What it is.
+    #[arg(long = "type", value_name = "TYPE", default_value = "other",
+        value_parser = ["firmware", "config-template", "ca", "other"])]
+    pub file_type: String,
+    /// Only for devices of this product class (e.g. CP-8851-3PCC).
+    #[arg(long, value_name = "PC")]
+    pub product_class: Option<String>,
+    /// The version it carries (firmware: what SoftwareVersion reads once installed).
+    #[arg(long, value_name = "V")]
+    pub version: Option<String>,
+    /// The name devices see [default: the file's name].
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct ListArgs {
+    /// Only files of this type.
+    #[arg(long = "type", value_name = "TYPE",
+        value_parser = ["firmware", "config-template", "ca", "other"])]
+    pub file_type: Option<String>,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct IdArgs {
+    /// The file id.
+    #[arg(value_name = "ID")]
+    pub id: i64,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+fn no_file(e: anyhow::Error, id: i64) -> anyhow::Error {
+    match e.downcast_ref::<ApiError>() {
+        Some(a) if a.status == 404 => anyhow::anyhow!("no file {id}"),
+        _ => e,
+    }
+}
+
+pub fn run(command: FilesCommand) -> anyhow::Result<()> {
+    client::run(async move {
+        match command {
+            FilesCommand::Upload(a) => upload(a).await,
+            FilesCommand::List(a) => {
+                let client = Client::new(&a.client)?;
+                let query: Vec<_> = a.file_type.iter().map(|t| ("type", t.clone())).collect();
+                let listed = client.get(client.url(&["files"], &query)).await?;
+                let mut out = output::stdout(a.client.format(), FILE_COLUMNS, false);
+                for f in listed["files"].as_array().into_iter().flatten() {
+                    out.row(&output::pick(f, FILE_COLUMNS))?;
+                }
+                out.finish()?;
+                Ok(())
+            }
+            FilesCommand::Show(a) => {
+                let client = Client::new(&a.client)?;
+                let file = client
+                    .get(client.url(&["files", &a.id.to_string()], &[]))
+                    .await
+                    .map_err(|e| no_file(e, a.id))?;
+                output::show(a.client.format(), FILE_COLUMNS, &file)
+            }
+            FilesCommand::Delete(a) => {
+                let client = Client::new(&a.client)?;
+                client
+                    .call(
+                        Method::DELETE,
+                        client.url(&["files", &a.id.to_string()], &[]),
+                    )
+                    .await
+                    .map_err(|e| no_file(e, a.id))?;
+                client::note(format!("file {} deleted", a.id));
+                Ok(())
+            }
+        }
+    })
+}
+
+async fn upload(a: UploadArgs) -> anyhow::Result<()> {
+    let name = match &a.name {
+        Some(n) => n.clone(),
+        None => a
+            .path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                client::usage(format!("{}: not a file name; give --name", a.path.display()))
+            })?,
+    };
+    let file = tokio::fs::File::open(&a.path)
+        .await
+        .with_context(|| format!("opening {}", a.path.display()))?;
+    let client = Client::new(&a.client)?;
+    let mut query = vec![("name", name), ("type", a.file_type.clone())];
+    query.extend(a.product_class.iter().map(|p| ("product_class", p.clone())));
+    query.extend(a.version.iter().map(|v| ("version", v.clone())));
+    let url = client.url(&["files"], &query);
+    // Read and sent in chunks: memory stays flat whatever the image's size.
+    let stream = futures::stream::unfold(file, |mut f| async move {
+        use tokio::io::AsyncReadExt as _;
+        let mut buf = vec![0u8; 256 * 1024];
+        match f.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, std::io::Error>(bytes::Bytes::from(buf)), f))
+            }
+            Err(e) => Some((Err(e), f)),
+        }
+    });
+    let resp = client
+        .send_body(
+            Method::POST,
+            url,
+            reqwest::Body::wrap_stream(stream),
+            "application/octet-stream",
+        )
+        .await?;
+    let file: Value = resp.json().await.context("the server's answer is not JSON")?;
+    output::show(a.client.format(), FILE_COLUMNS, &file)
+}
+
+/// `acs config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Render a flat-profile template for one device without pushing it (a dry run): prints
+    /// the file the device would get, or names every missing variable.
+    Render(RenderArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct RenderArgs {
+    /// The template (MPP flat-profile XML with `{{ variables }}`).
+    #[arg(value_name = "TEMPLATE")]
+    pub template: PathBuf,
+    /// The device: id, serial number or MAC.
+    #[arg(short = 'd', long = "device", value_name = "DEVICE")]
+    pub device: String,
+    /// A CSV with a `serial` or `mac` column; the device's row adds variables.
+    #[arg(long, value_name = "FILE.csv")]
+    pub vars: Option<PathBuf>,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+pub fn config(command: ConfigCommand) -> anyhow::Result<()> {
+    let ConfigCommand::Render(a) = command;
+    let template = std::fs::read_to_string(&a.template)
+        .with_context(|| format!("reading {}", a.template.display()))?;
+    let vars = a
+        .vars
+        .as_ref()
+        .map(|p| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display())))
+        .transpose()?;
+    client::run(async move {
+        let client = Client::new(&a.client)?;
+        let body = json!({ "template": template, "device": a.device, "vars_csv": vars });
+        let (_, rendered) = client
+            .post(client.url(&["config", "render"], &[]), &body)
+            .await?;
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        out.write_all(client::text(&rendered, "rendered").as_bytes())?;
+        out.write_all(b"\n")?;
+        Ok(())
+    })
+}
