@@ -791,10 +791,27 @@ fn files_and_config_templates() {
     let id = uploaded["id"].as_i64().unwrap().to_string();
     let listed = acs.json(&["files", "list", "--type", "firmware"]);
     assert_eq!(ids(&listed, "name"), ["sip88xx.12-0-3MPP.loads"]);
-    assert_eq!(acs.json(&["files", "show", &id])["sha256"], uploaded["sha256"]);
+    assert_eq!(
+        acs.json(&["files", "show", &id])["sha256"],
+        uploaded["sha256"]
+    );
 
-    fails(&acs.run(&["files", "upload", "/nonexistent/x.bin"]), 1, "/nonexistent/x.bin");
-    fails(&acs.run(&["files", "upload", image.to_str().unwrap(), "--type", "movie"]), 2, "movie");
+    fails(
+        &acs.run(&["files", "upload", "/nonexistent/x.bin"]),
+        1,
+        "/nonexistent/x.bin",
+    );
+    fails(
+        &acs.run(&[
+            "files",
+            "upload",
+            image.to_str().unwrap(),
+            "--type",
+            "movie",
+        ]),
+        2,
+        "movie",
+    );
     fails(&acs.run(&["files", "show", "999999"]), 1, "no file 999999");
 
     // A dry run of a template for one device, with its CSV row.
@@ -826,7 +843,13 @@ fn files_and_config_templates() {
         )
     );
     fails(
-        &acs.run(&["config", "render", template.to_str().unwrap(), "-d", A.serial]),
+        &acs.run(&[
+            "config",
+            "render",
+            template.to_str().unwrap(),
+            "-d",
+            A.serial,
+        ]),
         1,
         "missing variables: station",
     );

@@ -395,9 +395,14 @@ async fn continue_session(
             }
         };
         if let Some(env) = &message
-            && matches!(env.body, Body::Inform(_)) {
-                // The CPE started over on the same connection: the old session is abandoned.
-                drop_session(state, &mut live, "new Inform").await;
+            && let Body::Inform(inform) = &env.body {
+                // An Inform from another device found this session only through the TCP
+                // connection (a proxy in front of the ACS pools connections across CPEs): that
+                // session is not abandoned, the other device just gets its own.
+                if inform.device_id.device_key() == live.device_id {
+                    // The CPE started over on the same connection: the old session is abandoned.
+                    drop_session(state, &mut live, "new Inform").await;
+                }
                 drop(live);
                 return open_session(state, req, body, connection).await;
             }

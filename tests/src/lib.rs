@@ -271,6 +271,17 @@ impl RawCpe {
         }
     }
 
+    /// Another CPE over the same connection pool (so, sequentially, the same TCP connection)
+    /// with its own cookie: what a pooling proxy in front of the ACS does.
+    pub fn sharing(&self) -> RawCpe {
+        RawCpe {
+            client: self.client.clone(),
+            url: self.url.clone(),
+            cookie: None,
+            authorization: None,
+        }
+    }
+
     /// POSTs raw bytes (empty = the empty POST), remembering a session cookie.
     pub async fn post(&mut self, body: impl Into<Vec<u8>>) -> Reply {
         let body = body.into();

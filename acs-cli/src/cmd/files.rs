@@ -37,7 +37,8 @@ pub enum FilesCommand {
 }
 
 #[derive(Debug, Args)]
-#[command(after_help = AFTER_HELP)]
+// `--version` here is the file's version, not the program's.
+#[command(after_help = AFTER_HELP, disable_version_flag = true)]
 pub struct UploadArgs {
     /// The file to upload.
     #[arg(value_name = "PATH")]
@@ -135,7 +136,10 @@ async fn upload(a: UploadArgs) -> anyhow::Result<()> {
             .and_then(|n| n.to_str())
             .map(str::to_owned)
             .ok_or_else(|| {
-                client::usage(format!("{}: not a file name; give --name", a.path.display()))
+                client::usage(format!(
+                    "{}: not a file name; give --name",
+                    a.path.display()
+                ))
             })?,
     };
     let file = tokio::fs::File::open(&a.path)
@@ -167,7 +171,10 @@ async fn upload(a: UploadArgs) -> anyhow::Result<()> {
             "application/octet-stream",
         )
         .await?;
-    let file: Value = resp.json().await.context("the server's answer is not JSON")?;
+    let file: Value = resp
+        .json()
+        .await
+        .context("the server's answer is not JSON")?;
     output::show(a.client.format(), FILE_COLUMNS, &file)
 }
 

@@ -501,3 +501,66 @@ async fn health_and_metrics() {
     }
     app.cleanup().await;
 }
+
+/// A proxy in front of the ACS may carry several CPEs over one pooled connection. An Inform
+/// from another device that finds a live session only through the connection must not end that
+/// session: found at scale (95 of 100,000 bootstraps answered 400 through a pooled client).
+#[tokio::test]
+async fn another_device_on_the_same_connection_does_not_end_a_session() {
+    let app = spawn_app().await;
+    let mut a = RawCpe::new(&app.cwmp_url);
+    assert_eq!(
+        a.send(&inform("POOL-A", &[EventCode::Boot], "1"))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(a.post(Vec::new()).await.status, 204);
+    let gpv = Body::GetParameterValues(cwmp::GetParameterValues {
+        parameter_names: vec!["Device.DeviceInfo.SoftwareVersion".into()],
+    });
+    let task = app
+        .store
+        .enqueue_task(&NewTask::new(
+            &device_key("POOL-A"),
+            "GetParameterValues",
+            serde_json::to_value(&gpv).unwrap(),
+        ))
+        .await
+        .unwrap();
+
+    // A's session is waiting for its answer to the GetParameterValues …
+    let mut a = RawCpe::new(&app.cwmp_url);
+    assert_eq!(
+        a.send(&inform("POOL-A", &[EventCode::Periodic], "2"))
+            .await
+            .status,
+        200
+    );
+    let request = a.post(Vec::new()).await;
+    assert_eq!(request.status, 200);
+    let id = request.envelope().header.id.expect("cwmp:ID");
+    // … when B, without a cookie, informs over the same connection.
+    let mut b = a.sharing();
+    let reply = b.send(&inform("POOL-B", &[EventCode::Boot], "3")).await;
+    assert_eq!(reply.status, 200);
+    assert!(matches!(reply.envelope().body, Body::InformResponse(_)));
+    // A's answer is still taken.
+    let answer = Envelope::new(
+        CwmpNamespace::for_version(cwmp::CwmpVersion::V1_2),
+        Some(id),
+        Body::GetParameterValuesResponse(cwmp::GetParameterValuesResponse {
+            parameter_list: vec![cwmp::ParameterValue::string(
+                "Device.DeviceInfo.SoftwareVersion",
+                "1.2.3",
+            )],
+        }),
+    );
+    assert_eq!(a.send(&answer).await.status, 204);
+    assert_eq!(
+        app.store.get_task(task.id).await.unwrap().unwrap().state,
+        TaskState::Done
+    );
+    assert_eq!(b.post(Vec::new()).await.status, 204);
+    app.cleanup().await;
+}
