@@ -490,3 +490,63 @@ async fn a_restart_in_the_middle_of_a_rollout_resumes_and_completes() {
     sim.shutdown().await;
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn the_api_creates_rollouts_and_shows_each_device_state() {
+    let app = spawn_app().await;
+    let serials = ["RAPI1", "RAPI2", "RAPI3"];
+    for s in serials {
+        let mut cpe = RawCpe::new(&app.cwmp_url);
+        cpe.send(&inform(s, &[EventCode::Bootstrap], "1")).await;
+        cpe.post(Vec::new()).await;
+    }
+    let file = upload(&app, IMAGE, Some(VERSION), &[9u8; 100]).await;
+    let token = acs_tests::api_token(&app, "ops", acs_core::storage::Role::Operator).await;
+    let api = acs_tests::Api::new(&app, Some(&token));
+    let bad = api
+        .post(
+            "/api/v1/jobs",
+            &serde_json::json!({
+                "task": {"kind": "download", "file_type": "1 Firmware Upgrade Image", "file_id": file},
+                "devices": serials, "max_failures": "150%",
+            }),
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{:?}", bad.json());
+    let created = api
+        .post(
+            "/api/v1/jobs",
+            &serde_json::json!({
+                "task": {"kind": "download", "file_type": "1 Firmware Upgrade Image", "file_id": file},
+                "devices": serials, "concurrency": 1, "max_failures": "50%",
+            }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.json());
+    let job = created.json();
+    assert_eq!(job["concurrency"], 1);
+    assert_eq!(job["max_failures"], "50%");
+    assert_eq!(job["stop_reason"], serde_json::Value::Null);
+    assert_eq!(job["counts"]["held"], 3);
+    assert_eq!(job["rollout"]["pending"], 3);
+    assert_eq!(job["definition"]["file_id"], file);
+    let path = format!("/api/v1/jobs/{}/tasks", job["id"]);
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let tasks = loop {
+        let tasks = api.get(&path).await.json();
+        let states: Vec<String> = tasks["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["rollout"]["state"].as_str().unwrap().to_owned())
+            .collect();
+        if states.contains(&"queued".to_owned()) {
+            assert_eq!(states, ["queued", "pending", "pending"]);
+            break tasks;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{tasks:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(tasks["tasks"][1]["state"], "held");
+    app.cleanup().await;
+}
