@@ -550,3 +550,63 @@ async fn the_api_creates_rollouts_and_shows_each_device_state() {
     assert_eq!(tasks["tasks"][1]["state"], "held");
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn five_hundred_phones_fifty_at_a_time() {
+    const PHONES: usize = 500;
+    const LIMIT: u32 = 50;
+    let app = spawn_app().await;
+    let mut config = SimConfig::new(
+        app.cwmp_url.clone(),
+        PHONES,
+        Profile::builtin("cisco-mpp").expect("profile"),
+    );
+    config.periodic = false;
+    config.serial_prefix = Some("R5H".into());
+    let sim = Simulator::start(config).await.expect("simulator");
+    let all: Vec<usize> = (0..PHONES).collect();
+    let sessions = |ids: Vec<usize>| {
+        let sim = &sim;
+        futures::future::join_all(ids.into_iter().map(move |i| async move {
+            assert!(sim.run_session(i, vec![]).await.unwrap().succeeded());
+        }))
+    };
+    sessions(all.clone()).await;
+    let index: std::collections::HashMap<String, usize> = all
+        .iter()
+        .map(|&i| (sim.device(i).device_id(), i))
+        .collect();
+    let file = upload(&app, IMAGE, Some(VERSION), &[5u8; 512]).await;
+    let ops = app.state.ops.clone();
+    let job = ops
+        .create_job(&rollout_job(file, index.keys().cloned().collect(), LIMIT))
+        .await
+        .expect("job")
+        .job;
+    let deadline = tokio::time::Instant::now() + PATIENCE * 3;
+    let end = loop {
+        let s = observe(&ops, job.id, i64::from(LIMIT)).await;
+        if s.job.state != JobState::Running && s.rollout.in_flight() == 0 {
+            break s;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{s:?}");
+        // Only the phones with something to do get a session (released or transferring).
+        let progress = ops.job_progress(job.id).await.unwrap();
+        let busy: Vec<usize> = app
+            .store
+            .job_tasks(job.id)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|t| progress.outcomes[&t.id].state.in_flight())
+            .map(|t| index[&t.device_id])
+            .collect();
+        sessions(busy).await;
+        observe(&ops, job.id, i64::from(LIMIT)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(end.job.state, JobState::Finished, "{end:?}");
+    assert_eq!(end.rollout.verified, PHONES as i64, "{:?}", end.rollout);
+    sim.shutdown().await;
+    app.cleanup().await;
+}
