@@ -56,6 +56,7 @@ const SECTIONS: &[&str] = &[
     "nbi",
     "connection_request",
     "cpe_auth",
+    "files",
     "log",
 ];
 
@@ -120,6 +121,7 @@ pub struct Settings {
     pub nbi: NbiSettings,
     pub connection_request: ConnectionRequestSettings,
     pub cpe_auth: CpeAuthSettings,
+    pub files: FilesSettings,
     pub log: LogSettings,
     /// `ACS_…` environment variables that look like a mistyped setting (single `_` where `__`
     /// separates levels); reported by [`Settings::warnings`].
@@ -136,6 +138,7 @@ impl Default for Settings {
             nbi: NbiSettings::default(),
             connection_request: ConnectionRequestSettings::default(),
             cpe_auth: CpeAuthSettings::default(),
+            files: FilesSettings::default(),
             log: LogSettings::default(),
             ignored_env: Vec::new(),
         }
@@ -415,6 +418,25 @@ impl From<&LimiterSettings> for LimiterConfig {
     }
 }
 
+/// `[files]`: firmware and other files served to CPEs (`/files/t/<token>/<name>` on the CWMP
+/// listener).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FilesSettings {
+    /// Base of the download URLs put into Download requests for stored files
+    /// (`https://acs.example.net:7547`, no path): an address every CPE can reach, needed behind
+    /// NAT or a proxy. Unset: `cwmp.public_url` if set, else the scheme and Host the CPE itself
+    /// used for its Inform.
+    pub base_url: Option<String>,
+}
+
+impl FilesSettings {
+    /// The base URL for download URLs: `files.base_url`, else `cwmp.public_url`.
+    pub fn effective_base_url(&self, cwmp: &CwmpSettings) -> Option<String> {
+        self.base_url.clone().or_else(|| cwmp.public_url.clone())
+    }
+}
+
 /// `[log]`: diagnostics written to stderr.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -653,6 +675,22 @@ impl Settings {
                 "cwmp.public_url",
                 format!("{url:?} must start with http:// or https://"),
             );
+        }
+
+        if let Some(url) = &self.files.base_url {
+            let rest = url
+                .strip_prefix("http://")
+                .or_else(|| url.strip_prefix("https://"));
+            match rest {
+                Some(host) if !host.is_empty() && !host.trim_end_matches('/').contains('/') => {}
+                _ => bad(
+                    "files.base_url",
+                    format!(
+                        "{url:?} must be http:// or https:// and a host, without a path \
+                         (e.g. https://acs.example.net:7547)"
+                    ),
+                ),
+            }
         }
 
         // cpe_auth
@@ -1419,6 +1457,14 @@ mod tests {
             (
                 "[cwmp]\npublic_url = \"acs.example.net\"\n",
                 "cwmp.public_url",
+            ),
+            (
+                "[files]\nbase_url = \"acs.example.net\"\n",
+                "files.base_url",
+            ),
+            (
+                "[files]\nbase_url = \"http://acs.example.net/files\"\n",
+                "files.base_url",
             ),
         ];
         for (file, needle) in cases {

@@ -14,6 +14,7 @@
 //! - [`filter`]: the device filter language (parsed here, compiled to SQL by storage).
 //! - [`ops`]: operations for the NBI: tasks with connection requests and waits, bulk jobs,
 //!   faults, bulk parameter queries.
+//! - [`rollout`]: where each device of a firmware rollout stands (derived, never stored).
 //! - [`session`]: the CWMP session state machine (pure; the HTTP layer drives it).
 
 pub mod auth;
@@ -24,6 +25,7 @@ pub mod dhcp;
 pub mod files;
 pub mod filter;
 pub mod ops;
+pub mod rollout;
 pub mod secret;
 pub mod session;
 pub mod storage;

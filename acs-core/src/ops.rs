@@ -21,8 +21,9 @@ use tokio::sync::Notify;
 
 use crate::connreq::{ConnReqClient, ConnReqOutcome, ConnReqTarget, FanOutSummary};
 use crate::filter::{Filter, FilterError};
+use crate::rollout::{DeviceOutcome, RolloutCounts};
 use crate::storage::{DeviceRow, Store, StoreError, TaskRow, TaskState};
-pub use crate::storage::{JobState, TaskCounts};
+pub use crate::storage::{FailureLimit, JobState, TaskCounts};
 use crate::tasks::{TaskSpec, TaskSpecError};
 
 /// Why an operation was refused or failed. The NBI maps each variant to one HTTP status.
@@ -93,6 +94,11 @@ pub struct NewJob {
     pub options: TaskOptions,
     /// Who created it (the API token's name), for the record.
     pub created_by: Option<String>,
+    /// At most this many devices in flight at once (task queued or sent, or a Download whose
+    /// TransferComplete has not come yet); `None`: every device gets its task at once.
+    pub concurrency: Option<u32>,
+    /// Stop the job when more devices than this failed.
+    pub max_failures: Option<FailureLimit>,
 }
 
 /// A stored job.
@@ -114,8 +120,14 @@ pub struct JobRow {
     pub created_by: Option<String>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
-    /// When it became finished or cancelled.
+    /// When it became finished, cancelled or stopped.
     pub finished_at: Option<DateTime<Utc>>,
+    /// Devices in flight at once.
+    pub concurrency: Option<u32>,
+    /// Failures that stop the job.
+    pub max_failures: Option<FailureLimit>,
+    /// Why the runner stopped it.
+    pub stop_reason: Option<String>,
 }
 
 /// A job with its progress.
@@ -125,6 +137,17 @@ pub struct JobStatus {
     pub job: JobRow,
     /// Progress.
     pub counts: TaskCounts,
+    /// Where its devices stand (see [`crate::rollout`]).
+    pub rollout: RolloutCounts,
+}
+
+/// A job's tasks with each device's rollout outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobProgress {
+    /// Per state.
+    pub counts: RolloutCounts,
+    /// Per task id.
+    pub outcomes: HashMap<i64, DeviceOutcome>,
 }
 
 /// A listing of tasks.
@@ -587,6 +610,9 @@ impl Operations {
         if devices.is_empty() {
             return Err(OpsError::Invalid("the job matches no device".into()));
         }
+        if job.concurrency == Some(0) {
+            return Err(OpsError::Invalid("concurrency must be at least 1".into()));
+        }
         let stored = self
             .store
             .create_job(
@@ -600,6 +626,8 @@ impl Operations {
                     payload: template.payload,
                     max_attempts: template.max_attempts,
                     expires_at: template.expires_at,
+                    concurrency: job.concurrency,
+                    max_failures: job.max_failures,
                 },
                 &devices,
             )
@@ -614,6 +642,7 @@ impl Operations {
 
     async fn status(&self, stored: crate::storage::StoredJob) -> Result<JobStatus, OpsError> {
         let counts = self.store.job_counts(stored.id).await?;
+        let rollout = self.rollout_counts(&stored, &counts).await?;
         let spec: TaskSpec = serde_json::from_value(stored.definition.clone()).map_err(|e| {
             OpsError::Storage(StoreError::Corrupt {
                 table: "jobs",
@@ -633,9 +662,89 @@ impl Operations {
                 created_by: stored.created_by,
                 created_at: stored.created_at,
                 finished_at: stored.finished_at,
+                concurrency: stored.concurrency,
+                max_failures: stored.max_failures,
+                stop_reason: stored.stop_reason,
             },
             counts,
+            rollout,
         })
+    }
+
+    /// Devices by rollout state. Only a Download job needs its tasks read one by one (results,
+    /// device versions); for any other job the states follow from the task counts.
+    async fn rollout_counts(
+        &self,
+        job: &crate::storage::StoredJob,
+        counts: &TaskCounts,
+    ) -> Result<RolloutCounts, OpsError> {
+        if job
+            .definition
+            .get("kind")
+            .and_then(serde_json::Value::as_str)
+            == Some("download")
+        {
+            return Ok(self.progress(job.id, &job.definition).await?.counts);
+        }
+        Ok(RolloutCounts {
+            pending: counts.held,
+            queued: counts.queued,
+            sent: counts.sent,
+            transferring: 0,
+            installed: counts.done,
+            verified: 0,
+            failed: counts.fault + counts.expired,
+            cancelled: counts.cancelled,
+        })
+    }
+
+    /// Every device's rollout outcome in a job, derived from its task, the device as stored
+    /// and the version of the file the job sends.
+    async fn progress(
+        &self,
+        job_id: i64,
+        definition: &serde_json::Value,
+    ) -> Result<JobProgress, OpsError> {
+        let tasks = self.store.job_tasks(job_id).await?;
+        let file_id = match serde_json::from_value::<TaskSpec>(definition.clone()) {
+            Ok(TaskSpec::Download { file_id, .. }) => file_id,
+            _ => None,
+        };
+        let version = match file_id {
+            Some(id) => self.store.get_file(id).await?.and_then(|f| f.version),
+            None => None,
+        };
+        let mut devices = HashMap::new();
+        if version.is_some() {
+            let ids: Vec<String> = tasks
+                .iter()
+                .filter(|t| t.state == TaskState::Done)
+                .map(|t| t.device_id.clone())
+                .collect();
+            for d in self.store.devices_by_ids(&ids).await? {
+                devices.insert(d.id.clone(), d);
+            }
+        }
+        let mut progress = JobProgress {
+            counts: RolloutCounts::default(),
+            outcomes: HashMap::with_capacity(tasks.len()),
+        };
+        for t in &tasks {
+            let o = crate::rollout::outcome(t, version.as_deref(), devices.get(&t.device_id));
+            progress.counts.add(o.state);
+            progress.outcomes.insert(t.id, o);
+        }
+        Ok(progress)
+    }
+
+    /// Each task's rollout outcome in a job (for the job's task listing).
+    pub async fn job_progress(&self, job_id: i64) -> Result<JobProgress, OpsError> {
+        let stored = self
+            .store
+            .get_job(job_id)
+            .await?
+            .ok_or_else(|| job_not_found(job_id))?;
+        self.progress(job_id, &stored.definition).await
     }
 
     /// A job with its progress.
@@ -698,9 +807,47 @@ impl Operations {
         }
         for job in running {
             let counts = self.store.job_counts(job.id).await?;
-            if counts.pending() == 0 {
+            let rollout = self.rollout_counts(&job, &counts).await?;
+            if let Some(limit) = job.max_failures {
+                let allowed = limit.allowed(job.total);
+                if rollout.failed > allowed {
+                    let reason = format!(
+                        "{} of {} devices failed, more than max_failures {limit} allows ({allowed})",
+                        rollout.failed, job.total
+                    );
+                    // Job state first: nothing is released or woken for it any more.
+                    if self.store.stop_job(job.id, &reason, now).await? {
+                        tracing::warn!(job = job.id, %reason, "job stopped");
+                        for id in self.store.cancel_job_tasks(job.id, now).await? {
+                            self.task_changed(id);
+                        }
+                    }
+                    continue;
+                }
+            }
+            // A rollout is over when no device has work left and no transfer is under way.
+            if counts.pending() == 0 && rollout.transferring == 0 {
                 self.store.end_job(job.id, JobState::Finished, now).await?;
                 continue;
+            }
+            if let Some(limit) = job.concurrency {
+                let room = i64::from(limit) - rollout.in_flight();
+                if room > 0 && counts.held > 0 {
+                    let released = self.store.release_held_tasks(job.id, room as u64).await?;
+                    if !released.is_empty() {
+                        tracing::info!(job = job.id, n = released.len(), "devices released");
+                    }
+                    if job.connection_request && !released.is_empty() {
+                        // Wake the released devices now rather than at the next paced fan-out.
+                        let ops = Arc::clone(self);
+                        let ids: Vec<String> = released.into_iter().map(|(_, d)| d).collect();
+                        tokio::spawn(async move {
+                            if let Err(e) = ops.connection_requests(&ids).await {
+                                tracing::warn!(error = %e, "connection requests failed");
+                            }
+                        });
+                    }
+                }
             }
             if !job.connection_request || counts.queued == 0 {
                 continue;

@@ -62,8 +62,15 @@ pub enum TaskSpec {
     Download {
         /// `1 Firmware Upgrade Image`, `3 Vendor Configuration File`, `X <OUI> <name>`, …
         file_type: String,
-        /// Where the CPE fetches the file.
+        /// Where the CPE fetches the file. Empty when `file_id` names a stored file: the session
+        /// driver then fills in a token URL on the ACS's own file server when it sends the task.
+        #[serde(default)]
         url: String,
+        /// A stored file (`/api/v1/files`) to send instead of `url`. At send time FileSize and
+        /// TargetFileName default to the file's size and name, and the URL is a per-device,
+        /// per-task token URL. Absent in payloads stored before it existed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file_id: Option<i64>,
         /// HTTP credentials for the file server.
         #[serde(default)]
         username: String,
@@ -302,7 +309,28 @@ impl TaskSpec {
                 }
                 Ok(())
             }
-            TaskSpec::Download { file_type, url, .. } | TaskSpec::Upload { file_type, url, .. } => {
+            TaskSpec::Download {
+                file_type,
+                url,
+                file_id,
+                ..
+            } => {
+                match file_id {
+                    Some(id) if *id <= 0 => {
+                        return invalid("file_id", format!("{id} is not a file id"));
+                    }
+                    Some(_) if !url.is_empty() => {
+                        return invalid("url", "give either url or file_id, not both");
+                    }
+                    Some(_) => {}
+                    None => check_url(url)?,
+                }
+                if file_type.trim().is_empty() {
+                    return invalid("file_type", "required (e.g. \"1 Firmware Upgrade Image\")");
+                }
+                Ok(())
+            }
+            TaskSpec::Upload { file_type, url, .. } => {
                 check_url(url)?;
                 if file_type.trim().is_empty() {
                     return invalid("file_type", "required (e.g. \"1 Firmware Upgrade Image\")");
@@ -397,6 +425,7 @@ impl TaskSpec {
             TaskSpec::Download {
                 file_type,
                 url,
+                file_id: _,
                 username,
                 password,
                 file_size,
@@ -733,6 +762,18 @@ mod tests {
             Ok("Download"),
         );
         check(
+            r#"{"kind":"download","file_type":"1 Firmware Upgrade Image","file_id":7}"#,
+            Ok("Download"),
+        );
+        check(
+            r#"{"kind":"download","file_type":"1 Firmware Upgrade Image"}"#,
+            Err("url:"),
+        );
+        check(
+            r#"{"kind":"download","file_type":"1 Firmware Upgrade Image","file_id":7,"url":"http://x.example/a"}"#,
+            Err("url:"),
+        );
+        check(
             r#"{"kind":"download","file_type":"1 Firmware Upgrade Image","url":"file:///etc/passwd"}"#,
             Err("url:"),
         );
@@ -793,6 +834,7 @@ mod tests {
         let spec = TaskSpec::Download {
             file_type: "1 Firmware Upgrade Image".into(),
             url: "https://f.example.net/x".into(),
+            file_id: None,
             username: "u".into(),
             password: Password::new("top-secret"),
             file_size: 0,

@@ -72,6 +72,8 @@ pub struct CwmpState {
     pub config: CwmpConfig,
     /// Devices with tasks left `sent` by a previous run, resolved at their next Inform.
     pub orphans: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// The file server, for token URLs of Downloads of stored files.
+    pub files: Arc<crate::files::FileServer>,
 }
 
 impl CwmpState {
@@ -345,6 +347,10 @@ async fn open_session(
             connection,
             closed: false,
             retry_later: Default::default(),
+            base_url: {
+                let info = req.connection_info();
+                format!("{}://{}", info.scheme(), info.host())
+            },
         };
         let (_slot, superseded) = state.registry.insert(live);
         if let Some(old) = superseded {
@@ -476,7 +482,14 @@ async fn next_request(state: &Arc<CwmpState>, live: &mut Live) -> HttpResponse {
         // schema forbids (say, "often" as an unsignedInt). Such a task fails without ever
         // reaching the CPE.
         let cwmp_id = Session::cwmp_id(task.id, task.attempts + 1);
-        let ready = request_body(&task, &live.session).and_then(|body| {
+        let body = match request_body(state, &task, live).await {
+            Ok(body) => body,
+            Err(e) => {
+                warn!(error = %e, task = task.id, "could not read the task's file");
+                return storage_failure(state, live, "reading a file").await;
+            }
+        };
+        let ready = body.and_then(|body| {
             let prepared = live
                 .session
                 .prepare(task.id, cwmp_id, body)
@@ -524,19 +537,75 @@ async fn next_request(state: &Arc<CwmpState>, live: &mut Live) -> HttpResponse {
     }
 }
 
+/// How long a token URL handed out in a Download stays valid: long enough for a CPE that
+/// delays or retries its transfer.
+const DOWNLOAD_TOKEN_TTL: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
 /// The request a task stands for; one this session cannot carry is the task's fault, not the
-/// session's.
-fn request_body(task: &TaskRow, session: &Session) -> Result<Body, String> {
-    let body = Payload::parse(&task.payload)?.request(task.id)?;
+/// session's (the inner `Err`). The outer `Err` is a storage failure.
+async fn request_body(
+    state: &CwmpState,
+    task: &TaskRow,
+    live: &Live,
+) -> Result<Result<Body, String>, storage::StoreError> {
+    let payload = match Payload::parse(&task.payload) {
+        Ok(p) => p,
+        Err(e) => return Ok(Err(e)),
+    };
+    let mut body = match payload.request(task.id) {
+        Ok(b) => b,
+        Err(e) => return Ok(Err(e)),
+    };
+    if let (
+        Payload::Task(acs_core::tasks::QueuedTask {
+            spec:
+                acs_core::tasks::TaskSpec::Download {
+                    file_id: Some(file_id),
+                    ..
+                },
+            ..
+        }),
+        Body::Download(download),
+    ) = (&payload, &mut body)
+    {
+        // A stored file: resolved now, not at creation, so the URL carries a fresh token for
+        // this device and task, and a file deleted meanwhile fails the task unsent.
+        let Some(file) = state.store.get_file(*file_id).await? else {
+            return Ok(Err(format!(
+                "file {file_id} no longer exists (deleted after the task was created)"
+            )));
+        };
+        if download.file_size == 0 {
+            download.file_size = u32::try_from(file.size).unwrap_or(0);
+        }
+        if download.target_file_name.is_empty() {
+            download.target_file_name = file.name.clone();
+        }
+        let base = state
+            .files
+            .base_url()
+            .unwrap_or_else(|| live.base_url.clone());
+        download.url = format!(
+            "{}{}",
+            base.trim_end_matches('/'),
+            state.files.download_path(
+                &live.device_id,
+                Some(task.id),
+                &file.name,
+                DOWNLOAD_TOKEN_TTL
+            )
+        );
+    }
+    let session = &live.session;
     if !session.supports(&body) {
-        return Err(format!(
+        return Ok(Err(format!(
             "{} needs CWMP {}, the CPE speaks {}",
             body.element_name(),
             body.min_version(),
             session.version()
-        ));
+        )));
     }
-    Ok(body)
+    Ok(Ok(body))
 }
 
 async fn store_cpe_request(

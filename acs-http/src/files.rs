@@ -34,6 +34,9 @@ pub struct FileServer {
     /// Metadata and the transfer log.
     pub store: Store,
     key: [u8; 32],
+    /// `[files] base_url`: what CPEs are told to fetch from; `None` = the address each CPE
+    /// reached the CWMP listener at.
+    base_url: std::sync::RwLock<Option<String>>,
 }
 
 impl std::fmt::Debug for FileServer {
@@ -46,7 +49,30 @@ impl std::fmt::Debug for FileServer {
 impl FileServer {
     /// A server over `files`, checking tokens with `key`.
     pub fn new(files: FileStore, store: Store, key: [u8; 32]) -> FileServer {
-        FileServer { files, store, key }
+        FileServer {
+            files,
+            store,
+            key,
+            base_url: std::sync::RwLock::new(None),
+        }
+    }
+
+    /// Sets the base of download URLs (`https://files.example.net:8443`), `None` to derive it
+    /// from each CPE's own request.
+    pub fn set_base_url(&self, base_url: Option<String>) {
+        *self
+            .base_url
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            base_url.map(|u| u.trim_end_matches('/').to_owned());
+    }
+
+    /// The configured base of download URLs.
+    pub fn base_url(&self) -> Option<String> {
+        self.base_url
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// A download URL path (`/files/t/<token>/<name>`) for `device_id`, valid for `ttl`.

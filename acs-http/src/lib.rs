@@ -144,6 +144,18 @@ impl Application {
             store.clone(),
             ConnReqClient::new(config.connreq.clone())?,
         ));
+        let file_store = acs_core::files::FileStore::new(
+            &config.files_dir,
+            store.clone(),
+            config.max_file_bytes,
+        );
+        file_store.prepare()?;
+        let transfer_key = acs_core::files::load_or_create_transfer_key(&config.files_dir)?;
+        let file_server = Arc::new(files::FileServer::new(
+            file_store,
+            store.clone(),
+            transfer_key,
+        ));
         let state = Arc::new(CwmpState {
             ops: ops.clone(),
             store,
@@ -152,20 +164,9 @@ impl Application {
             auth: CpeAuth::new(config.cpe_auth.clone(), config.tls.is_some())?,
             config: cwmp_config,
             orphans: Default::default(),
+            files: file_server.clone(),
         });
 
-        let file_store = acs_core::files::FileStore::new(
-            &config.files_dir,
-            state.store.clone(),
-            config.max_file_bytes,
-        );
-        file_store.prepare()?;
-        let transfer_key = acs_core::files::load_or_create_transfer_key(&config.files_dir)?;
-        let file_server = Arc::new(files::FileServer::new(
-            file_store,
-            state.store.clone(),
-            transfer_key,
-        ));
         let files_data = web::Data::new(file_server.clone());
 
         let cwmp_listener = bind(config.cwmp_listen)?;

@@ -30,6 +30,9 @@ pub struct Live {
     pub closed: bool,
     /// Tasks that faulted in this session and wait for a later one.
     pub retry_later: std::collections::HashSet<i64>,
+    /// `scheme://host[:port]` the CPE reached us at (from the Inform's request), the base of
+    /// file-server URLs when `[files] base_url` is not set: an address the CPE can reach.
+    pub base_url: String,
 }
 
 /// A session slot: the lock serialises the POSTs of one session.

@@ -13,6 +13,7 @@ pub mod m20261121_000001_initial_schema;
 pub mod m20261121_000002_api_tokens;
 pub mod m20261121_000003_jobs;
 pub mod m20261121_000004_files;
+pub mod m20261121_000005_rollouts;
 
 /// The ordered list of all acs migrations.
 #[derive(Debug)]
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000002_api_tokens::Migration),
             Box::new(m20261121_000003_jobs::Migration),
             Box::new(m20261121_000004_files::Migration),
+            Box::new(m20261121_000005_rollouts::Migration),
         ]
     }
 }

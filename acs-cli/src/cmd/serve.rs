@@ -164,6 +164,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         let app =
             Application::build(server_config(&settings), store).context("starting the servers")?;
+        // Download URLs start with this; unset, with the address each CPE itself used.
+        app.file_server()
+            .set_base_url(settings.files.effective_base_url(&settings.cwmp));
         let orphans = app
             .cwmp_state()
             .load_orphans()

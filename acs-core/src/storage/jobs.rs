@@ -27,6 +27,10 @@ pub enum JobState {
     Finished,
     /// Cancelled by an operator; its queued tasks were cancelled.
     Cancelled,
+    /// Stopped by the job runner because too many devices failed (`max_failures`); its held
+    /// and queued tasks were cancelled, what was in flight finishes normally. The reason is in
+    /// `stop_reason`.
+    Stopped,
 }
 
 impl JobState {
@@ -36,6 +40,7 @@ impl JobState {
             JobState::Running => "running",
             JobState::Finished => "finished",
             JobState::Cancelled => "cancelled",
+            JobState::Stopped => "stopped",
         }
     }
 
@@ -44,8 +49,85 @@ impl JobState {
             "running" => JobState::Running,
             "finished" => JobState::Finished,
             "cancelled" => JobState::Cancelled,
+            "stopped" => JobState::Stopped,
             _ => return None,
         })
+    }
+}
+
+/// How many failed devices stop a rollout: a count, or a percentage of the job's devices.
+/// Written `"10"` or `"5%"` (and so stored in `jobs.max_failures`). The job stops when its
+/// failures *exceed* the limit, so `0` stops at the first failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FailureLimit {
+    /// At most this many failed devices.
+    Count(u32),
+    /// At most this percentage (0–100) of the job's devices, rounded down.
+    Percent(u32),
+}
+
+impl FailureLimit {
+    /// Failures tolerated out of `total` devices.
+    pub fn allowed(self, total: i64) -> i64 {
+        match self {
+            FailureLimit::Count(n) => i64::from(n),
+            FailureLimit::Percent(p) => Ord::max(total, 0) * i64::from(p) / 100,
+        }
+    }
+}
+
+impl std::fmt::Display for FailureLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FailureLimit::Count(n) => write!(f, "{n}"),
+            FailureLimit::Percent(p) => write!(f, "{p}%"),
+        }
+    }
+}
+
+impl std::str::FromStr for FailureLimit {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        let bad = || {
+            format!(
+                "{s:?} is not a failure limit (a count like \"10\" or a percentage like \"5%\")"
+            )
+        };
+        if let Some(p) = t.strip_suffix('%') {
+            let p: u32 = p.trim().parse().map_err(|_| bad())?;
+            if p > 100 {
+                return Err(format!("{s:?}: a percentage must be 0–100"));
+            }
+            Ok(FailureLimit::Percent(p))
+        } else {
+            t.parse().map(FailureLimit::Count).map_err(|_| bad())
+        }
+    }
+}
+
+impl Serialize for FailureLimit {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            FailureLimit::Count(n) => s.serialize_u32(*n),
+            FailureLimit::Percent(_) => s.serialize_str(&self.to_string()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for FailureLimit {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Count(u32),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Count(n) => Ok(FailureLimit::Count(n)),
+            Raw::Text(t) => t.parse().map_err(serde::de::Error::custom),
+        }
     }
 }
 
@@ -68,8 +150,14 @@ pub struct StoredJob {
     pub created_by: Option<String>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
-    /// When it became finished or cancelled.
+    /// When it became finished, cancelled or stopped.
     pub finished_at: Option<DateTime<Utc>>,
+    /// At most this many devices in flight at once (`None`: all at once).
+    pub concurrency: Option<u32>,
+    /// Failures that stop the job.
+    pub max_failures: Option<FailureLimit>,
+    /// Why the runner stopped the job.
+    pub stop_reason: Option<String>,
 }
 
 impl TryFrom<job::Model> for StoredJob {
@@ -82,7 +170,21 @@ impl TryFrom<job::Model> for StoredJob {
             key: m.id.to_string(),
             reason: format!("unknown job state `{}`", m.state),
         })?;
+        let max_failures = m
+            .max_failures
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|reason| StoreError::Corrupt {
+                table: "jobs",
+                column: "max_failures",
+                key: m.id.to_string(),
+                reason,
+            })?;
         Ok(StoredJob {
+            concurrency: m.concurrency.and_then(|c| u32::try_from(c).ok()),
+            max_failures,
+            stop_reason: m.stop_reason,
             id: m.id,
             definition: m.definition,
             filter: m.filter,
@@ -115,11 +217,18 @@ pub struct NewJobRow {
     pub max_attempts: i32,
     /// Expiry of every task.
     pub expires_at: Option<DateTime<Utc>>,
+    /// Devices in flight at once; with a limit the tasks are stored `held`.
+    pub concurrency: Option<u32>,
+    /// Failures that stop the job.
+    pub max_failures: Option<FailureLimit>,
 }
 
 /// How many of a job's tasks are in each state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskCounts {
+    /// Not yet released to the device (a job with a concurrency limit).
+    #[serde(default)]
+    pub held: i64,
     /// Waiting for the device.
     pub queued: i64,
     /// Sent, waiting for the answer.
@@ -137,16 +246,17 @@ pub struct TaskCounts {
 impl TaskCounts {
     /// Sum of all states.
     pub fn total(&self) -> i64 {
-        self.queued + self.sent + self.done + self.fault + self.expired + self.cancelled
+        self.held + self.queued + self.sent + self.done + self.fault + self.expired + self.cancelled
     }
 
-    /// Tasks still queued or sent.
+    /// Tasks still held, queued or sent.
     pub fn pending(&self) -> i64 {
-        self.queued + self.sent
+        self.held + self.queued + self.sent
     }
 
     fn add(&mut self, state: TaskState, n: i64) {
         let slot = match state {
+            TaskState::Held => &mut self.held,
             TaskState::Queued => &mut self.queued,
             TaskState::Sent => &mut self.sent,
             TaskState::Done => &mut self.done,
@@ -209,6 +319,8 @@ impl Store {
                 job::Column::Total,
                 job::Column::CreatedBy,
                 job::Column::CreatedAt,
+                job::Column::Concurrency,
+                job::Column::MaxFailures,
             ])
             .values([
                 Expr::val(new.definition.clone()),
@@ -218,6 +330,11 @@ impl Store {
                 Expr::val(device_ids.len() as i64),
                 Expr::val(new.created_by.clone()),
                 Expr::val(now),
+                Expr::val(
+                    new.concurrency
+                        .map(|c| i32::try_from(c).unwrap_or(i32::MAX)),
+                ),
+                Expr::val(new.max_failures.map(|m| m.to_string())),
             ])?
             .returning_all()
             .to_owned();
@@ -227,6 +344,12 @@ impl Store {
             .await?
             .ok_or_else(|| StoreError::Internal("job insert returned no row".into()))?;
         let payload_len = new.payload.to_string().len();
+        // With a concurrency limit the runner releases devices a few at a time.
+        let initial = if new.concurrency.is_some() {
+            TaskState::Held
+        } else {
+            TaskState::Queued
+        };
         use task::Column as C;
         for chunk in chunks(self.db_backend(), device_ids, 9, |d| d.len() + payload_len) {
             let mut ins = Query::insert();
@@ -246,7 +369,7 @@ impl Store {
                     Expr::val(device_id.as_str()),
                     Expr::val(new.kind.as_str()),
                     Expr::val(new.payload.clone()),
-                    Expr::val(TaskState::Queued.as_str()),
+                    Expr::val(initial.as_str()),
                     Expr::val(0i32),
                     Expr::val(new.max_attempts),
                     Expr::val(now),
@@ -375,6 +498,102 @@ impl Store {
         Ok(self.write.execute(&upd).await?.rows_affected() > 0)
     }
 
+    /// `running -> stopped` with a reason; `false` when the job was no longer running.
+    pub async fn stop_job(
+        &self,
+        job_id: i64,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let upd = Query::update()
+            .table(job::Entity)
+            .value(job::Column::State, JobState::Stopped.as_str())
+            .value(job::Column::StopReason, reason)
+            .value(job::Column::FinishedAt, ts(now))
+            .and_where(Expr::col(job::Column::Id).eq(job_id))
+            .and_where(Expr::col(job::Column::State).eq(JobState::Running.as_str()))
+            .to_owned();
+        Ok(self.write.execute(&upd).await?.rows_affected() > 0)
+    }
+
+    /// Releases up to `n` held tasks of a job (lowest ids first) to the queue; returns their
+    /// ids and devices. One statement, so two passes never release the same task twice.
+    pub async fn release_held_tasks(
+        &self,
+        job_id: i64,
+        n: u64,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        use task::Column as C;
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let pick = Query::select()
+            .column(C::Id)
+            .from(task::Entity)
+            .and_where(Expr::col(C::JobId).eq(job_id))
+            .and_where(Expr::col(C::State).eq(TaskState::Held.as_str()))
+            .order_by(C::Id, Order::Asc)
+            .limit(n)
+            .to_owned();
+        let upd = Query::update()
+            .table(task::Entity)
+            .value(C::State, TaskState::Queued.as_str())
+            .and_where(Expr::col(C::Id).in_subquery(pick))
+            .and_where(Expr::col(C::State).eq(TaskState::Held.as_str()))
+            .returning(Query::returning().columns([C::Id, C::DeviceId]))
+            .to_owned();
+        let rows = self.write.query_all(&upd).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            out.push((
+                r.try_get::<i64>("", "id")?,
+                r.try_get::<String>("", "device_id")?,
+            ));
+        }
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    /// Every task of a job, by id (the per-device rollout outcome is derived from them).
+    pub async fn job_tasks(&self, job_id: i64) -> Result<Vec<TaskRow>, StoreError> {
+        let mut out = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .find_tasks(&TaskFilter {
+                    job_id: Some(job_id),
+                    after,
+                    limit: 1000,
+                    ..Default::default()
+                })
+                .await?;
+            let n = page.len();
+            after = page.last().map(|t| t.id);
+            out.extend(page);
+            if n < 1000 {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// The stored devices among `ids`, in any order.
+    pub async fn devices_by_ids(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<crate::storage::DeviceRow>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in chunks(self.db_backend(), ids, 1, String::len) {
+            for m in device::Entity::find()
+                .filter(device::Column::Id.is_in(chunk.iter().cloned()))
+                .all(&self.read)
+                .await?
+            {
+                out.push(crate::storage::DeviceRow::try_from(m)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// `finished -> running`, for a job that got a task again (a retry).
     pub async fn reopen_job(&self, job_id: i64) -> Result<bool, StoreError> {
         let upd = Query::update()
@@ -387,7 +606,8 @@ impl Store {
         Ok(self.write.execute(&upd).await?.rows_affected() > 0)
     }
 
-    /// Cancels the queued tasks of a job (sent ones finish normally); returns their ids.
+    /// Cancels the held and queued tasks of a job (sent ones finish normally); returns their
+    /// ids.
     pub async fn cancel_job_tasks(
         &self,
         job_id: i64,
@@ -399,7 +619,9 @@ impl Store {
             .value(C::State, TaskState::Cancelled.as_str())
             .value(C::FinishedAt, ts(now))
             .and_where(Expr::col(C::JobId).eq(job_id))
-            .and_where(Expr::col(C::State).eq(TaskState::Queued.as_str()))
+            .and_where(
+                Expr::col(C::State).is_in([TaskState::Held.as_str(), TaskState::Queued.as_str()]),
+            )
             .returning_col(C::Id)
             .to_owned();
         let rows = self

@@ -51,7 +51,7 @@ use sea_orm::{
 pub use error::StoreError;
 pub use files::{FileKind, FileRow, FileTransferRecord, NewFile, TransferCounts};
 pub use inform::normalize_mac;
-pub use jobs::{JobState, NewJobRow, StoredJob, TaskCounts, TaskFilter};
+pub use jobs::{FailureLimit, JobState, NewJobRow, StoredJob, TaskCounts, TaskFilter};
 pub use model::{
     DeviceRow, EventRecord, EventRow, InformRecord, NewTask, ParameterRecord, ParameterRow,
     TaskRow, TaskState, UnknownTaskState,

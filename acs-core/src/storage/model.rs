@@ -172,6 +172,10 @@ pub struct EventRow {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TaskState {
+    /// A job task not yet released to its device: a job with a concurrency limit stores every
+    /// device's task up front in this state and the job runner moves a few at a time to
+    /// `queued` (see `Store::release_held_tasks`). Never sent, never expired.
+    Held,
     /// Waiting for the device's next session.
     Queued,
     /// Sent in a session; waiting for the response.
@@ -190,6 +194,7 @@ impl TaskState {
     /// The value stored in `tasks.state`.
     pub fn as_str(self) -> &'static str {
         match self {
+            TaskState::Held => "held",
             TaskState::Queued => "queued",
             TaskState::Sent => "sent",
             TaskState::Done => "done",
@@ -201,7 +206,7 @@ impl TaskState {
 
     /// Whether the task can no longer change state.
     pub fn is_final(self) -> bool {
-        !matches!(self, TaskState::Queued | TaskState::Sent)
+        !matches!(self, TaskState::Held | TaskState::Queued | TaskState::Sent)
     }
 }
 
@@ -221,6 +226,7 @@ impl FromStr for TaskState {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(match s {
+            "held" => TaskState::Held,
             "queued" => TaskState::Queued,
             "sent" => TaskState::Sent,
             "done" => TaskState::Done,

@@ -4,7 +4,9 @@
 //! Download credentials) and change with the schema. The API promises a stable shape without
 //! secrets, so every response is built from these DTOs, and the OpenAPI schemas come from them.
 
-use acs_core::ops::{ConnReqReport, JobState, JobStatus, ParameterQueryRow, TaskCounts};
+use acs_core::ops::{
+    ConnReqReport, FailureLimit, JobState, JobStatus, ParameterQueryRow, TaskCounts,
+};
 use acs_core::storage::{DeviceRow, EventRow, ParameterRow, TaskRow, TaskState};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -195,6 +197,8 @@ pub struct EventList {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskStateName {
+    /// A job task not yet released to its device (a job with a concurrency limit).
+    Held,
     /// Waiting for the device.
     Queued,
     /// Sent; waiting for the answer.
@@ -212,6 +216,7 @@ pub enum TaskStateName {
 impl From<TaskState> for TaskStateName {
     fn from(s: TaskState) -> TaskStateName {
         match s {
+            TaskState::Held => TaskStateName::Held,
             TaskState::Queued => TaskStateName::Queued,
             TaskState::Sent => TaskStateName::Sent,
             TaskState::Done => TaskStateName::Done,
@@ -288,6 +293,9 @@ pub struct Task {
     /// Only on task creation with `connection_request=true`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connection_request: Option<ConnReq>,
+    /// Only in a job's task listing: where the device stands in the rollout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<Rollout>,
 }
 
 impl From<TaskRow> for Task {
@@ -317,6 +325,7 @@ impl From<TaskRow> for Task {
             fault,
             job_id: t.job_id,
             connection_request: None,
+            rollout: None,
         }
     }
 }
@@ -363,6 +372,9 @@ pub enum JobStateName {
     Finished,
     /// Cancelled.
     Cancelled,
+    /// Stopped by the ACS: more devices failed than `max_failures` allows (see
+    /// `stop_reason`).
+    Stopped,
 }
 
 impl From<JobState> for JobStateName {
@@ -371,6 +383,7 @@ impl From<JobState> for JobStateName {
             JobState::Running => JobStateName::Running,
             JobState::Finished => JobStateName::Finished,
             JobState::Cancelled => JobStateName::Cancelled,
+            JobState::Stopped => JobStateName::Stopped,
         }
     }
 }
@@ -378,6 +391,8 @@ impl From<JobState> for JobStateName {
 /// A job's tasks by state.
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 pub struct Counts {
+    /// Held: not yet released (a job with a concurrency limit).
+    pub held: i64,
     /// Queued.
     pub queued: i64,
     /// Sent.
@@ -395,6 +410,7 @@ pub struct Counts {
 impl From<TaskCounts> for Counts {
     fn from(c: TaskCounts) -> Counts {
         Counts {
+            held: c.held,
             queued: c.queued,
             sent: c.sent,
             done: c.done,
@@ -423,12 +439,88 @@ pub struct Job {
     pub total: i64,
     /// Tasks by state.
     pub counts: Counts,
+    /// Devices by rollout state (pending … verified, failed).
+    pub rollout: RolloutCounts,
+    /// At most this many devices in flight at once (`null`: no limit).
+    pub concurrency: Option<u32>,
+    /// Failures that stop the job: a count, or `"N%"` of its devices.
+    #[schema(value_type = Option<String>, example = "5%")]
+    pub max_failures: Option<FailureLimit>,
+    /// Why the ACS stopped the job (state `stopped`).
+    pub stop_reason: Option<String>,
     /// The token that created it.
     pub created_by: Option<String>,
     /// Created.
     pub created_at: DateTime<Utc>,
-    /// Finished or cancelled.
+    /// Finished, cancelled or stopped.
     pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// A rollout's devices by state. In flight (counted against `concurrency`): queued, sent and
+/// transferring.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub struct RolloutCounts {
+    /// Not released yet.
+    pub pending: i64,
+    /// Released, waiting for the device's session.
+    pub queued: i64,
+    /// Download sent, not answered.
+    pub sent: i64,
+    /// Download accepted; TransferComplete not yet received.
+    pub transferring: i64,
+    /// TransferComplete without fault; version not (yet) confirmed. Final for a file without a
+    /// version.
+    pub installed: i64,
+    /// The device reported the file's version as its SoftwareVersion.
+    pub verified: i64,
+    /// Fault, expiry, TransferComplete fault or another version after the install.
+    pub failed: i64,
+    /// Cancelled before the device got its task.
+    pub cancelled: i64,
+}
+
+impl From<acs_core::rollout::RolloutCounts> for RolloutCounts {
+    fn from(c: acs_core::rollout::RolloutCounts) -> RolloutCounts {
+        RolloutCounts {
+            pending: c.pending,
+            queued: c.queued,
+            sent: c.sent,
+            transferring: c.transferring,
+            installed: c.installed,
+            verified: c.verified,
+            failed: c.failed,
+            cancelled: c.cancelled,
+        }
+    }
+}
+
+/// A device's rollout state (in a job's task listing).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Rollout {
+    /// `pending`, `queued`, `sent`, `transferring`, `installed`, `verified`, `failed`,
+    /// `cancelled`.
+    #[schema(value_type = String)]
+    pub state: acs_core::rollout::RolloutState,
+    /// For `failed`: the CWMP fault code (8850: another version than the file's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault_code: Option<i32>,
+    /// For `failed`: the fault string.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault_string: Option<String>,
+    /// For `failed`: what the code means (TR-069 Table A.5 / A.6).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub meaning: Option<String>,
+}
+
+impl From<acs_core::rollout::DeviceOutcome> for Rollout {
+    fn from(o: acs_core::rollout::DeviceOutcome) -> Rollout {
+        Rollout {
+            state: o.state,
+            fault_code: o.fault_code,
+            fault_string: o.fault_string,
+            meaning: o.meaning,
+        }
+    }
 }
 
 impl From<JobStatus> for Job {
@@ -444,6 +536,10 @@ impl From<JobStatus> for Job {
             state: j.state.into(),
             total: j.total,
             counts: s.counts.into(),
+            rollout: s.rollout.into(),
+            concurrency: j.concurrency,
+            max_failures: j.max_failures,
+            stop_reason: j.stop_reason,
             created_by: j.created_by,
             created_at: j.created_at,
             finished_at: j.finished_at,
@@ -476,6 +572,13 @@ pub struct CreateJob {
     pub expires_in: Option<u64>,
     /// Send attempts per task (default 3).
     pub max_attempts: Option<i32>,
+    /// Release devices a few at a time: at most this many in flight at once (task queued or
+    /// sent, or a Download whose TransferComplete has not come). Default: all at once.
+    pub concurrency: Option<u32>,
+    /// Stop the job (state `stopped`) when more devices than this failed: a number, or a
+    /// string `"N%"` of the job's devices.
+    #[schema(value_type = Option<String>, example = "5%")]
+    pub max_failures: Option<FailureLimit>,
 }
 
 impl std::fmt::Debug for CreateJob {
@@ -490,6 +593,8 @@ impl std::fmt::Debug for CreateJob {
             .field("connection_request", &self.connection_request)
             .field("expires_in", &self.expires_in)
             .field("max_attempts", &self.max_attempts)
+            .field("concurrency", &self.concurrency)
+            .field("max_failures", &self.max_failures)
             .finish()
     }
 }
@@ -627,8 +732,14 @@ pub enum TaskDefinition {
     Download {
         /// `1 Firmware Upgrade Image`, `3 Vendor Configuration File`, …
         file_type: String,
-        /// http(s) or ftp URL.
+        /// http(s) or ftp URL; omitted when `file_id` is given.
+        #[serde(default)]
         url: String,
+        /// A stored file (`/api/v1/files`) instead of `url`: the ACS sends a token URL on its
+        /// own file server, and the file's size and name as FileSize and TargetFileName unless
+        /// given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file_id: Option<i64>,
         /// File server username.
         #[serde(default)]
         username: String,
@@ -731,6 +842,7 @@ mod tests {
             TaskDefinition::Download {
                 file_type: s("1 Firmware Upgrade Image"),
                 url: s("https://f.example.net/x"),
+                file_id: None,
                 username: s("u"),
                 password: s("p"),
                 file_size: 1,

@@ -58,6 +58,8 @@ pub async fn create_job(
             connection_request: req.connection_request,
             options: task_options(req.expires_in, req.max_attempts)?,
             created_by: Some(op.0.name),
+            concurrency: req.concurrency,
+            max_failures: req.max_failures,
         })
         .await?;
     Ok(HttpResponse::Created().json(Job::from(job)))
@@ -118,7 +120,7 @@ pub async fn job_tasks(
     q: Query<JobTasksQuery>,
 ) -> Result<Json<TaskList>, ApiError> {
     // 404 for an unknown job rather than an empty page.
-    ops.job(*id).await?;
+    let mut progress = ops.job_progress(*id).await?;
     let page = ops
         .list_tasks(&TaskQuery {
             job_id: Some(*id),
@@ -129,7 +131,16 @@ pub async fn job_tasks(
         })
         .await?;
     Ok(Json(TaskList {
-        tasks: page.tasks.into_iter().map(Into::into).collect(),
+        tasks: page
+            .tasks
+            .into_iter()
+            .map(|t| {
+                let rollout = progress.outcomes.remove(&t.id).map(Into::into);
+                let mut task = super::dto::Task::from(t);
+                task.rollout = rollout;
+                task
+            })
+            .collect(),
         next: page.next,
     }))
 }

@@ -18,7 +18,7 @@ pub(super) fn parse_state(state: Option<&str>) -> Result<Option<TaskState>, ApiE
         .map(|s| {
             s.parse::<TaskState>().map_err(|e| {
                 ApiError::invalid(format!(
-                    "{e} (expected queued, sent, done, fault, expired or cancelled)"
+                    "{e} (expected held, queued, sent, done, fault, expired or cancelled)"
                 ))
             })
         })

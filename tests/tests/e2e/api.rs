@@ -1046,7 +1046,7 @@ async fn a_bulk_job_over_a_filter_reports_each_device() {
     };
     assert_eq!(
         finished["counts"],
-        json!({"queued": 0, "sent": 0, "done": 2, "fault": 1, "expired": 0, "cancelled": 0})
+        json!({"held": 0, "queued": 0, "sent": 0, "done": 2, "fault": 1, "expired": 0, "cancelled": 0})
     );
     assert!(finished["finished_at"].is_string());
 

@@ -135,6 +135,7 @@ fn every_kind(root: &str, files: &str, phone: bool) -> Vec<(TaskSpec, Option<i32
             TaskSpec::Download {
                 file_type: "3 Vendor Configuration File".into(),
                 url: format!("{files}/files/config.xml"),
+                file_id: None,
                 username: String::new(),
                 password: Password::default(),
                 file_size: 0,
@@ -302,6 +303,8 @@ fn gpv_job(names: Vec<String>, target: JobTarget, connection_request: bool) -> N
         connection_request,
         options: TaskOptions::default(),
         created_by: Some("e2e".into()),
+        concurrency: None,
+        max_failures: None,
     }
 }
 

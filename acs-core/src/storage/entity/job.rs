@@ -14,6 +14,9 @@ pub struct Model {
     pub created_by: Option<String>,
     pub created_at: DateTimeUtc,
     pub finished_at: Option<DateTimeUtc>,
+    pub concurrency: Option<i32>,
+    pub max_failures: Option<String>,
+    pub stop_reason: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -9,7 +9,8 @@ use chrono::Utc;
 use super::{PG_ENV, TestDb, inform, migrated, run_on, t};
 use crate::connreq::{ConnReqClient, ConnReqConfig};
 use crate::ops::{
-    DeviceSelection, JobState, JobTarget, NewJob, Operations, OpsError, TaskOptions, TaskQuery,
+    DeviceSelection, FailureLimit, JobState, JobTarget, NewJob, Operations, OpsError, TaskOptions,
+    TaskQuery,
 };
 use crate::storage::{Store, TaskState};
 use crate::tasks::TaskSpec;
@@ -22,6 +23,7 @@ backend_tests!(
     devices_resolve_by_id_serial_and_mac,
     task_waits_end_on_change_or_timeout,
     bulk_parameter_query_covers_every_device_and_name,
+    rollout_releases_held_tasks_and_stops_on_failures,
 );
 
 async fn ops_with(store: Store, devices: &[&str]) -> Arc<Operations> {
@@ -49,6 +51,8 @@ fn job(target: JobTarget) -> NewJob {
         connection_request: false,
         options: TaskOptions::default(),
         created_by: Some("test".into()),
+        concurrency: None,
+        max_failures: None,
     }
 }
 
@@ -395,4 +399,111 @@ async fn bulk_parameter_query_covers_every_device_and_name(store: Store) {
             assert_eq!(pair[1].value, None, "a missing value is a row with null");
         }
     }
+}
+
+async fn rollout_releases_held_tasks_and_stops_on_failures(store: Store) {
+    let ops = ops_with(store, &["r1", "r2", "r3", "r4", "r5", "r6"]).await;
+    let mut new = job(JobTarget::Filter("serial ~ \"SN-r*\"".into()));
+    new.concurrency = Some(2);
+    new.max_failures = Some(FailureLimit::Count(1));
+    let created = ops.create_job(&new).await.expect("job");
+    let id = created.job.id;
+    assert_eq!((created.counts.held, created.counts.queued), (6, 0));
+    assert_eq!(created.job.concurrency, Some(2));
+    assert_eq!(created.job.max_failures, Some(FailureLimit::Count(1)));
+    // A held task is never handed to its device.
+    assert!(
+        ops.store()
+            .next_queued_task("r1", Utc::now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // The runner releases up to the limit, lowest ids first, and no more on a second pass.
+    ops.run_jobs_once().await.expect("runner");
+    ops.run_jobs_once().await.expect("runner");
+    let status = ops.job(id).await.expect("job");
+    assert_eq!((status.counts.held, status.counts.queued), (4, 2));
+    assert_eq!(status.rollout.in_flight(), 2);
+    let queued = ops
+        .list_tasks(&TaskQuery {
+            job_id: Some(id),
+            state: Some(TaskState::Queued),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .tasks;
+    assert_eq!(queued.len(), 2);
+    // One done, one fault: one failure is tolerated, two slots open again.
+    answer(&ops, queued[0].id, None).await;
+    answer(&ops, queued[1].id, Some(9005)).await;
+    ops.run_jobs_once().await.expect("runner");
+    let status = ops.job(id).await.expect("job");
+    assert_eq!(status.job.state, JobState::Running);
+    assert_eq!((status.counts.held, status.counts.queued), (2, 2));
+    assert_eq!(status.rollout.failed, 1);
+
+    // A second failure exceeds the limit: the job stops, held and queued tasks are cancelled.
+    let queued = ops
+        .list_tasks(&TaskQuery {
+            job_id: Some(id),
+            state: Some(TaskState::Queued),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .tasks;
+    answer(&ops, queued[0].id, Some(9005)).await;
+    ops.run_jobs_once().await.expect("runner");
+    let status = ops.job(id).await.expect("job");
+    assert_eq!(status.job.state, JobState::Stopped);
+    assert!(
+        status
+            .job
+            .stop_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("2 of 6")),
+        "{:?}",
+        status.job.stop_reason
+    );
+    assert_eq!(
+        (
+            status.counts.held,
+            status.counts.queued,
+            status.counts.cancelled
+        ),
+        (0, 0, 3)
+    );
+    assert!(status.job.finished_at.is_some());
+    // Stopped is final: the runner leaves it alone, cancel is refused.
+    ops.run_jobs_once().await.expect("runner");
+    assert_eq!(ops.job(id).await.unwrap().job.state, JobState::Stopped);
+    assert!(matches!(
+        ops.cancel_job(id).await,
+        Err(OpsError::Conflict(_))
+    ));
+}
+
+#[test]
+fn failure_limits_parse_and_scale() {
+    assert_eq!("10".parse(), Ok(FailureLimit::Count(10)));
+    assert_eq!(" 5% ".parse(), Ok(FailureLimit::Percent(5)));
+    assert!("101%".parse::<FailureLimit>().is_err());
+    assert!("five".parse::<FailureLimit>().is_err());
+    assert!("-1".parse::<FailureLimit>().is_err());
+    assert_eq!(FailureLimit::Percent(5).allowed(500), 25);
+    assert_eq!(FailureLimit::Percent(5).allowed(10), 0);
+    assert_eq!(FailureLimit::Count(3).allowed(1), 3);
+    let json: FailureLimit = serde_json::from_str("\"5%\"").unwrap();
+    assert_eq!(json, FailureLimit::Percent(5));
+    let json: FailureLimit = serde_json::from_str("4").unwrap();
+    assert_eq!(serde_json::to_string(&json).unwrap(), "4");
+    assert_eq!(
+        serde_json::to_string(&FailureLimit::Percent(5)).unwrap(),
+        "\"5%\""
+    );
 }
