@@ -858,3 +858,86 @@ fn files_and_config_templates() {
     assert!(ok(&out), "{}", stderr(&out));
     fails(&acs.run(&["files", "delete", &id]), 1, "no file");
 }
+
+#[test]
+fn a_firmware_rollout_from_the_command_line() {
+    use acs_cli::sim::{SimConfig, Simulator, profile::Profile};
+    let acs = Acs::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut config = SimConfig::new(acs.cwmp.clone(), 3, Profile::builtin("cisco-mpp").unwrap());
+    config.periodic = false;
+    config.serial_prefix = Some("FW".into());
+    config.reboot_delay = std::time::Duration::from_millis(50);
+    let sim = rt.block_on(async {
+        let sim = Simulator::start(config).await.unwrap();
+        sim.run();
+        for i in 0..3 {
+            sim.wait_for_session(i, 1).await.unwrap();
+        }
+        sim
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("sip88xx.12-0-9MPP.loads");
+    std::fs::write(&image, vec![7u8; 300_000]).unwrap();
+
+    // More than one device needs --yes when nobody can be asked.
+    fails(
+        &acs.run(&[
+            "firmware",
+            "push",
+            image.to_str().unwrap(),
+            "-f",
+            "serial ~ \"FW*\"",
+        ]),
+        2,
+        "--yes",
+    );
+    let out = acs.run(&[
+        "firmware",
+        "push",
+        image.to_str().unwrap(),
+        "-f",
+        "serial ~ \"FW*\"",
+        "--concurrency",
+        "2",
+        "--max-failures",
+        "50%",
+        "--wait=300",
+        "--yes",
+        "--format",
+        "json",
+    ]);
+    assert!(ok(&out), "{}\n{}", stderr(&out), stdout(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let states: Vec<&str> = report
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["rollout_state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["verified", "verified", "verified"], "{report}");
+    for i in 0..3 {
+        assert_eq!(
+            sim.device(i)
+                .value("Device.DeviceInfo.SoftwareVersion")
+                .as_deref(),
+            Some("sip88xx.12-0-9MPP")
+        );
+    }
+    assert!(stderr(&out).contains("verified 3"), "{}", stderr(&out));
+    fails(
+        &acs.run(&[
+            "firmware",
+            "push",
+            "--file",
+            "1",
+            "-d",
+            "FW0",
+            "--max-failures",
+            "x",
+        ]),
+        2,
+        "--max-failures",
+    );
+    rt.block_on(sim.shutdown());
+}

@@ -128,27 +128,44 @@ pub fn run(command: FilesCommand) -> anyhow::Result<()> {
 }
 
 async fn upload(a: UploadArgs) -> anyhow::Result<()> {
-    let name = match &a.name {
-        Some(n) => n.clone(),
-        None => a
-            .path
+    let client = Client::new(&a.client)?;
+    let file = upload_file(
+        &client,
+        &a.path,
+        &a.file_type,
+        a.product_class.as_deref(),
+        a.version.as_deref(),
+        a.name.as_deref(),
+    )
+    .await?;
+    output::show(a.client.format(), FILE_COLUMNS, &file)
+}
+
+/// Streams a file to `POST /files` and returns the stored file's JSON.
+pub async fn upload_file(
+    client: &Client,
+    path: &std::path::Path,
+    file_type: &str,
+    product_class: Option<&str>,
+    version: Option<&str>,
+    name: Option<&str>,
+) -> anyhow::Result<Value> {
+    let name = match name {
+        Some(n) => n.to_owned(),
+        None => path
             .file_name()
             .and_then(|n| n.to_str())
             .map(str::to_owned)
             .ok_or_else(|| {
-                client::usage(format!(
-                    "{}: not a file name; give --name",
-                    a.path.display()
-                ))
+                client::usage(format!("{}: not a file name; give --name", path.display()))
             })?,
     };
-    let file = tokio::fs::File::open(&a.path)
+    let file = tokio::fs::File::open(path)
         .await
-        .with_context(|| format!("opening {}", a.path.display()))?;
-    let client = Client::new(&a.client)?;
-    let mut query = vec![("name", name), ("type", a.file_type.clone())];
-    query.extend(a.product_class.iter().map(|p| ("product_class", p.clone())));
-    query.extend(a.version.iter().map(|v| ("version", v.clone())));
+        .with_context(|| format!("opening {}", path.display()))?;
+    let mut query = vec![("name", name), ("type", file_type.to_owned())];
+    query.extend(product_class.map(|p| ("product_class", p.to_owned())));
+    query.extend(version.map(|v| ("version", v.to_owned())));
     let url = client.url(&["files"], &query);
     // Read and sent in chunks: memory stays flat whatever the image's size.
     let stream = futures::stream::unfold(file, |mut f| async move {
@@ -171,11 +188,7 @@ async fn upload(a: UploadArgs) -> anyhow::Result<()> {
             "application/octet-stream",
         )
         .await?;
-    let file: Value = resp
-        .json()
-        .await
-        .context("the server's answer is not JSON")?;
-    output::show(a.client.format(), FILE_COLUMNS, &file)
+    resp.json().await.context("the server's answer is not JSON")
 }
 
 /// `acs config …`.

@@ -5,6 +5,7 @@ pub mod cwmp;
 pub mod devices;
 pub mod dhcp;
 pub mod files;
+pub mod firmware;
 pub mod get;
 pub mod nbi;
 pub mod output;

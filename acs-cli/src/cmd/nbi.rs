@@ -3,7 +3,7 @@
 
 use clap::Subcommand;
 
-use crate::cmd::{devices, files, get, tasks};
+use crate::cmd::{devices, files, firmware, get, tasks};
 
 /// Shown under every NBI command's `--help`.
 pub const AFTER_HELP: &str = "\
@@ -51,6 +51,16 @@ pub enum NbiCommand {
     /// Configuration templates (MPP flat profiles).
     #[command(subcommand)]
     Config(files::ConfigCommand),
+    /// Firmware rollouts.
+    #[command(subcommand)]
+    Firmware(FirmwareCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FirmwareCommand {
+    /// Push a firmware image to devices: a Download of `1 Firmware Upgrade Image` per device,
+    /// tracked to TransferComplete and the new SoftwareVersion.
+    Push(firmware::PushArgs),
 }
 
 impl NbiCommand {
@@ -67,6 +77,7 @@ impl NbiCommand {
             NbiCommand::Jobs(c) => tasks::jobs(c),
             NbiCommand::Files(c) => files::run(c),
             NbiCommand::Config(c) => files::config(c),
+            NbiCommand::Firmware(FirmwareCommand::Push(a)) => firmware::push(a),
         }
     }
 }

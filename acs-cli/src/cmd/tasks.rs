@@ -64,7 +64,7 @@ pub enum Resolved {
 
 impl Resolved {
     /// The `devices`/`filter` members of a job.
-    fn job_target(&self) -> (&'static str, Value) {
+    pub fn job_target(&self) -> (&'static str, Value) {
         match self {
             Resolved::Devices(ids) => ("devices", json!(ids)),
             Resolved::Filter(f) => ("filter", json!(f)),

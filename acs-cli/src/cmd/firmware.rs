@@ -1,0 +1,292 @@
+//! `acs firmware push`: a firmware rollout. One Download (`1 Firmware Upgrade Image`) of a stored
+//! file to every target device, at most `--concurrency` transferring at once, stopped when more
+//! than `--max-failures` fail; `--wait` follows it live and ends with a per-device report.
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use acs_core::cwmp::Password;
+use acs_core::tasks::TaskSpec;
+use clap::Args;
+use serde_json::{Value, json};
+
+use crate::Exit;
+use crate::cmd::client::{self, Client, ClientArgs, EXIT_PARTIAL, note, text};
+use crate::cmd::files::upload_file;
+use crate::cmd::nbi::AFTER_HELP;
+use crate::cmd::output::{self, Column, at, col};
+use crate::cmd::tasks::{Target, count_devices, resolve};
+
+/// The FileType of a firmware image (TR-069 A.3.2.8).
+pub const FIRMWARE_FILE_TYPE: &str = "1 Firmware Upgrade Image";
+
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct PushArgs {
+    /// The image to upload and push (e.g. sip88xx.12-0-3MPP.loads) …
+    #[arg(
+        value_name = "FILE",
+        required_unless_present = "file",
+        conflicts_with = "file"
+    )]
+    pub path: Option<PathBuf>,
+    /// … or a file already stored (`acs files list`).
+    #[arg(long = "file", value_name = "ID")]
+    pub file: Option<i64>,
+    #[command(flatten)]
+    pub target: Target,
+    /// At most N devices transferring at once [default: no limit].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub concurrency: Option<u32>,
+    /// Stop the rollout once more than N devices (or N% of them) failed.
+    #[arg(long, value_name = "N|N%")]
+    pub max_failures: Option<String>,
+    /// Leave the Download for each device's next Inform instead of waking it now.
+    #[arg(long)]
+    pub no_connection_request: bool,
+    /// Follow the rollout until it ends (at most SECS seconds) and print a per-device report.
+    #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "3600")]
+    pub wait: Option<u64>,
+    /// Do not ask before pushing to more than one device.
+    #[arg(long)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// Columns of the per-device report.
+const REPORT: &[Column] = &[
+    col("device_id"),
+    at("rollout_state", "rollout.state"),
+    at("task_id", "id"),
+    at("fault_code", "rollout.fault_code"),
+    at("meaning", "rollout.meaning"),
+    at("fault_string", "rollout.fault_string"),
+];
+
+/// `N` or `N%`, as the API takes it.
+fn max_failures(text: &str) -> anyhow::Result<Value> {
+    let t = text.trim();
+    let parsed = match t.strip_suffix('%') {
+        Some(p) => p
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|p| *p <= 100)
+            .map(|_| json!(t)),
+        None => t.parse::<u32>().ok().map(|n| json!(n)),
+    };
+    parsed.ok_or_else(|| {
+        client::usage(format!(
+            "--max-failures {text:?}: give a count (5) or a percentage (10%)"
+        ))
+    })
+}
+
+/// The SoftwareVersion an MPP image reports once installed: its name without `.loads`
+/// (`sip88xx.12-0-3MPP.loads` → `sip88xx.12-0-3MPP`, SPEC §9), so the rollout can verify it.
+fn mpp_version(name: &str) -> Option<String> {
+    let stem = name.strip_suffix(".loads")?;
+    (stem.contains('.') && !stem.starts_with('.')).then(|| stem.to_owned())
+}
+
+pub fn push(args: PushArgs) -> anyhow::Result<()> {
+    let limit = args.max_failures.as_deref().map(max_failures).transpose()?;
+    client::run(async move {
+        let client = Client::new(&args.client)?;
+        let resolved = resolve(&client, &args.target).await?;
+        let devices = match &resolved {
+            crate::cmd::tasks::Resolved::Devices(ids) => ids.len() as u64,
+            crate::cmd::tasks::Resolved::Filter(f) => count_devices(&client, Some(f)).await?,
+        };
+        if devices == 0 {
+            note("no device matches: nothing to push");
+            return Ok(());
+        }
+        if devices > 1 {
+            client::confirm(&format!("push firmware to {devices} devices"), args.yes)?;
+        }
+        let file = match (&args.path, args.file) {
+            (Some(path), _) => {
+                let version = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(mpp_version);
+                let file =
+                    upload_file(&client, path, "firmware", None, version.as_deref(), None).await?;
+                note(format!(
+                    "uploaded {} as file {} ({} bytes)",
+                    text(&file, "name"),
+                    file["id"],
+                    file["size"]
+                ));
+                file
+            }
+            (None, Some(id)) => {
+                client
+                    .get(client.url(&["files", &id.to_string()], &[]))
+                    .await?
+            }
+            (None, None) => unreachable!("clap requires FILE or --file"),
+        };
+        let spec = TaskSpec::Download {
+            file_type: FIRMWARE_FILE_TYPE.to_owned(),
+            url: String::new(),
+            file_id: file["id"].as_i64(),
+            username: String::new(),
+            password: Password::default(),
+            file_size: 0,
+            target_file_name: String::new(),
+            delay_seconds: 0,
+        };
+        let (member, target) = resolved.job_target();
+        let mut body = json!({
+            "task": spec,
+            member: target,
+            "connection_request": !args.no_connection_request,
+        });
+        if let Some(c) = args.concurrency {
+            body["concurrency"] = json!(c);
+        }
+        if let Some(l) = limit {
+            body["max_failures"] = l;
+        }
+        let (_, job) = client
+            .post(client.url(&["jobs"], &[]), &body)
+            .await
+            .map_err(|e| resolved.explain(e))?;
+        let id = job["id"].as_i64().unwrap_or_default();
+        note(format!(
+            "rollout {id}: {} to {} devices{}",
+            text(&file, "name"),
+            job["total"],
+            args.concurrency
+                .map(|c| format!(", {c} at a time"))
+                .unwrap_or_default()
+        ));
+        let Some(wait) = args.wait else {
+            note(format!("follow it with `acs jobs show {id}`"));
+            output::show(
+                args.client.format(),
+                &[col("id"), col("state"), col("total")],
+                &job,
+            )?;
+            return Ok(());
+        };
+        follow(&client, id, Duration::from_secs(wait), args.client.format()).await
+    })
+}
+
+fn counts_line(job: &Value) -> String {
+    let r = &job["rollout"];
+    let n = |k: &str| r[k].as_i64().unwrap_or(0);
+    format!(
+        "{}: pending {}, queued {}, sent {}, transferring {}, installed {}, verified {}, failed {}, \
+         cancelled {}",
+        text(job, "state"),
+        n("pending"),
+        n("queued"),
+        n("sent"),
+        n("transferring"),
+        n("installed"),
+        n("verified"),
+        n("failed"),
+        n("cancelled")
+    )
+}
+
+/// Polls the rollout until it ends or `wait` passes, then prints the per-device report.
+async fn follow(
+    client: &Client,
+    id: i64,
+    wait: Duration,
+    format: output::Format,
+) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let tty = std::io::stderr().is_terminal();
+    let mut last = String::new();
+    let job = loop {
+        let job = client
+            .get(client.url(&["jobs", &id.to_string()], &[]))
+            .await?;
+        let line = counts_line(&job);
+        if line != last {
+            // A terminal gets one line rewritten in place; a log gets each change once.
+            if tty {
+                eprint!("\r\x1b[2K{line}");
+            } else {
+                note(&line);
+            }
+            last = line;
+        }
+        if text(&job, "state") != "running" || tokio::time::Instant::now() >= deadline {
+            break job;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    if tty {
+        eprintln!();
+    }
+    let mut rows = Vec::new();
+    let mut after: Option<i64> = None;
+    loop {
+        let mut query = vec![("limit", "1000".to_owned())];
+        if let Some(a) = after {
+            query.push(("after", a.to_string()));
+        }
+        let page = client
+            .get(client.url(&["jobs", &id.to_string(), "tasks"], &query))
+            .await?;
+        rows.extend(page["tasks"].as_array().into_iter().flatten().cloned());
+        match page["next"].as_i64() {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    let mut out = output::stdout(format, REPORT, false);
+    for t in &rows {
+        out.row(&output::pick(t, REPORT))?;
+    }
+    out.finish()?;
+    let state = text(&job, "state");
+    let failed = job["rollout"]["failed"].as_i64().unwrap_or(0);
+    if state == "running" {
+        note(format!(
+            "rollout {id} is still running after the wait; follow it with `acs jobs show {id}`"
+        ));
+        return Err(Exit(EXIT_PARTIAL).into());
+    }
+    if state == "stopped" {
+        note(format!(
+            "rollout {id} stopped: {}",
+            job["stop_reason"].as_str().unwrap_or("too many failures")
+        ));
+        return Err(Exit(EXIT_PARTIAL).into());
+    }
+    if failed > 0 {
+        note(format!("{failed} devices failed"));
+        return Err(Exit(EXIT_PARTIAL).into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_and_failure_limits() {
+        assert_eq!(
+            mpp_version("sip88xx.12-0-3MPP.loads").as_deref(),
+            Some("sip88xx.12-0-3MPP")
+        );
+        assert_eq!(mpp_version("firmware.bin"), None);
+        assert_eq!(mpp_version("noversion.loads"), None);
+        assert_eq!(max_failures("5").unwrap(), json!(5));
+        assert_eq!(max_failures("10%").unwrap(), json!("10%"));
+        for bad in ["-1", "x", "101%", "%"] {
+            assert!(max_failures(bad).is_err(), "{bad}");
+        }
+    }
+}
