@@ -187,10 +187,19 @@ const JOB_TASKS: &[Column] = &[
     at("fault_string", "fault.string"),
 ];
 
-const TASK_STATES: &[&str] = &["queued", "sent", "done", "fault", "expired", "cancelled"];
+const TASK_STATES: &[&str] = &[
+    "held",
+    "queued",
+    "sent",
+    "done",
+    "fault",
+    "expired",
+    "cancelled",
+];
 
 fn is_final(state: &str) -> bool {
-    !matches!(state, "queued" | "sent")
+    // `held`: a rollout has not released the device's task yet.
+    !matches!(state, "held" | "queued" | "sent")
 }
 
 fn failed(state: &str) -> bool {
