@@ -488,13 +488,25 @@ impl Store {
         state: JobState,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let upd = Query::update()
-            .table(job::Entity)
+        self.end_job_with(job_id, state, None, now).await
+    }
+
+    async fn end_job_with(
+        &self,
+        job_id: i64,
+        state: JobState,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut upd = Query::update();
+        upd.table(job::Entity)
             .value(job::Column::State, state.as_str())
             .value(job::Column::FinishedAt, ts(now))
             .and_where(Expr::col(job::Column::Id).eq(job_id))
-            .and_where(Expr::col(job::Column::State).eq(JobState::Running.as_str()))
-            .to_owned();
+            .and_where(Expr::col(job::Column::State).eq(JobState::Running.as_str()));
+        if let Some(reason) = reason {
+            upd.value(job::Column::StopReason, reason);
+        }
         Ok(self.write.execute(&upd).await?.rows_affected() > 0)
     }
 
@@ -505,15 +517,8 @@ impl Store {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let upd = Query::update()
-            .table(job::Entity)
-            .value(job::Column::State, JobState::Stopped.as_str())
-            .value(job::Column::StopReason, reason)
-            .value(job::Column::FinishedAt, ts(now))
-            .and_where(Expr::col(job::Column::Id).eq(job_id))
-            .and_where(Expr::col(job::Column::State).eq(JobState::Running.as_str()))
-            .to_owned();
-        Ok(self.write.execute(&upd).await?.rows_affected() > 0)
+        self.end_job_with(job_id, JobState::Stopped, Some(reason), now)
+            .await
     }
 
     /// Releases up to `n` held tasks of a job (lowest ids first) to the queue; returns their
