@@ -941,3 +941,95 @@ fn a_firmware_rollout_from_the_command_line() {
     );
     rt.block_on(sim.shutdown());
 }
+
+#[test]
+fn a_configuration_push_renders_per_device() {
+    use acs_cli::sim::{SimConfig, Simulator, profile::Profile};
+    let acs = Acs::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut config = SimConfig::new(acs.cwmp.clone(), 2, Profile::builtin("cisco-mpp").unwrap());
+    config.periodic = false;
+    config.serial_prefix = Some("CFG".into());
+    let sim = rt.block_on(async {
+        let sim = Simulator::start(config).await.unwrap();
+        sim.run();
+        for i in 0..2 {
+            sim.wait_for_session(i, 1).await.unwrap();
+        }
+        sim
+    });
+    let serials: Vec<String> = (0..2)
+        .map(|i| {
+            sim.device(i)
+                .value("Device.DeviceInfo.SerialNumber")
+                .unwrap()
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let template = dir.path().join("desk.xml");
+    std::fs::write(
+        &template,
+        "<device><flat-profile><Station_Name ua=\"na\">{{ station }}</Station_Name>\
+         </flat-profile></device>",
+    )
+    .unwrap();
+    // One phone has no row: nothing is pushed, and the phone and variable are named.
+    let partial = dir.path().join("partial.csv");
+    std::fs::write(&partial, format!("serial,station\n{},Lobby\n", serials[0])).unwrap();
+    let out = acs.run(&[
+        "config",
+        "push",
+        template.to_str().unwrap(),
+        "-f",
+        "serial ~ \"CFG*\"",
+        "--vars",
+        partial.to_str().unwrap(),
+        "--yes",
+    ]);
+    fails(&out, 1, "missing variables: station");
+    assert!(stderr(&out).contains(&serials[1]), "{}", stderr(&out));
+    assert_eq!(acs.json(&["jobs", "list"]).as_array().unwrap().len(), 0);
+
+    let vars = dir.path().join("desks.csv");
+    std::fs::write(
+        &vars,
+        format!(
+            "serial,station\n{},Lobby & front\n{},Kitchen\n",
+            serials[0], serials[1]
+        ),
+    )
+    .unwrap();
+    let out = acs.run(&[
+        "config",
+        "push",
+        template.to_str().unwrap(),
+        "-f",
+        "serial ~ \"CFG*\"",
+        "--vars",
+        vars.to_str().unwrap(),
+        "--yes",
+        "--wait=300",
+        "--format",
+        "json",
+    ]);
+    assert!(ok(&out), "{}\n{}", stderr(&out), stdout(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let states: Vec<&str> = report
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["rollout_state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["installed", "installed"], "{report}");
+    for (i, station) in [(0, "Lobby & front"), (1, "Kitchen")] {
+        assert_eq!(
+            sim.device(i)
+                .flat_profile()
+                .get("Station_Name")
+                .map(String::as_str),
+            Some(station),
+            "phone {i}"
+        );
+    }
+    rt.block_on(sim.shutdown());
+}

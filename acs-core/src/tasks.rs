@@ -71,6 +71,10 @@ pub enum TaskSpec {
         /// per-task token URL. Absent in payloads stored before it existed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         file_id: Option<i64>,
+        /// For a configuration template (`file_id`): a stored CSV (`serial` or `mac` column)
+        /// whose row for the downloading device adds template variables.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        vars_file_id: Option<i64>,
         /// HTTP credentials for the file server.
         #[serde(default)]
         username: String,
@@ -313,8 +317,12 @@ impl TaskSpec {
                 file_type,
                 url,
                 file_id,
+                vars_file_id,
                 ..
             } => {
+                if vars_file_id.is_some() && file_id.is_none() {
+                    return invalid("vars_file_id", "only with file_id (a stored template)");
+                }
                 match file_id {
                     Some(id) if *id <= 0 => {
                         return invalid("file_id", format!("{id} is not a file id"));
@@ -426,6 +434,7 @@ impl TaskSpec {
                 file_type,
                 url,
                 file_id: _,
+                vars_file_id: _,
                 username,
                 password,
                 file_size,
@@ -835,6 +844,7 @@ mod tests {
             file_type: "1 Firmware Upgrade Image".into(),
             url: "https://f.example.net/x".into(),
             file_id: None,
+            vars_file_id: None,
             username: "u".into(),
             password: Password::new("top-secret"),
             file_size: 0,

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use acs_core::files::{FileStore, TokenError, TransferToken};
 use acs_core::storage::{DeviceRow, FileKind, FileRow, FileTransferRecord, Store};
-use acs_core::template::{ConfigTemplate, TemplateError, device_variables};
+use acs_core::template::{ConfigTemplate, TemplateError, VarsTable, device_variables};
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
@@ -115,7 +115,12 @@ fn hex_sha256(bytes: &[u8]) -> String {
 impl FileServer {
     /// Renders a stored configuration template for `device`: its identity, its stored
     /// parameters, and the template's variables CSV row when one was stored with it.
-    pub async fn render(&self, file: &FileRow, device: &DeviceRow) -> Result<String, RenderError> {
+    pub async fn render(
+        &self,
+        file: &FileRow,
+        device: &DeviceRow,
+        task_id: Option<i64>,
+    ) -> Result<String, RenderError> {
         if u64::try_from(file.size).unwrap_or(u64::MAX) > MAX_TEMPLATE_BYTES {
             return Err(RenderError::Read(format!(
                 "templates are limited to {MAX_TEMPLATE_BYTES} bytes"
@@ -131,8 +136,50 @@ impl FileServer {
             .get_parameters(&device.id, None)
             .await
             .map_err(|e| RenderError::Read(e.to_string()))?;
-        let vars = device_variables(device, &params, None);
+        let table = match self.vars_file_of(task_id).await? {
+            Some(csv) => Some(VarsTable::from_csv(&csv)?),
+            None => None,
+        };
+        let row = table
+            .as_ref()
+            .and_then(|t| t.row(&device.serial_number, device.mac.as_deref()));
+        let vars = device_variables(device, &params, row);
         Ok(template.render(&vars)?)
+    }
+
+    /// The variables CSV a configuration push attached to its Download task
+    /// (`vars_file_id`), read from the file store.
+    async fn vars_file_of(&self, task_id: Option<i64>) -> Result<Option<String>, RenderError> {
+        let Some(task_id) = task_id else {
+            return Ok(None);
+        };
+        let read = |e: acs_core::storage::StoreError| RenderError::Read(e.to_string());
+        let Some(task) = self.store.get_task(task_id).await.map_err(read)? else {
+            return Ok(None);
+        };
+        let vars_file_id = match acs_core::tasks::Payload::parse(&task.payload) {
+            Ok(acs_core::tasks::Payload::Task(acs_core::tasks::QueuedTask {
+                spec: acs_core::tasks::TaskSpec::Download { vars_file_id, .. },
+                ..
+            })) => vars_file_id,
+            _ => None,
+        };
+        let Some(id) = vars_file_id else {
+            return Ok(None);
+        };
+        let file = self
+            .store
+            .get_file(id)
+            .await
+            .map_err(read)?
+            .ok_or_else(|| RenderError::Read(format!("the variables file {id} was deleted")))?;
+        if u64::try_from(file.size).unwrap_or(u64::MAX) > MAX_TEMPLATE_BYTES * 16 {
+            return Err(RenderError::Read("the variables file is too large".into()));
+        }
+        tokio::fs::read_to_string(self.files.blob_path(&file.sha256))
+            .await
+            .map(Some)
+            .map_err(|e| RenderError::Read(format!("reading the variables file: {e}")))
     }
 }
 
@@ -277,7 +324,7 @@ pub async fn download(
     // A template is rendered for the device asking, never served raw.
     let rendered = if file.kind == FileKind::ConfigTemplate {
         let rendering = match &device {
-            Some(d) => server.render(&file, d).await,
+            Some(d) => server.render(&file, d, token.task_id).await,
             None => Err(RenderError::Template(TemplateError::Render(
                 "the device is not registered".into(),
             ))),

@@ -197,6 +197,9 @@ pub enum ConfigCommand {
     /// Render a flat-profile template for one device without pushing it (a dry run): prints
     /// the file the device would get, or names every missing variable.
     Render(RenderArgs),
+    /// Push a flat-profile template to devices as `3 Vendor Configuration File`, rendered for
+    /// each device when it downloads it.
+    Push(PushArgs),
 }
 
 #[derive(Debug, Args)]
@@ -216,7 +219,10 @@ pub struct RenderArgs {
 }
 
 pub fn config(command: ConfigCommand) -> anyhow::Result<()> {
-    let ConfigCommand::Render(a) = command;
+    let a = match command {
+        ConfigCommand::Render(a) => a,
+        ConfigCommand::Push(a) => return push(a),
+    };
     let template = std::fs::read_to_string(&a.template)
         .with_context(|| format!("reading {}", a.template.display()))?;
     let vars = a
@@ -235,5 +241,167 @@ pub fn config(command: ConfigCommand) -> anyhow::Result<()> {
         out.write_all(client::text(&rendered, "rendered").as_bytes())?;
         out.write_all(b"\n")?;
         Ok(())
+    })
+}
+
+/// The FileType of a configuration file (TR-069 A.3.2.8).
+pub const CONFIG_FILE_TYPE: &str = "3 Vendor Configuration File";
+
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct PushArgs {
+    /// The template (MPP flat-profile XML with `{{ variables }}`).
+    #[arg(value_name = "TEMPLATE")]
+    pub template: PathBuf,
+    #[command(flatten)]
+    pub target: crate::cmd::tasks::Target,
+    /// A CSV with a `serial` or `mac` column; each device's row adds variables.
+    #[arg(long, value_name = "FILE.csv")]
+    pub vars: Option<PathBuf>,
+    /// Leave the Download for each device's next Inform instead of waking it now.
+    #[arg(long)]
+    pub no_connection_request: bool,
+    /// Follow the push until it ends (at most SECS seconds) and print a per-device report.
+    #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "3600")]
+    pub wait: Option<u64>,
+    /// Do not ask before pushing to more than one device.
+    #[arg(long)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// `acs config push`: renders the template for every target device first (nothing is pushed
+/// if any device lacks a variable, and every such device is named), then stores the template
+/// and the CSV and sends each device a Download of `3 Vendor Configuration File`; the file
+/// server renders the file for the device that fetches it.
+pub fn push(a: PushArgs) -> anyhow::Result<()> {
+    let template = std::fs::read_to_string(&a.template)
+        .with_context(|| format!("reading {}", a.template.display()))?;
+    acs_core::template::ConfigTemplate::parse(&template)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", a.template.display()))?;
+    let vars = a
+        .vars
+        .as_ref()
+        .map(|p| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display())))
+        .transpose()?;
+    if let Some(v) = &vars {
+        acs_core::template::VarsTable::from_csv(v)?;
+    }
+    client::run(async move {
+        let client = Client::new(&a.client)?;
+        let resolved = crate::cmd::tasks::resolve(&client, &a.target).await?;
+        let ids = match &resolved {
+            crate::cmd::tasks::Resolved::Devices(ids) => ids.clone(),
+            crate::cmd::tasks::Resolved::Filter(f) => {
+                let mut ids = Vec::new();
+                client
+                    .pages(
+                        &["devices"],
+                        &[("filter", f.clone())],
+                        "devices",
+                        None,
+                        |d| {
+                            ids.push(client::text(&d, "id").to_owned());
+                            Ok(())
+                        },
+                    )
+                    .await
+                    .map_err(|e| resolved.explain(e))?;
+                ids
+            }
+        };
+        if ids.is_empty() {
+            client::note("no device matches: nothing to push");
+            return Ok(());
+        }
+        if ids.len() > 1 {
+            client::confirm(
+                &format!("push a configuration to {} devices", ids.len()),
+                a.yes,
+            )?;
+        }
+        // The dry run for every device: a missing variable stops the push before anything is
+        // stored or sent.
+        let mut problems = Vec::new();
+        for id in &ids {
+            let body = json!({ "template": template, "device": id, "vars_csv": vars });
+            if let Err(e) = client
+                .post(client.url(&["config", "render"], &[]), &body)
+                .await
+            {
+                match e.downcast_ref::<ApiError>() {
+                    Some(api) if api.status == 400 => {
+                        problems.push(format!("{id}: {}", api.message))
+                    }
+                    _ => return Err(e),
+                }
+            }
+        }
+        if !problems.is_empty() {
+            let shown = problems
+                .iter()
+                .take(20)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n  ");
+            anyhow::bail!(
+                "the template cannot be rendered for {} of {} devices; nothing was pushed:\n  {shown}{}",
+                problems.len(),
+                ids.len(),
+                if problems.len() > 20 { "\n  …" } else { "" }
+            );
+        }
+        let file = upload_file(&client, &a.template, "config-template", None, None, None).await?;
+        let vars_file = match &a.vars {
+            Some(path) => {
+                let stem = a
+                    .template
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or("config");
+                let name = format!("{stem}.vars-{}.csv", file["id"]);
+                Some(upload_file(&client, path, "other", None, None, Some(&name)).await?)
+            }
+            None => None,
+        };
+        let spec = acs_core::tasks::TaskSpec::Download {
+            file_type: CONFIG_FILE_TYPE.to_owned(),
+            url: String::new(),
+            file_id: file["id"].as_i64(),
+            vars_file_id: vars_file.as_ref().and_then(|v| v["id"].as_i64()),
+            username: String::new(),
+            password: acs_core::cwmp::Password::default(),
+            file_size: 0,
+            target_file_name: String::new(),
+            delay_seconds: 0,
+        };
+        let body = json!({
+            "task": spec,
+            "devices": ids,
+            "connection_request": !a.no_connection_request,
+        });
+        let (_, job) = client.post(client.url(&["jobs"], &[]), &body).await?;
+        let id = job["id"].as_i64().unwrap_or_default();
+        client::note(format!(
+            "configuration push {id}: {} to {} devices",
+            client::text(&file, "name"),
+            job["total"]
+        ));
+        match a.wait {
+            Some(wait) => {
+                crate::cmd::firmware::follow(
+                    &client,
+                    id,
+                    std::time::Duration::from_secs(wait),
+                    a.client.format(),
+                )
+                .await
+            }
+            None => {
+                client::note(format!("follow it with `acs jobs show {id}`"));
+                Ok(())
+            }
+        }
     })
 }

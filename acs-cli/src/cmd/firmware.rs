@@ -134,6 +134,7 @@ pub fn push(args: PushArgs) -> anyhow::Result<()> {
             file_type: FIRMWARE_FILE_TYPE.to_owned(),
             url: String::new(),
             file_id: file["id"].as_i64(),
+            vars_file_id: None,
             username: String::new(),
             password: Password::default(),
             file_size: 0,
@@ -197,7 +198,7 @@ fn counts_line(job: &Value) -> String {
 }
 
 /// Polls the rollout until it ends or `wait` passes, then prints the per-device report.
-async fn follow(
+pub async fn follow(
     client: &Client,
     id: i64,
     wait: Duration,

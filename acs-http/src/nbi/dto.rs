@@ -740,6 +740,10 @@ pub enum TaskDefinition {
         /// given.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         file_id: Option<i64>,
+        /// With a `config-template` `file_id`: a stored CSV (`serial` or `mac` column) whose
+        /// row for the downloading device adds template variables.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        vars_file_id: Option<i64>,
         /// File server username.
         #[serde(default)]
         username: String,
@@ -843,6 +847,7 @@ mod tests {
                 file_type: s("1 Firmware Upgrade Image"),
                 url: s("https://f.example.net/x"),
                 file_id: None,
+                vars_file_id: None,
                 username: s("u"),
                 password: s("p"),
                 file_size: 1,

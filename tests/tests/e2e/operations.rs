@@ -136,6 +136,7 @@ fn every_kind(root: &str, files: &str, phone: bool) -> Vec<(TaskSpec, Option<i32
                 file_type: "3 Vendor Configuration File".into(),
                 url: format!("{files}/files/config.xml"),
                 file_id: None,
+                vars_file_id: None,
                 username: String::new(),
                 password: Password::default(),
                 file_size: 0,

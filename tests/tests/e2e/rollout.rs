@@ -48,6 +48,7 @@ fn firmware(file_id: i64) -> TaskSpec {
         file_type: "1 Firmware Upgrade Image".into(),
         url: String::new(),
         file_id: Some(file_id),
+        vars_file_id: None,
         username: String::new(),
         password: Default::default(),
         file_size: 0,

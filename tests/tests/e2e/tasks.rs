@@ -414,6 +414,7 @@ async fn a_firmware_download_ends_in_its_transfer_complete() {
         file_type: "1 Firmware Upgrade Image".into(),
         url,
         file_id: None,
+        vars_file_id: None,
         username: String::new(),
         password: Default::default(),
         file_size: 4096,
