@@ -939,6 +939,52 @@ fn a_firmware_rollout_from_the_command_line() {
         2,
         "--max-failures",
     );
+
+    // A custom CA certificate goes the same way, with the vendor FileType carrying each
+    // phone's own OUI (the simulated MPP accepts `X 00562B Custom CA`).
+    let ca = dir.path().join("lab-ca.pem");
+    std::fs::write(
+        &ca,
+        "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let serial = sim
+        .device(0)
+        .value("Device.DeviceInfo.SerialNumber")
+        .unwrap();
+    let out = acs.run(&[
+        "ca",
+        "push",
+        ca.to_str().unwrap(),
+        "-d",
+        &serial,
+        "--wait=300",
+        "--format",
+        "json",
+    ]);
+    assert!(ok(&out), "{}\n{}", stderr(&out), stdout(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report[0]["rollout_state"], "installed", "{report}");
+    assert_eq!(
+        acs.json(&["files", "list", "--type", "ca"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    fails(
+        &acs.run(&[
+            "ca",
+            "push",
+            ca.to_str().unwrap(),
+            "-d",
+            &serial,
+            "--file-type",
+            "Custom",
+        ]),
+        2,
+        "X <OUI>",
+    );
     rt.block_on(sim.shutdown());
 }
 

@@ -19,6 +19,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tracing::{Instrument, debug, info, info_span, warn};
 
+/// In a Download's FileType, replaced by the device's OUI when the request is sent.
+pub const OUI_PLACEHOLDER: &str = "{oui}";
+
 /// Name of the session cookie.
 pub const COOKIE: &str = "acs_session";
 
@@ -595,6 +598,17 @@ async fn request_body(
                 DOWNLOAD_TOKEN_TTL
             )
         );
+    }
+    // Vendor file types (`X <OUI> <name>`, TR-069 A.3.2.8) name the device's own OUI; a task
+    // for many devices of several OUIs writes `{oui}` and gets each device's here.
+    if let Body::Download(download) = &mut body
+        && download.file_type.contains(OUI_PLACEHOLDER)
+    {
+        let oui = match state.store.get_device(&live.device_id).await? {
+            Some(d) => d.oui_normalized,
+            None => return Ok(Err("the device is no longer stored".into())),
+        };
+        download.file_type = download.file_type.replace(OUI_PLACEHOLDER, &oui);
     }
     let session = &live.session;
     if !session.supports(&body) {

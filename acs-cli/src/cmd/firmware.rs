@@ -91,7 +91,47 @@ fn mpp_version(name: &str) -> Option<String> {
     (stem.contains('.') && !stem.starts_with('.')).then(|| stem.to_owned())
 }
 
+/// The FileType a custom CA certificate is pushed with unless `--file-type` says otherwise:
+/// the TR-069 vendor form (`X <OUI> <name>`, A.3.2.8) with the device's own OUI. Cisco does not
+/// document the MPP value, so this is our choice; set the one your phones expect.
+pub const DEFAULT_CA_FILE_TYPE: &str = "X {oui} Custom CA";
+
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct CaPushArgs {
+    /// The Download FileType; `{oui}` becomes each device's OUI when sent.
+    #[arg(long, value_name = "TYPE", default_value = DEFAULT_CA_FILE_TYPE)]
+    pub file_type: String,
+    #[command(flatten)]
+    pub push: PushArgs,
+}
+
+/// What a rollout pushes.
+enum Pushed {
+    Firmware,
+    Ca(String),
+}
+
+/// `acs ca push`: a custom CA certificate, rolled out like firmware.
+pub fn push_ca(args: CaPushArgs) -> anyhow::Result<()> {
+    if !args.file_type.starts_with("X ") {
+        return Err(client::usage(format!(
+            "--file-type {:?}: a vendor file type starts with `X ` (X <OUI> <name>)",
+            args.file_type
+        )));
+    }
+    rollout(args.push, Pushed::Ca(args.file_type))
+}
+
 pub fn push(args: PushArgs) -> anyhow::Result<()> {
+    rollout(args, Pushed::Firmware)
+}
+
+fn rollout(args: PushArgs, pushed: Pushed) -> anyhow::Result<()> {
+    let (what, stored_type, file_type) = match &pushed {
+        Pushed::Firmware => ("firmware", "firmware", FIRMWARE_FILE_TYPE.to_owned()),
+        Pushed::Ca(t) => ("a CA certificate", "ca", t.clone()),
+    };
     let limit = args.max_failures.as_deref().map(max_failures).transpose()?;
     client::run(async move {
         let client = Client::new(&args.client)?;
@@ -105,16 +145,19 @@ pub fn push(args: PushArgs) -> anyhow::Result<()> {
             return Ok(());
         }
         if devices > 1 {
-            client::confirm(&format!("push firmware to {devices} devices"), args.yes)?;
+            client::confirm(&format!("push {what} to {devices} devices"), args.yes)?;
         }
         let file = match (&args.path, args.file) {
             (Some(path), _) => {
-                let version = path
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .and_then(mpp_version);
+                let version = match pushed {
+                    Pushed::Firmware => path
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .and_then(mpp_version),
+                    Pushed::Ca(_) => None,
+                };
                 let file =
-                    upload_file(&client, path, "firmware", None, version.as_deref(), None).await?;
+                    upload_file(&client, path, stored_type, None, version.as_deref(), None).await?;
                 note(format!(
                     "uploaded {} as file {} ({} bytes)",
                     text(&file, "name"),
@@ -131,7 +174,7 @@ pub fn push(args: PushArgs) -> anyhow::Result<()> {
             (None, None) => unreachable!("clap requires FILE or --file"),
         };
         let spec = TaskSpec::Download {
-            file_type: FIRMWARE_FILE_TYPE.to_owned(),
+            file_type,
             url: String::new(),
             file_id: file["id"].as_i64(),
             vars_file_id: None,

@@ -54,6 +54,16 @@ pub enum NbiCommand {
     /// Firmware rollouts.
     #[command(subcommand)]
     Firmware(FirmwareCommand),
+    /// Custom CA certificates.
+    #[command(subcommand)]
+    Ca(CaCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CaCommand {
+    /// Push a CA certificate file to devices: a Download with a vendor FileType (default
+    /// `X {oui} Custom CA`), rolled out and reported like firmware.
+    Push(firmware::CaPushArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,6 +88,7 @@ impl NbiCommand {
             NbiCommand::Files(c) => files::run(c),
             NbiCommand::Config(c) => files::config(c),
             NbiCommand::Firmware(FirmwareCommand::Push(a)) => firmware::push(a),
+            NbiCommand::Ca(CaCommand::Push(a)) => firmware::push_ca(a),
         }
     }
 }
