@@ -611,3 +611,62 @@ async fn five_hundred_phones_fifty_at_a_time() {
     sim.shutdown().await;
     app.cleanup().await;
 }
+
+/// Downloads that fail on the wire: a file server nobody answers on (9015) and a forged
+/// download token (403, 9012). Each phone's fault is reported with its meaning, and the
+/// rollout of the others is not held up.
+#[tokio::test]
+async fn unreachable_urls_and_bad_tokens_fail_only_their_phones() {
+    let app = spawn_app().await;
+    let sim = phones(&app, 5, "RW").await;
+    let file = upload(&app, IMAGE, Some(VERSION), &[3u8; 2000]).await;
+    let ops = app.state.ops.clone();
+    let good = ops
+        .create_job(&rollout_job(
+            file,
+            (0..3).map(|i| sim.device(i).device_id()).collect(),
+            2,
+        ))
+        .await
+        .expect("job")
+        .job;
+    let base = app.cwmp_url.trim_end_matches('/');
+    let mut failing = Vec::new();
+    for (phone, url, code) in [
+        (3, format!("http://127.0.0.1:9/{IMAGE}"), 9015),
+        (
+            4,
+            format!("{base}/files/t/forged.0.AA.AAAAAAAAAAAAAAAAAAAAAA/{IMAGE}"),
+            9012,
+        ),
+    ] {
+        let mut job = rollout_job(file, vec![sim.device(phone).device_id()], 1);
+        job.spec = TaskSpec::Download {
+            file_type: "1 Firmware Upgrade Image".into(),
+            url,
+            file_id: None,
+            vars_file_id: None,
+            username: String::new(),
+            password: Default::default(),
+            file_size: 0,
+            target_file_name: IMAGE.into(),
+            delay_seconds: 0,
+        };
+        failing.push((ops.create_job(&job).await.expect("job").job.id, code));
+    }
+    let end = drive(&ops, &sim, 0..5, good.id, 2).await;
+    assert_eq!(end.job.state, JobState::Finished, "{end:?}");
+    assert_eq!(end.rollout.verified, 3, "{:?}", end.rollout);
+    for (job, code) in failing {
+        let progress = ops.job_progress(job).await.unwrap();
+        let outcome = progress.outcomes.values().next().expect("one phone");
+        assert_eq!(outcome.state, RolloutState::Failed, "{outcome:?}");
+        assert_eq!(outcome.fault_code, Some(code as i32), "{outcome:?}");
+        assert_eq!(
+            outcome.meaning.as_deref(),
+            Some(FaultCode::from_code(code).meaning())
+        );
+    }
+    sim.shutdown().await;
+    app.cleanup().await;
+}
