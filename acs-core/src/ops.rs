@@ -779,12 +779,15 @@ impl Operations {
                 job.job.state.as_str()
             )));
         }
-        // Job state first: the runner must not wake devices for a job being cancelled.
-        self.store
-            .end_job(job_id, JobState::Cancelled, Utc::now())
-            .await?;
-        for id in self.store.cancel_job_tasks(job_id, Utc::now()).await? {
-            self.task_changed(id);
+        // One transaction: the runner never sees a cancelled job with work still queued.
+        if let Some(ids) = self
+            .store
+            .end_job_cancelling_tasks(job_id, JobState::Cancelled, None, Utc::now())
+            .await?
+        {
+            for id in ids {
+                self.task_changed(id);
+            }
         }
         self.job(job_id).await
     }
@@ -815,10 +818,15 @@ impl Operations {
                         "{} of {} devices failed, more than max_failures {limit} allows ({allowed})",
                         rollout.failed, job.total
                     );
-                    // Job state first: nothing is released or woken for it any more.
-                    if self.store.stop_job(job.id, &reason, now).await? {
+                    // One transaction: nothing is released or woken for it any more, and no
+                    // observer sees it stopped with work still waiting.
+                    if let Some(ids) = self
+                        .store
+                        .end_job_cancelling_tasks(job.id, JobState::Stopped, Some(&reason), now)
+                        .await?
+                    {
                         tracing::warn!(job = job.id, %reason, "job stopped");
-                        for id in self.store.cancel_job_tasks(job.id, now).await? {
+                        for id in ids {
                             self.task_changed(id);
                         }
                     }

@@ -488,16 +488,28 @@ impl Store {
         state: JobState,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        self.end_job_with(job_id, state, None, now).await
+        let upd = Query::update()
+            .table(job::Entity)
+            .value(job::Column::State, state.as_str())
+            .value(job::Column::FinishedAt, ts(now))
+            .and_where(Expr::col(job::Column::Id).eq(job_id))
+            .and_where(Expr::col(job::Column::State).eq(JobState::Running.as_str()))
+            .to_owned();
+        Ok(self.write.execute(&upd).await?.rows_affected() > 0)
     }
 
-    async fn end_job_with(
+    /// `running -> stopped` (with a reason) or `running -> cancelled`, and the job's held and
+    /// queued tasks `-> cancelled`, in one transaction: whoever sees the job ended also sees
+    /// its unstarted work cancelled, and a crash leaves neither half. `None` when the job was
+    /// no longer running; else the ids of the cancelled tasks.
+    pub async fn end_job_cancelling_tasks(
         &self,
         job_id: i64,
         state: JobState,
         reason: Option<&str>,
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<Vec<i64>>, StoreError> {
+        let txn = self.begin_write().await?;
         let mut upd = Query::update();
         upd.table(job::Entity)
             .value(job::Column::State, state.as_str())
@@ -507,18 +519,29 @@ impl Store {
         if let Some(reason) = reason {
             upd.value(job::Column::StopReason, reason);
         }
-        Ok(self.write.execute(&upd).await?.rows_affected() > 0)
-    }
-
-    /// `running -> stopped` with a reason; `false` when the job was no longer running.
-    pub async fn stop_job(
-        &self,
-        job_id: i64,
-        reason: &str,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        self.end_job_with(job_id, JobState::Stopped, Some(reason), now)
-            .await
+        if txn.execute(&upd).await?.rows_affected() == 0 {
+            txn.rollback().await?;
+            return Ok(None);
+        }
+        use task::Column as C;
+        let cancel = Query::update()
+            .table(task::Entity)
+            .value(C::State, TaskState::Cancelled.as_str())
+            .value(C::FinishedAt, ts(now))
+            .and_where(Expr::col(C::JobId).eq(job_id))
+            .and_where(
+                Expr::col(C::State).is_in([TaskState::Held.as_str(), TaskState::Queued.as_str()]),
+            )
+            .returning_col(C::Id)
+            .to_owned();
+        let ids = txn
+            .query_all(&cancel)
+            .await?
+            .into_iter()
+            .map(|r| r.try_get::<i64>("", "id"))
+            .collect::<Result<Vec<_>, _>>()?;
+        txn.commit().await?;
+        Ok(Some(ids))
     }
 
     /// Releases up to `n` held tasks of a job (lowest ids first) to the queue; returns their
@@ -609,34 +632,6 @@ impl Store {
             .and_where(Expr::col(job::Column::State).eq(JobState::Finished.as_str()))
             .to_owned();
         Ok(self.write.execute(&upd).await?.rows_affected() > 0)
-    }
-
-    /// Cancels the held and queued tasks of a job (sent ones finish normally); returns their
-    /// ids.
-    pub async fn cancel_job_tasks(
-        &self,
-        job_id: i64,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<i64>, StoreError> {
-        use task::Column as C;
-        let upd = Query::update()
-            .table(task::Entity)
-            .value(C::State, TaskState::Cancelled.as_str())
-            .value(C::FinishedAt, ts(now))
-            .and_where(Expr::col(C::JobId).eq(job_id))
-            .and_where(
-                Expr::col(C::State).is_in([TaskState::Held.as_str(), TaskState::Queued.as_str()]),
-            )
-            .returning_col(C::Id)
-            .to_owned();
-        let rows = self
-            .write
-            .query_all(&upd)
-            .await?
-            .into_iter()
-            .map(|r| r.try_get::<i64>("", "id"))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
     }
 
     /// Devices with queued tasks of this job, in id order.
