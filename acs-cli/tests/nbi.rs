@@ -859,23 +859,30 @@ fn files_and_config_templates() {
     fails(&acs.run(&["files", "delete", &id]), 1, "no file");
 }
 
-#[test]
-fn a_firmware_rollout_from_the_command_line() {
+/// `n` simulated MPP phones (serials `<prefix>N`) registered with `acs`, running in the
+/// background on their own runtime (kept alive by the caller).
+fn phones(acs: &Acs, n: usize, prefix: &str) -> (tokio::runtime::Runtime, acs_cli::sim::Simulator) {
     use acs_cli::sim::{SimConfig, Simulator, profile::Profile};
-    let acs = Acs::start();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let mut config = SimConfig::new(acs.cwmp.clone(), 3, Profile::builtin("cisco-mpp").unwrap());
+    let mut config = SimConfig::new(acs.cwmp.clone(), n, Profile::builtin("cisco-mpp").unwrap());
     config.periodic = false;
-    config.serial_prefix = Some("FW".into());
+    config.serial_prefix = Some(prefix.into());
     config.reboot_delay = std::time::Duration::from_millis(50);
     let sim = rt.block_on(async {
         let sim = Simulator::start(config).await.unwrap();
         sim.run();
-        for i in 0..3 {
+        for i in 0..n {
             sim.wait_for_session(i, 1).await.unwrap();
         }
         sim
     });
+    (rt, sim)
+}
+
+#[test]
+fn a_firmware_rollout_from_the_command_line() {
+    let acs = Acs::start();
+    let (rt, sim) = phones(&acs, 3, "FW");
     let dir = tempfile::tempdir().unwrap();
     let image = dir.path().join("sip88xx.12-0-9MPP.loads");
     std::fs::write(&image, vec![7u8; 300_000]).unwrap();
@@ -990,20 +997,8 @@ fn a_firmware_rollout_from_the_command_line() {
 
 #[test]
 fn a_configuration_push_renders_per_device() {
-    use acs_cli::sim::{SimConfig, Simulator, profile::Profile};
     let acs = Acs::start();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let mut config = SimConfig::new(acs.cwmp.clone(), 2, Profile::builtin("cisco-mpp").unwrap());
-    config.periodic = false;
-    config.serial_prefix = Some("CFG".into());
-    let sim = rt.block_on(async {
-        let sim = Simulator::start(config).await.unwrap();
-        sim.run();
-        for i in 0..2 {
-            sim.wait_for_session(i, 1).await.unwrap();
-        }
-        sim
-    });
+    let (rt, sim) = phones(&acs, 2, "CFG");
     let serials: Vec<String> = (0..2)
         .map(|i| {
             sim.device(i)

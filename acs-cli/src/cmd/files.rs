@@ -258,15 +258,8 @@ pub struct PushArgs {
     /// A CSV with a `serial` or `mac` column; each device's row adds variables.
     #[arg(long, value_name = "FILE.csv")]
     pub vars: Option<PathBuf>,
-    /// Leave the Download for each device's next Inform instead of waking it now.
-    #[arg(long)]
-    pub no_connection_request: bool,
-    /// Follow the push until it ends (at most SECS seconds) and print a per-device report.
-    #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "3600")]
-    pub wait: Option<u64>,
-    /// Do not ask before pushing to more than one device.
-    #[arg(long)]
-    pub yes: bool,
+    #[command(flatten)]
+    pub push: crate::cmd::firmware::PushOptions,
     #[command(flatten)]
     pub client: ClientArgs,
 }
@@ -318,7 +311,7 @@ pub fn push(a: PushArgs) -> anyhow::Result<()> {
         if ids.len() > 1 {
             client::confirm(
                 &format!("push a configuration to {} devices", ids.len()),
-                a.yes,
+                a.push.yes,
             )?;
         }
         // The dry run for every device: a missing variable stops the push before anything is
@@ -379,7 +372,7 @@ pub fn push(a: PushArgs) -> anyhow::Result<()> {
         let body = json!({
             "task": spec,
             "devices": ids,
-            "connection_request": !a.no_connection_request,
+            "connection_request": !a.push.no_connection_request,
         });
         let (_, job) = client.post(client.url(&["jobs"], &[]), &body).await?;
         let id = job["id"].as_i64().unwrap_or_default();
@@ -388,7 +381,7 @@ pub fn push(a: PushArgs) -> anyhow::Result<()> {
             client::text(&file, "name"),
             job["total"]
         ));
-        match a.wait {
+        match a.push.wait {
             Some(wait) => {
                 crate::cmd::firmware::follow(
                     &client,

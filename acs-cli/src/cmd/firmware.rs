@@ -42,17 +42,25 @@ pub struct PushArgs {
     /// Stop the rollout once more than N devices (or N% of them) failed.
     #[arg(long, value_name = "N|N%")]
     pub max_failures: Option<String>,
+    #[command(flatten)]
+    pub push: PushOptions,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// How a push reaches the devices and whether to follow it (firmware, CA and configuration
+/// pushes share them).
+#[derive(Debug, Clone, Args)]
+pub struct PushOptions {
     /// Leave the Download for each device's next Inform instead of waking it now.
     #[arg(long)]
     pub no_connection_request: bool,
-    /// Follow the rollout until it ends (at most SECS seconds) and print a per-device report.
+    /// Follow the push until it ends (at most SECS seconds) and print a per-device report.
     #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "3600")]
     pub wait: Option<u64>,
     /// Do not ask before pushing to more than one device.
     #[arg(long)]
     pub yes: bool,
-    #[command(flatten)]
-    pub client: ClientArgs,
 }
 
 /// Columns of the per-device report.
@@ -145,7 +153,7 @@ fn rollout(args: PushArgs, pushed: Pushed) -> anyhow::Result<()> {
             return Ok(());
         }
         if devices > 1 {
-            client::confirm(&format!("push {what} to {devices} devices"), args.yes)?;
+            client::confirm(&format!("push {what} to {devices} devices"), args.push.yes)?;
         }
         let file = match (&args.path, args.file) {
             (Some(path), _) => {
@@ -188,7 +196,7 @@ fn rollout(args: PushArgs, pushed: Pushed) -> anyhow::Result<()> {
         let mut body = json!({
             "task": spec,
             member: target,
-            "connection_request": !args.no_connection_request,
+            "connection_request": !args.push.no_connection_request,
         });
         if let Some(c) = args.concurrency {
             body["concurrency"] = json!(c);
@@ -209,7 +217,7 @@ fn rollout(args: PushArgs, pushed: Pushed) -> anyhow::Result<()> {
                 .map(|c| format!(", {c} at a time"))
                 .unwrap_or_default()
         ));
-        let Some(wait) = args.wait else {
+        let Some(wait) = args.push.wait else {
             note(format!("follow it with `acs jobs show {id}`"));
             output::show(
                 args.client.format(),
