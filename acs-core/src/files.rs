@@ -78,6 +78,11 @@ pub struct FileMeta {
     pub version: Option<String>,
 }
 
+/// The content address of `bytes`: lower-case hex SHA-256, as blobs are named.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
 /// Content-addressed files under `<data dir>/files`.
 #[derive(Debug, Clone)]
 pub struct FileStore {

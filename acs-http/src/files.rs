@@ -106,12 +106,6 @@ pub enum RenderError {
     Read(String),
 }
 
-fn hex_sha256(bytes: &[u8]) -> String {
-    use sha2::Digest as _;
-    let digest = sha2::Sha256::digest(bytes);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 impl FileServer {
     /// Renders a stored configuration template for `device`: its identity, its stored
     /// parameters, and the template's variables CSV row when one was stored with it.
@@ -254,6 +248,14 @@ async fn log(server: &FileServer, record: FileTransferRecord) {
     }
 }
 
+/// What a download sends.
+enum Content {
+    /// A template rendered for the device (kilobytes, in memory).
+    Rendered(Vec<u8>),
+    /// A stored file, positioned at the start of the range.
+    Stored(tokio::fs::File),
+}
+
 /// `GET`/`HEAD /files/t/{token}/{name}`.
 pub async fn download(
     req: HttpRequest,
@@ -343,7 +345,10 @@ pub async fn download(
         None
     };
     let (size, etag) = match &rendered {
-        Some(bytes) => (bytes.len() as u64, format!("\"{}\"", hex_sha256(bytes))),
+        Some(bytes) => (
+            bytes.len() as u64,
+            format!("\"{}\"", acs_core::files::sha256_hex(bytes)),
+        ),
         None => (u64::try_from(file.size).unwrap_or(0), etag_of(&file)),
     };
 
@@ -376,83 +381,75 @@ pub async fn download(
                 .finish();
         }
     };
-    if let Some(bytes) = rendered {
-        record.status = i32::from(status.as_u16());
-        record.bytes = if req.method() == Method::HEAD {
-            0
-        } else {
-            len as i64
-        };
-        record.outcome = if status == StatusCode::OK {
-            "ok"
-        } else {
-            "partial"
-        }
-        .into();
-        log(&server, record).await;
-        let mut response = HttpResponse::build(status);
-        response
-            .insert_header((header::ETAG, etag))
-            .insert_header((header::ACCEPT_RANGES, "bytes"))
-            .insert_header((header::CONTENT_TYPE, "application/xml"));
-        if status == StatusCode::PARTIAL_CONTENT {
-            response.insert_header((
-                header::CONTENT_RANGE,
-                format!("bytes {start}-{}/{size}", start + len - 1),
-            ));
-        }
-        let (start, len) = (start as usize, len as usize);
-        return response.body(bytes[start..start + len].to_vec());
-    }
-    let mut content = match server.files.open(&file).await {
-        Ok(f) => f,
-        Err(e) => {
-            warn!(error = %e, file = file.id, "file server: content missing");
-            record.status = 500;
-            record.outcome = "content_missing".into();
-            log(&server, record).await;
-            return plain(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "file content unavailable",
-            );
+    // What is sent: a rendering in memory (kilobytes) or the stored file, read in place.
+    let content = match rendered {
+        Some(bytes) => Content::Rendered(bytes),
+        None => {
+            let mut content = match server.files.open(&file).await {
+                Ok(f) => f,
+                Err(e) => {
+                    warn!(error = %e, file = file.id, "file server: content missing");
+                    record.status = 500;
+                    record.outcome = "content_missing".into();
+                    log(&server, record).await;
+                    return plain(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "file content unavailable",
+                    );
+                }
+            };
+            if start > 0
+                && let Err(e) = content.seek(SeekFrom::Start(start)).await
+            {
+                warn!(error = %e, "file server: seek failed");
+                return plain(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "file content unavailable",
+                );
+            }
+            Content::Stored(content)
         }
     };
-    if start > 0
-        && let Err(e) = content.seek(SeekFrom::Start(start)).await
-    {
-        warn!(error = %e, "file server: seek failed");
-        return plain(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "file content unavailable",
-        );
-    }
     record.status = i32::from(status.as_u16());
-    record.bytes = i64::try_from(len).unwrap_or(i64::MAX);
+    record.bytes = if req.method() == Method::HEAD {
+        0
+    } else {
+        i64::try_from(len).unwrap_or(i64::MAX)
+    };
     record.outcome = if status == StatusCode::OK {
         "ok"
     } else {
         "partial"
     }
     .into();
-    if req.method() == Method::HEAD {
-        record.bytes = 0;
-    }
     log(&server, record).await;
 
     let mut response = HttpResponse::build(status);
     response
         .insert_header((header::ETAG, etag))
         .insert_header((header::ACCEPT_RANGES, "bytes"))
-        .insert_header((header::CONTENT_TYPE, "application/octet-stream"))
-        .no_chunking(len);
+        .insert_header((
+            header::CONTENT_TYPE,
+            match content {
+                Content::Rendered(_) => "application/xml",
+                Content::Stored(_) => "application/octet-stream",
+            },
+        ));
     if status == StatusCode::PARTIAL_CONTENT {
         response.insert_header((
             header::CONTENT_RANGE,
             format!("bytes {start}-{}/{size}", start + len - 1),
         ));
     }
-    // HEAD goes through the same path: actix sends the headers (with the real Content-Length
-    // from `no_chunking`) and drops the body without reading it.
+    // HEAD goes through the same path: actix sends the headers (with the real Content-Length)
+    // and drops the body without reading it.
+    let content = match content {
+        Content::Rendered(bytes) => {
+            let (start, len) = (start as usize, len as usize);
+            return response.body(bytes[start..start + len].to_vec());
+        }
+        Content::Stored(file) => file,
+    };
     // 64 KiB reads: the whole image is never in memory.
     let body = futures::stream::unfold((content.take(len), false), |(mut r, done)| async move {
         if done {
@@ -468,7 +465,7 @@ pub async fn download(
             Err(e) => Some((Err(e), (r, true))),
         }
     });
-    response.streaming(body.boxed_local())
+    response.no_chunking(len).streaming(body.boxed_local())
 }
 
 #[cfg(test)]
