@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use crate::cmd::client::{self, ApiError, Client, ClientArgs};
 use crate::cmd::nbi::AFTER_HELP;
 use crate::cmd::output::{self, Column, col};
+use crate::cmd::tasks::not_found;
 
 /// Columns of a file.
 const FILE_COLUMNS: &[Column] = &[
@@ -81,13 +82,6 @@ pub struct IdArgs {
     pub client: ClientArgs,
 }
 
-fn no_file(e: anyhow::Error, id: i64) -> anyhow::Error {
-    match e.downcast_ref::<ApiError>() {
-        Some(a) if a.status == 404 => anyhow::anyhow!("no file {id}"),
-        _ => e,
-    }
-}
-
 pub fn run(command: FilesCommand) -> anyhow::Result<()> {
     client::run(async move {
         match command {
@@ -108,7 +102,7 @@ pub fn run(command: FilesCommand) -> anyhow::Result<()> {
                 let file = client
                     .get(client.url(&["files", &a.id.to_string()], &[]))
                     .await
-                    .map_err(|e| no_file(e, a.id))?;
+                    .map_err(|e| not_found(e, "file", a.id))?;
                 output::show(a.client.format(), FILE_COLUMNS, &file)
             }
             FilesCommand::Delete(a) => {
@@ -119,7 +113,7 @@ pub fn run(command: FilesCommand) -> anyhow::Result<()> {
                         client.url(&["files", &a.id.to_string()], &[]),
                     )
                     .await
-                    .map_err(|e| no_file(e, a.id))?;
+                    .map_err(|e| not_found(e, "file", a.id))?;
                 client::note(format!("file {} deleted", a.id));
                 Ok(())
             }

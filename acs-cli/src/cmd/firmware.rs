@@ -16,7 +16,7 @@ use crate::cmd::client::{self, Client, ClientArgs, EXIT_PARTIAL, note, text};
 use crate::cmd::files::upload_file;
 use crate::cmd::nbi::AFTER_HELP;
 use crate::cmd::output::{self, Column, at, col};
-use crate::cmd::tasks::{Target, count_devices, resolve};
+use crate::cmd::tasks::{Target, resolve};
 
 /// The FileType of a firmware image (TR-069 A.3.2.8).
 pub const FIRMWARE_FILE_TYPE: &str = "1 Firmware Upgrade Image";
@@ -144,10 +144,7 @@ fn rollout(args: PushArgs, pushed: Pushed) -> anyhow::Result<()> {
     client::run(async move {
         let client = Client::new(&args.client)?;
         let resolved = resolve(&client, &args.target).await?;
-        let devices = match &resolved {
-            crate::cmd::tasks::Resolved::Devices(ids) => ids.len() as u64,
-            crate::cmd::tasks::Resolved::Filter(f) => count_devices(&client, Some(f)).await?,
-        };
+        let devices = resolved.count(&client).await?;
         if devices == 0 {
             note("no device matches: nothing to push");
             return Ok(());

@@ -79,6 +79,14 @@ impl Resolved {
         }
     }
 
+    /// How many devices it names (a filter is counted by the server).
+    pub async fn count(&self, client: &Client) -> anyhow::Result<u64> {
+        match self {
+            Resolved::Devices(ids) => Ok(ids.len() as u64),
+            Resolved::Filter(f) => count_devices(client, Some(f)).await,
+        }
+    }
+
     /// Re-words an invalid filter error.
     pub fn explain(&self, e: anyhow::Error) -> anyhow::Error {
         match self {
@@ -250,12 +258,10 @@ pub fn action(args: ActionArgs, action: Action) -> anyhow::Result<()> {
     client::run(async move {
         let client = Client::new(&args.client)?;
         let resolved = resolve(&client, &args.target).await?;
-        let (count, which) = match &resolved {
-            Resolved::Devices(ids) => (ids.len() as u64, String::new()),
-            Resolved::Filter(f) => (
-                count_devices(&client, Some(f)).await?,
-                format!(" matching `{f}`"),
-            ),
+        let count = resolved.count(&client).await?;
+        let which = match &resolved {
+            Resolved::Devices(_) => String::new(),
+            Resolved::Filter(f) => format!(" matching `{f}`"),
         };
         if count == 0 {
             note(format!(
@@ -665,7 +671,7 @@ pub fn tasks(command: TasksCommand) -> anyhow::Result<()> {
     })
 }
 
-fn not_found(e: anyhow::Error, what: &str, id: i64) -> anyhow::Error {
+pub(crate) fn not_found(e: anyhow::Error, what: &str, id: i64) -> anyhow::Error {
     match e.downcast_ref::<ApiError>() {
         Some(a) if a.status == 404 => anyhow::anyhow!("no {what} {id}"),
         _ => e,
