@@ -245,6 +245,73 @@ impl FileStore {
     }
 }
 
+/// Largest template rendered (flat profiles are kilobytes).
+const MAX_TEMPLATE_BYTES: u64 = 1024 * 1024;
+
+/// Why a template could not be rendered for a device.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// The template or its variables.
+    #[error(transparent)]
+    Template(#[from] crate::template::TemplateError),
+    /// Reading the template or the variables file.
+    #[error("{0}")]
+    Read(String),
+}
+
+impl FileStore {
+    /// Renders a stored configuration template for `device`: its identity, its stored
+    /// parameters, and its row of the variables CSV `vars_file_id` when given.
+    pub async fn render_for_device(
+        &self,
+        file: &FileRow,
+        device: &crate::storage::DeviceRow,
+        vars_file_id: Option<i64>,
+    ) -> Result<String, RenderError> {
+        use crate::template::{ConfigTemplate, VarsTable, device_variables};
+        if u64::try_from(file.size).unwrap_or(u64::MAX) > MAX_TEMPLATE_BYTES {
+            return Err(RenderError::Read(format!(
+                "templates are limited to {MAX_TEMPLATE_BYTES} bytes"
+            )));
+        }
+        let text = tokio::fs::read_to_string(self.blob_path(&file.sha256))
+            .await
+            .map_err(|e| RenderError::Read(format!("reading the template: {e}")))?;
+        let template = ConfigTemplate::parse(&text)?;
+        let read = |e: StoreError| RenderError::Read(e.to_string());
+        let params = self
+            .store
+            .get_parameters(&device.id, None)
+            .await
+            .map_err(read)?;
+        let table = match vars_file_id {
+            Some(id) => {
+                let vars = self
+                    .store
+                    .get_file(id)
+                    .await
+                    .map_err(read)?
+                    .ok_or_else(|| {
+                        RenderError::Read(format!("the variables file {id} was deleted"))
+                    })?;
+                if u64::try_from(vars.size).unwrap_or(u64::MAX) > MAX_TEMPLATE_BYTES * 16 {
+                    return Err(RenderError::Read("the variables file is too large".into()));
+                }
+                let csv = tokio::fs::read_to_string(self.blob_path(&vars.sha256))
+                    .await
+                    .map_err(|e| RenderError::Read(format!("reading the variables file: {e}")))?;
+                Some(VarsTable::from_csv(&csv)?)
+            }
+            None => None,
+        };
+        let row = table
+            .as_ref()
+            .and_then(|t| t.row(&device.serial_number, device.mac.as_deref()));
+        let vars = device_variables(device, &params, row);
+        Ok(template.render(&vars)?)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

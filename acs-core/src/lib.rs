@@ -25,6 +25,7 @@ pub mod dhcp;
 pub mod files;
 pub mod filter;
 pub mod ops;
+pub mod provision;
 pub mod rollout;
 pub mod secret;
 pub mod session;

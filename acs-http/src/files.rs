@@ -17,9 +17,8 @@ use std::io::SeekFrom;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use acs_core::files::{FileStore, TokenError, TransferToken};
+use acs_core::files::{FileStore, RenderError, TokenError, TransferToken};
 use acs_core::storage::{DeviceRow, FileKind, FileRow, FileTransferRecord, Store};
-use acs_core::template::{ConfigTemplate, TemplateError, VarsTable, device_variables};
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
@@ -92,88 +91,41 @@ impl FileServer {
     }
 }
 
-/// Largest template the file server renders (flat profiles are kilobytes).
-const MAX_TEMPLATE_BYTES: u64 = 1024 * 1024;
-
-/// Why a template could not be rendered for a device.
-#[derive(Debug, thiserror::Error)]
-pub enum RenderError {
-    /// The template or its variables.
-    #[error(transparent)]
-    Template(#[from] TemplateError),
-    /// Reading the template.
-    #[error("{0}")]
-    Read(String),
-}
-
 impl FileServer {
-    /// Renders a stored configuration template for `device`: its identity, its stored
-    /// parameters, and the template's variables CSV row when one was stored with it.
+    /// Renders a stored configuration template for `device`, with the variables CSV the
+    /// Download task `task_id` carries (`vars_file_id`), if any.
     pub async fn render(
         &self,
         file: &FileRow,
         device: &DeviceRow,
         task_id: Option<i64>,
     ) -> Result<String, RenderError> {
-        if u64::try_from(file.size).unwrap_or(u64::MAX) > MAX_TEMPLATE_BYTES {
-            return Err(RenderError::Read(format!(
-                "templates are limited to {MAX_TEMPLATE_BYTES} bytes"
-            )));
-        }
-        let path = self.files.blob_path(&file.sha256);
-        let text = tokio::fs::read_to_string(&path)
+        let vars_file_id = self.vars_file_of(task_id).await?;
+        self.files
+            .render_for_device(file, device, vars_file_id)
             .await
-            .map_err(|e| RenderError::Read(format!("reading the template: {e}")))?;
-        let template = ConfigTemplate::parse(&text)?;
-        let params = self
-            .store
-            .get_parameters(&device.id, None)
-            .await
-            .map_err(|e| RenderError::Read(e.to_string()))?;
-        let table = match self.vars_file_of(task_id).await? {
-            Some(csv) => Some(VarsTable::from_csv(&csv)?),
-            None => None,
-        };
-        let row = table
-            .as_ref()
-            .and_then(|t| t.row(&device.serial_number, device.mac.as_deref()));
-        let vars = device_variables(device, &params, row);
-        Ok(template.render(&vars)?)
     }
 
-    /// The variables CSV a configuration push attached to its Download task
-    /// (`vars_file_id`), read from the file store.
-    async fn vars_file_of(&self, task_id: Option<i64>) -> Result<Option<String>, RenderError> {
+    /// The variables CSV a configuration push attached to its Download task.
+    async fn vars_file_of(&self, task_id: Option<i64>) -> Result<Option<i64>, RenderError> {
         let Some(task_id) = task_id else {
             return Ok(None);
         };
-        let read = |e: acs_core::storage::StoreError| RenderError::Read(e.to_string());
-        let Some(task) = self.store.get_task(task_id).await.map_err(read)? else {
+        let Some(task) = self
+            .store
+            .get_task(task_id)
+            .await
+            .map_err(|e| RenderError::Read(e.to_string()))?
+        else {
             return Ok(None);
         };
-        let vars_file_id = match acs_core::tasks::Payload::parse(&task.payload) {
+        Ok(match acs_core::tasks::Payload::parse(&task.payload) {
             Ok(acs_core::tasks::Payload::Task(acs_core::tasks::QueuedTask {
                 spec: acs_core::tasks::TaskSpec::Download { vars_file_id, .. },
                 ..
             })) => vars_file_id,
             _ => None,
-        };
-        let Some(id) = vars_file_id else {
-            return Ok(None);
-        };
-        let file = self
-            .store
-            .get_file(id)
-            .await
-            .map_err(read)?
-            .ok_or_else(|| RenderError::Read(format!("the variables file {id} was deleted")))?;
-        if u64::try_from(file.size).unwrap_or(u64::MAX) > MAX_TEMPLATE_BYTES * 16 {
-            return Err(RenderError::Read("the variables file is too large".into()));
-        }
-        tokio::fs::read_to_string(self.files.blob_path(&file.sha256))
-            .await
-            .map(Some)
-            .map_err(|e| RenderError::Read(format!("reading the variables file: {e}")))
+        })
     }
 }
 
@@ -327,9 +279,9 @@ pub async fn download(
     let rendered = if file.kind == FileKind::ConfigTemplate {
         let rendering = match &device {
             Some(d) => server.render(&file, d, token.task_id).await,
-            None => Err(RenderError::Template(TemplateError::Render(
-                "the device is not registered".into(),
-            ))),
+            None => Err(RenderError::Template(
+                acs_core::template::TemplateError::Render("the device is not registered".into()),
+            )),
         };
         match rendering {
             Ok(text) => Some(text.into_bytes()),

@@ -14,6 +14,7 @@ pub mod m20261121_000002_api_tokens;
 pub mod m20261121_000003_jobs;
 pub mod m20261121_000004_files;
 pub mod m20261121_000005_rollouts;
+pub mod m20261121_000006_provisioning;
 
 /// The ordered list of all acs migrations.
 #[derive(Debug)]
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000003_jobs::Migration),
             Box::new(m20261121_000004_files::Migration),
             Box::new(m20261121_000005_rollouts::Migration),
+            Box::new(m20261121_000006_provisioning::Migration),
         ]
     }
 }

@@ -81,6 +81,10 @@ pub enum StoreError {
     #[error("a token named `{0}` already exists")]
     TokenNameTaken(String),
 
+    /// An insert of a named thing (a provisioning rule) whose name is taken.
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+
     /// `revoke_token`: no token with this name or id.
     #[error("no token named `{0}` (or with that id)")]
     TokenNotFound(String),

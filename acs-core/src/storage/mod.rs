@@ -27,6 +27,7 @@ mod files;
 mod inform;
 mod jobs;
 pub mod model;
+mod provision;
 mod query;
 mod session_ops;
 mod tasks;
@@ -56,6 +57,7 @@ pub use model::{
     DeviceRow, EventRecord, EventRow, InformRecord, NewTask, ParameterRecord, ParameterRow,
     TaskRow, TaskState, UnknownTaskState,
 };
+pub use provision::{ProvisionStateRow, StoredRule};
 pub use query::{
     DeviceIdBatches, DevicePage, DeviceQuery, DeviceSort, MAX_PAGE_SIZE, SortDirection, SortField,
     filter_condition,

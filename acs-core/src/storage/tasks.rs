@@ -66,60 +66,7 @@ impl Store {
     /// Queues a request for a device. Fails with `DeviceNotFound` if the
     /// device does not exist.
     pub async fn enqueue_task(&self, new: &NewTask) -> Result<TaskRow, StoreError> {
-        use task::Column as C;
-        if new.kind.is_empty() {
-            return Err(StoreError::InvalidInput("empty task kind".into()));
-        }
-        if new.max_attempts < 1 {
-            return Err(StoreError::InvalidInput(format!(
-                "max_attempts must be >= 1, got {}",
-                new.max_attempts
-            )));
-        }
-        let ins = Query::insert()
-            .into_table(task::Entity)
-            .columns([
-                C::DeviceId,
-                C::Kind,
-                C::Payload,
-                C::State,
-                C::CommandKey,
-                C::Attempts,
-                C::MaxAttempts,
-                C::CreatedAt,
-                C::ExpiresAt,
-                C::JobId,
-            ])
-            .values([
-                Expr::val(new.device_id.as_str()),
-                Expr::val(new.kind.as_str()),
-                Expr::val(new.payload.clone()),
-                Expr::val(TaskState::Queued.as_str()),
-                Expr::val(new.command_key.clone()),
-                Expr::val(0i32),
-                Expr::val(new.max_attempts),
-                Expr::val(ts(Utc::now())),
-                Expr::val(new.expires_at.map(ts)),
-                Expr::val(new.job_id),
-            ])?
-            .returning_all()
-            .to_owned();
-        let stmt = self.db_backend().build(&ins);
-        let model = task::Model::find_by_statement(stmt)
-            .one(&self.write)
-            .await
-            .map_err(|e| {
-                if matches!(
-                    e.sql_err(),
-                    Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_))
-                ) {
-                    StoreError::DeviceNotFound(new.device_id.clone())
-                } else {
-                    StoreError::Db(e)
-                }
-            })?
-            .ok_or_else(|| StoreError::Internal("task insert returned no row".into()))?;
-        TaskRow::try_from(model)
+        insert_task(&self.write, new).await
     }
 
     /// The task with this id.
@@ -339,4 +286,66 @@ pub(crate) fn fault_update(
         .value(C::FaultDetail, detail.cloned())
         .value(C::FinishedAt, ts(now));
     upd
+}
+
+/// Inserts a queued task on `conn` (the write connection or a transaction).
+pub(crate) async fn insert_task(
+    conn: &impl ConnectionTrait,
+    new: &NewTask,
+) -> Result<TaskRow, StoreError> {
+    use task::Column as C;
+
+    if new.kind.is_empty() {
+        return Err(StoreError::InvalidInput("empty task kind".into()));
+    }
+    if new.max_attempts < 1 {
+        return Err(StoreError::InvalidInput(format!(
+            "max_attempts must be >= 1, got {}",
+            new.max_attempts
+        )));
+    }
+    let ins = Query::insert()
+        .into_table(task::Entity)
+        .columns([
+            C::DeviceId,
+            C::Kind,
+            C::Payload,
+            C::State,
+            C::CommandKey,
+            C::Attempts,
+            C::MaxAttempts,
+            C::CreatedAt,
+            C::ExpiresAt,
+            C::JobId,
+        ])
+        .values([
+            Expr::val(new.device_id.as_str()),
+            Expr::val(new.kind.as_str()),
+            Expr::val(new.payload.clone()),
+            Expr::val(TaskState::Queued.as_str()),
+            Expr::val(new.command_key.clone()),
+            Expr::val(0i32),
+            Expr::val(new.max_attempts),
+            Expr::val(ts(Utc::now())),
+            Expr::val(new.expires_at.map(ts)),
+            Expr::val(new.job_id),
+        ])?
+        .returning_all()
+        .to_owned();
+    let stmt = conn.get_database_backend().build(&ins);
+    let model = task::Model::find_by_statement(stmt)
+        .one(conn)
+        .await
+        .map_err(|e| {
+            if matches!(
+                e.sql_err(),
+                Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_))
+            ) {
+                StoreError::DeviceNotFound(new.device_id.clone())
+            } else {
+                StoreError::Db(e)
+            }
+        })?
+        .ok_or_else(|| StoreError::Internal("task insert returned no row".into()))?;
+    TaskRow::try_from(model)
 }

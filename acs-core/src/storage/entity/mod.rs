@@ -12,4 +12,6 @@ pub(crate) mod device_tag;
 pub(crate) mod file;
 pub(crate) mod file_transfer;
 pub(crate) mod job;
+pub(crate) mod provision_rule;
+pub(crate) mod provision_state;
 pub(crate) mod task;
