@@ -122,6 +122,7 @@ pub struct Settings {
     pub connection_request: ConnectionRequestSettings,
     pub cpe_auth: CpeAuthSettings,
     pub files: FilesSettings,
+    pub provision: ProvisionSettings,
     pub log: LogSettings,
     /// `ACS_…` environment variables that look like a mistyped setting (single `_` where `__`
     /// separates levels); reported by [`Settings::warnings`].
@@ -139,6 +140,7 @@ impl Default for Settings {
             connection_request: ConnectionRequestSettings::default(),
             cpe_auth: CpeAuthSettings::default(),
             files: FilesSettings::default(),
+            provision: ProvisionSettings::default(),
             log: LogSettings::default(),
             ignored_env: Vec::new(),
         }
@@ -437,6 +439,51 @@ impl FilesSettings {
     }
 }
 
+/// `[provision]`: zero-touch provisioning (`crate::provision`): rules applied when devices
+/// inform, and how failures and loops are handled.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProvisionSettings {
+    /// `[[provision.rules]]`: rules defined here (read-only through the API; files are paths,
+    /// imported into the file store at start).
+    pub rules: Vec<crate::provision::ConfigRule>,
+    /// Wait after a failed push before the same target is tried again, doubled after each
+    /// further failure. 0 retries at the next matching event. Default 300.
+    pub backoff_secs: u64,
+    /// Longest wait between retries. Default 86400.
+    pub max_backoff_secs: u64,
+    /// Loop protection: at most `loop_limit` pushes of one target to one device per this many
+    /// seconds. Default 86400.
+    pub loop_window_secs: u64,
+    /// See `loop_window_secs`. Default 3.
+    pub loop_limit: u32,
+}
+
+impl Default for ProvisionSettings {
+    fn default() -> Self {
+        let p = crate::provision::ProvisionPolicy::default();
+        Self {
+            rules: Vec::new(),
+            backoff_secs: p.backoff.as_secs(),
+            max_backoff_secs: p.max_backoff.as_secs(),
+            loop_window_secs: p.loop_window.as_secs(),
+            loop_limit: p.loop_limit,
+        }
+    }
+}
+
+impl ProvisionSettings {
+    /// The backoff and loop-protection policy.
+    pub fn policy(&self) -> crate::provision::ProvisionPolicy {
+        crate::provision::ProvisionPolicy {
+            backoff: Duration::from_secs(self.backoff_secs),
+            max_backoff: Duration::from_secs(self.max_backoff_secs.max(self.backoff_secs)),
+            loop_window: Duration::from_secs(self.loop_window_secs),
+            loop_limit: self.loop_limit,
+        }
+    }
+}
+
 /// `[log]`: diagnostics written to stderr.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -690,6 +737,38 @@ impl Settings {
                          (e.g. https://acs.example.net:7547)"
                     ),
                 ),
+            }
+        }
+
+        // provision
+        if self.provision.loop_limit == 0 {
+            bad("provision.loop_limit", "must be at least 1".into());
+        }
+        if self.provision.loop_window_secs == 0 {
+            bad("provision.loop_window_secs", "must be at least 1".into());
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, rule) in self.provision.rules.iter().enumerate() {
+            let key = format!("provision.rules[{i}]");
+            if !names.insert(rule.name.as_str()) {
+                bad(&key, format!("a second rule named `{}`", rule.name));
+            }
+            if let Err(e) = rule.validate() {
+                bad(&key, e.to_string());
+            }
+            for (what, path) in [
+                ("template", &rule.template),
+                ("vars", &rule.vars),
+                ("firmware", &rule.firmware),
+            ] {
+                if let Some(path) = path
+                    && !path.is_file()
+                {
+                    bad(
+                        &format!("{key}.{what}"),
+                        format!("file {} does not exist", path.display()),
+                    );
+                }
             }
         }
 

@@ -492,41 +492,16 @@ pub fn decide(
         detail: None,
         updated_at: now,
     };
-    let mut st = state.cloned();
     // 1. Settle a pushed item from its task.
-    if let Some(s) = &mut st
-        && ItemStatus::parse(&s.status) == Some(ItemStatus::Pending)
-    {
-        match outcome {
-            TaskOutcome::Unfinished => return Decision::Keep,
-            TaskOutcome::Succeeded => {
-                s.status = ItemStatus::Applied.as_str().into();
-                s.failures = 0;
-                s.next_attempt_at = None;
-                s.detail = None;
-            }
-            TaskOutcome::Failed(Some(code), text) if *code == VERSION_MISMATCH_FAULT => {
-                s.status = ItemStatus::Mismatch.as_str().into();
-                s.detail = Some(text.clone());
-            }
-            TaskOutcome::Failed(code, text) => {
-                s.status = ItemStatus::Failed.as_str().into();
-                s.failures = s.failures.saturating_add(1);
-                s.next_attempt_at = Some(now + policy.backoff_after(s.failures));
-                s.detail = Some(match code {
-                    Some(c) => format!("fault {c}: {text}"),
-                    None => text.clone(),
-                });
-            }
-            TaskOutcome::Missing => {
-                s.status = ItemStatus::Failed.as_str().into();
-                s.failures = s.failures.saturating_add(1);
-                s.next_attempt_at = Some(now + policy.backoff_after(s.failures));
-                s.detail = Some("the task was deleted".into());
+    let st = match state {
+        Some(s) if ItemStatus::parse(&s.status) == Some(ItemStatus::Pending) => {
+            match settle(s, outcome, now, policy) {
+                Some(s) => Some(s),
+                None => return Decision::Keep,
             }
         }
-        s.updated_at = now;
-    }
+        other => other.cloned(),
+    };
     let settled = |st: Option<ProvisionStateRow>| match st {
         Some(s) if Some(&s) != state => Decision::Record(s),
         _ => Decision::Keep,
@@ -576,6 +551,48 @@ pub fn decide(
         None => push(s, now, policy),
         _ => settled(Some(s)),
     }
+}
+
+/// A `pending` item once its task has finished (`None` while it has not): applied, failed
+/// (with its backoff) or, for an image after which the device reports another version,
+/// mismatch.
+pub fn settle(
+    state: &ProvisionStateRow,
+    outcome: &TaskOutcome,
+    now: DateTime<Utc>,
+    policy: &ProvisionPolicy,
+) -> Option<ProvisionStateRow> {
+    let mut s = state.clone();
+    match outcome {
+        TaskOutcome::Unfinished => return None,
+        TaskOutcome::Succeeded => {
+            s.status = ItemStatus::Applied.as_str().into();
+            s.failures = 0;
+            s.next_attempt_at = None;
+            s.detail = None;
+        }
+        TaskOutcome::Failed(Some(code), text) if *code == VERSION_MISMATCH_FAULT => {
+            s.status = ItemStatus::Mismatch.as_str().into();
+            s.detail = Some(text.clone());
+        }
+        TaskOutcome::Failed(code, text) => {
+            s.status = ItemStatus::Failed.as_str().into();
+            s.failures = s.failures.saturating_add(1);
+            s.next_attempt_at = Some(now + policy.backoff_after(s.failures));
+            s.detail = Some(match code {
+                Some(c) => format!("fault {c}: {text}"),
+                None => text.clone(),
+            });
+        }
+        TaskOutcome::Missing => {
+            s.status = ItemStatus::Failed.as_str().into();
+            s.failures = s.failures.saturating_add(1);
+            s.next_attempt_at = Some(now + policy.backoff_after(s.failures));
+            s.detail = Some("the task was deleted".into());
+        }
+    }
+    s.updated_at = now;
+    Some(s)
 }
 
 fn push(mut s: ProvisionStateRow, now: DateTime<Utc>, policy: &ProvisionPolicy) -> Decision {
@@ -1006,15 +1023,44 @@ impl Provisioner {
             .collect())
     }
 
-    /// Where each item stands for a device.
+    /// Where each item stands for a device. A pushed item whose task has finished since the
+    /// device's last matching event is settled (and stored) now, so the view is current even
+    /// for rules that act only on BOOTSTRAP.
     pub async fn device_status(&self, device_id: &str) -> Result<Vec<ItemReport>, ProvisionError> {
-        Ok(self
-            .store
-            .provision_states(device_id)
-            .await?
-            .into_iter()
-            .map(ItemReport::from)
-            .collect())
+        let states = self.store.provision_states(device_id).await?;
+        let Some(device) = self.store.get_device(device_id).await? else {
+            return Ok(Vec::new());
+        };
+        let mut rules: Option<Vec<Rule>> = None;
+        let mut out = Vec::with_capacity(states.len());
+        for state in states {
+            if state.status != ItemStatus::Pending.as_str() {
+                out.push(state.into());
+                continue;
+            }
+            let rules = match &mut rules {
+                Some(r) => r,
+                None => rules.insert(self.rules().await?),
+            };
+            let version = rules
+                .iter()
+                .find(|r| r.spec.name == state.rule)
+                .filter(|_| state.item == Item::Firmware.as_str())
+                .and_then(|r| r.spec.firmware_version.clone());
+            let task = match state.task_id {
+                Some(id) => self.store.get_task(id).await?,
+                None => None,
+            };
+            let outcome = task_outcome(task.as_ref(), version.as_deref(), &device);
+            match settle(&state, &outcome, Utc::now(), &self.policy) {
+                Some(settled) => {
+                    self.store.save_provision_state(&settled, None).await?;
+                    out.push(settled.into());
+                }
+                None => out.push(state.into()),
+            }
+        }
+        Ok(out)
     }
 
     /// Forgets a device's states (of one rule, or all).

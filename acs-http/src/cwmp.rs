@@ -77,6 +77,8 @@ pub struct CwmpState {
     pub orphans: std::sync::Mutex<std::collections::HashSet<String>>,
     /// The file server, for token URLs of Downloads of stored files.
     pub files: Arc<crate::files::FileServer>,
+    /// Zero-touch provisioning rules, applied at each Inform.
+    pub provisioner: Arc<acs_core::provision::Provisioner>,
 }
 
 impl CwmpState {
@@ -324,6 +326,20 @@ async fn open_session(
             && let Err(e) = queue_cr_credentials(state, &device_id, &begun.inform).await
         {
             warn!(error = %e, "could not queue connection-request credentials");
+        }
+        // After the credentials above and before any task is served, so this session already
+        // carries what the rules want (in rule order).
+        match state
+            .provisioner
+            .on_inform(&device_id, &begun.inform.event.iter().map(|e| e.event_code.clone()).collect::<Vec<_>>(), &data_model_root(&begun.inform))
+            .await
+        {
+            Ok(queued) => {
+                for q in &queued {
+                    info!(rule = %q.rule, item = q.item.as_str(), task = q.task.id, "provisioning queued a task");
+                }
+            }
+            Err(e) => warn!(error = %e, "provisioning rules could not be applied"),
         }
         let reports_completion = begun
             .inform
@@ -762,6 +778,15 @@ async fn store_completion(
     Ok(false)
 }
 
+/// The device's data-model root (`Device.` or `InternetGatewayDevice.`), from its Inform.
+fn data_model_root(inform: &cwmp::Inform) -> String {
+    inform
+        .parameter_list
+        .iter()
+        .find_map(|p| p.name.split_once('.').map(|(root, _)| format!("{root}.")))
+        .unwrap_or_else(|| "Device.".to_owned())
+}
+
 /// Queues fresh connection-request credentials for a device that has just bootstrapped (it
 /// forgot whatever the ACS set before); they are stored when the CPE has applied them.
 async fn queue_cr_credentials(
@@ -769,11 +794,7 @@ async fn queue_cr_credentials(
     device_id: &str,
     inform: &cwmp::Inform,
 ) -> Result<(), storage::StoreError> {
-    let root = inform
-        .parameter_list
-        .iter()
-        .find_map(|p| p.name.split_once('.').map(|(root, _)| format!("{root}.")))
-        .unwrap_or_else(|| "Device.".to_owned());
+    let root = data_model_root(inform);
     let (username, password) = acs_core::tasks::random_connection_request_credentials();
     let spec = TaskSpec::SetConnectionRequestCredentials {
         root,

@@ -57,6 +57,18 @@ pub struct ServerConfig {
     pub files_dir: PathBuf,
     /// Largest file accepted for upload.
     pub max_file_bytes: u64,
+    /// Zero-touch provisioning: the configuration file's rules (files already imported, see
+    /// `acs_core::provision::import_config_rules`) and the retry policy.
+    pub provision: ProvisionConfig,
+}
+
+/// Zero-touch provisioning settings of the server.
+#[derive(Debug, Clone, Default)]
+pub struct ProvisionConfig {
+    /// Rules from the configuration file, with file ids.
+    pub rules: Vec<acs_core::provision::RuleSpec>,
+    /// Backoff and loop protection.
+    pub policy: acs_core::provision::ProvisionPolicy,
 }
 
 /// Why the server could not start.
@@ -82,6 +94,9 @@ pub enum StartError {
     /// Connection-request client settings unusable.
     #[error(transparent)]
     ConnReq(#[from] acs_core::connreq::ConnReqError),
+    /// A provisioning rule from the configuration is unusable.
+    #[error("provisioning: {0}")]
+    Provision(#[from] acs_core::provision::ProvisionError),
 }
 
 /// A built, bound, not yet running server.
@@ -150,6 +165,12 @@ impl Application {
             config.max_file_bytes,
         );
         file_store.prepare()?;
+        let provisioner = Arc::new(acs_core::provision::Provisioner::new(
+            store.clone(),
+            file_store.clone(),
+            config.provision.rules.clone(),
+            config.provision.policy,
+        )?);
         let transfer_key = acs_core::files::load_or_create_transfer_key(&config.files_dir)?;
         let file_server = Arc::new(files::FileServer::new(
             file_store,
@@ -165,6 +186,7 @@ impl Application {
             config: cwmp_config,
             orphans: Default::default(),
             files: file_server.clone(),
+            provisioner: provisioner.clone(),
         });
 
         let files_data = web::Data::new(file_server.clone());
@@ -224,11 +246,13 @@ impl Application {
         let handle = web::Data::new(metrics_handle);
         let ops_data = web::Data::from(ops);
         let nbi_files = web::Data::new(file_server.clone());
+        let nbi_provision = web::Data::from(provisioner);
         let mut nbi_http = HttpServer::new(move || {
             App::new()
                 .app_data(handle.clone())
                 .app_data(ops_data.clone())
                 .app_data(nbi_files.clone())
+                .app_data(nbi_provision.clone())
                 .route("/healthz", web::get().to(nbi::healthz))
                 .route("/metrics", web::get().to(nbi::metrics))
                 .configure(nbi::api)

@@ -129,6 +129,7 @@ pub fn test_config() -> ServerConfig {
         job_interval: std::time::Duration::from_millis(100),
         files_dir: test_files_dir(),
         max_file_bytes: 64 * 1024 * 1024,
+        provision: Default::default(),
         cwmp_listen: "127.0.0.1:0".parse().expect("addr"),
         nbi_listen: "127.0.0.1:0".parse().expect("addr"),
         tls: None,

@@ -94,6 +94,11 @@ pub fn server_config(settings: &Settings) -> ServerConfig {
         job_interval: std::time::Duration::from_secs(1),
         files_dir: settings.data_dir.clone(),
         max_file_bytes: 2 * 1024 * 1024 * 1024,
+        // The rules' files are imported by `serve` (it needs the store).
+        provision: acs_http::ProvisionConfig {
+            rules: Vec::new(),
+            policy: settings.provision.policy(),
+        },
         cwmp_listen: settings.cwmp.listen,
         nbi_listen: settings.nbi.listen,
         tls: settings.cwmp.tls.as_ref().map(|t| TlsFiles {
@@ -162,8 +167,24 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 }
             }
         }
-        let app =
-            Application::build(server_config(&settings), store).context("starting the servers")?;
+        let mut config = server_config(&settings);
+        if !settings.provision.rules.is_empty() {
+            let files = acs_core::files::FileStore::new(
+                &config.files_dir,
+                store.clone(),
+                config.max_file_bytes,
+            );
+            files.prepare().context("preparing the file store")?;
+            config.provision.rules =
+                acs_core::provision::import_config_rules(&files, &store, &settings.provision.rules)
+                    .await
+                    .context("importing the files of [[provision.rules]]")?;
+            info!(
+                rules = config.provision.rules.len(),
+                "provisioning rules from the configuration file"
+            );
+        }
+        let app = Application::build(config, store).context("starting the servers")?;
         // Download URLs start with this; unset, with the address each CPE itself used.
         app.file_server()
             .set_base_url(settings.files.effective_base_url(&settings.cwmp));

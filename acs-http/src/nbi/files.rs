@@ -215,13 +215,22 @@ pub async fn get_file(
 /// already handed out for it then answer 404.
 #[utoipa::path(delete, path = "/api/v1/files/{id}", tag = "files",
     params(("id" = i64, Path, description = "File id")),
-    responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))]
+    responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody),
+        (status = 409, description = "A provisioning rule uses the file", body = ErrorBody)))]
 pub async fn delete_file(
     _op: Operator,
     server: Data<Arc<FileServer>>,
+    prov: Data<acs_core::provision::Provisioner>,
     id: Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
+    let users = prov.rules_using_file(id).await?;
+    if !users.is_empty() {
+        return Err(ApiError::conflict(format!(
+            "file {id} is used by the provisioning rule(s) {}; remove or change them first",
+            users.join(", ")
+        )));
+    }
     match server.files.delete(id).await? {
         Some(_) => Ok(HttpResponse::NoContent().finish()),
         None => Err(ApiError::not_found(format!("file {id} not found"))),

@@ -10,6 +10,7 @@ pub mod dto;
 pub mod error;
 pub mod files;
 pub mod jobs;
+pub mod provision;
 pub mod tasks;
 
 use std::sync::OnceLock;
@@ -183,6 +184,12 @@ impl utoipa::Modify for AuthResponses {
         files::delete_file,
         files::device_transfers,
         files::render_config,
+        provision::list_rules,
+        provision::get_rule,
+        provision::add_rule,
+        provision::remove_rule,
+        provision::device_status,
+        provision::reset_device,
     ),
     components(schemas(dto::TaskDefinition, dto::SetValue, dto::SetAttribute)),
     modifiers(&BearerScheme, &AuthResponses),
@@ -193,6 +200,7 @@ impl utoipa::Modify for AuthResponses {
         (name = "jobs", description = "Bulk jobs over many devices"),
         (name = "faults", description = "Tasks that failed and were not cleared"),
         (name = "files", description = "Files for CPEs and their transfers"),
+        (name = "provisioning", description = "Zero-touch provisioning rules and where each device stands"),
         (name = "meta", description = "This document"),
     ),
 )]
@@ -362,6 +370,24 @@ pub fn api(cfg: &mut web::ServiceConfig) {
                 resource("/files/{id}")
                     .route(get().to(files::get_file))
                     .route(delete().to(files::delete_file))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                resource("/provision/rules")
+                    .route(get().to(provision::list_rules))
+                    .route(post().to(provision::add_rule))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                resource("/provision/rules/{name}")
+                    .route(get().to(provision::get_rule))
+                    .route(delete().to(provision::remove_rule))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                resource("/devices/{id}/provisioning")
+                    .route(get().to(provision::device_status))
+                    .route(delete().to(provision::reset_device))
                     .default_service(web::to(wrong_method)),
             )
             .service(
