@@ -42,7 +42,14 @@ impl Drop for Acs {
 
 impl Acs {
     fn start() -> Acs {
+        Acs::start_with(|_| {})
+    }
+
+    /// Starts `acs serve` after `setup` has written files (an `acs.toml`, say) into its
+    /// working directory.
+    fn start_with(setup: impl FnOnce(&Path)) -> Acs {
         let dir = tempfile::tempdir().unwrap();
+        setup(dir.path());
         let mut child = binary()
             .current_dir(dir.path())
             .args([
@@ -1072,5 +1079,168 @@ fn a_configuration_push_renders_per_device() {
             "phone {i}"
         );
     }
+    rt.block_on(sim.shutdown());
+}
+
+#[test]
+fn provisioning_rules_from_the_config_file_and_the_command_line() {
+    const INTERVAL: &str = "Device.ManagementServer.PeriodicInformInterval";
+    let acs = Acs::start_with(|dir| {
+        std::fs::write(
+            dir.join("mpp.xml"),
+            "<device><flat-profile><Station_Name>Desk {{ serial }}</Station_Name>\
+             </flat-profile></device>",
+        )
+        .unwrap();
+        std::fs::write(dir.join("sip88xx.12-0-7MPP.loads"), vec![9u8; 20_000]).unwrap();
+        std::fs::write(
+            dir.join("acs.toml"),
+            r#"
+[[provision.rules]]
+name = "mpp"
+filter = 'serial ~ "ZTC*"'
+events = ["BOOTSTRAP"]
+template = "mpp.xml"
+firmware = "sip88xx.12-0-7MPP.loads"
+parameters = [
+  { name = "Device.ManagementServer.PeriodicInformInterval", value = "1800", type = "xsd:unsignedInt" },
+]
+"#,
+        )
+        .unwrap();
+    });
+
+    // A second rule from the command line; it applies after `mpp` (order 200 > 100), so its
+    // interval is the one the phone keeps.
+    let out = acs.run(&[
+        "provision",
+        "add",
+        "extra",
+        "-f",
+        "serial ~ \"ZTC*\"",
+        "--event",
+        "BOOTSTRAP",
+        "--order",
+        "200",
+        "--set",
+        &format!("{INTERVAL}=1200:unsignedInt"),
+        "--format",
+        "json",
+    ]);
+    assert!(ok(&out), "{}", stderr(&out));
+    let listed = acs.run(&["provision", "list", "--format", "json"]);
+    assert!(ok(&listed), "{}", stderr(&listed));
+    let rules: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let names: Vec<(&str, &str)> = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["name"].as_str().unwrap(), r["source"].as_str().unwrap()))
+        .collect();
+    assert_eq!(names, [("mpp", "config"), ("extra", "api")]);
+    assert!(
+        rules[0]["ensures"]
+            .as_str()
+            .unwrap()
+            .contains("(sip88xx.12-0-7MPP)"),
+        "the version comes from the image name: {rules}"
+    );
+
+    // A new phone bootstraps and comes up configured and upgraded with nobody doing anything.
+    let (rt, sim) = phones(&acs, 1, "ZTC");
+    let serial = sim.device(0).serial().to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let items = loop {
+        let out = acs.run(&["provision", "status", &serial, "--format", "json"]);
+        assert!(ok(&out), "{}", stderr(&out));
+        let items: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let done = items
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["status"] == "applied");
+        if done && items.as_array().unwrap().len() == 4 {
+            break items;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not provisioned: {items}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let kinds: Vec<String> = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            format!(
+                "{}/{}",
+                i["rule"].as_str().unwrap(),
+                i["item"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "extra/parameters",
+            "mpp/configuration",
+            "mpp/firmware",
+            "mpp/parameters"
+        ]
+    );
+    let phone = sim.device(0);
+    assert_eq!(
+        phone.value("Device.DeviceInfo.SoftwareVersion").as_deref(),
+        Some("sip88xx.12-0-7MPP")
+    );
+    assert_eq!(phone.value(INTERVAL).as_deref(), Some("1200"));
+    assert_eq!(
+        phone.flat_profile().get("Station_Name").cloned(),
+        Some(format!("Desk {serial}"))
+    );
+
+    fails(
+        &acs.run(&["provision", "remove", "mpp"]),
+        1,
+        "configuration file",
+    );
+    let out = acs.run(&["provision", "remove", "extra"]);
+    assert!(ok(&out), "{}", stderr(&out));
+    fails(
+        &acs.run(&["provision", "remove", "extra"]),
+        1,
+        "no provisioning rule",
+    );
+    fails(
+        &acs.run(&[
+            "provision",
+            "add",
+            "x",
+            "--event",
+            "WHENEVER",
+            "--set",
+            "A.B=1",
+        ]),
+        2,
+        "unknown event",
+    );
+    fails(
+        &acs.run(&["provision", "add", "nothing"]),
+        2,
+        "ensures nothing",
+    );
+    fails(
+        &acs.run(&["provision", "add", "y", "--firmware", "/nonexistent.loads"]),
+        2,
+        "no such file",
+    );
+    let out = acs.run(&["provision", "reset", &serial, "--rule", "mpp"]);
+    assert!(ok(&out), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("3 provisioning item(s)"),
+        "{}",
+        stderr(&out)
+    );
     rt.block_on(sim.shutdown());
 }

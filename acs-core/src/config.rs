@@ -1545,6 +1545,25 @@ mod tests {
                 "[files]\nbase_url = \"http://acs.example.net/files\"\n",
                 "files.base_url",
             ),
+            (
+                "[[provision.rules]]\nname = \"a\"\nfirmware = \"/nonexistent/x.loads\"\n",
+                "provision.rules[0].firmware: file /nonexistent/x.loads does not exist",
+            ),
+            (
+                "[[provision.rules]]\nname = \"a\"\nconnection_request_credentials = true\n\
+                 [[provision.rules]]\nname = \"a\"\nconnection_request_credentials = true\n",
+                "provision.rules[1]: a second rule named `a`",
+            ),
+            (
+                "[[provision.rules]]\nname = \"a\"\nfilter = \"serial =\"\n\
+                 connection_request_credentials = true\n",
+                "provision.rules[0]: rule `a`: filter at column",
+            ),
+            (
+                "[[provision.rules]]\nname = \"a\"\nevents = [\"SOMETIMES\"]\n",
+                "unknown event",
+            ),
+            ("[provision]\nloop_limit = 0\n", "provision.loop_limit"),
         ];
         for (file, needle) in cases {
             let e = load_err(Some(file), &[]);

@@ -724,6 +724,16 @@ pub async fn import_config_rules(
             ),
             None => None,
         };
+        let firmware_version = r
+            .firmware_version
+            .clone()
+            .or_else(|| firmware.as_ref().and_then(|f| f.version.clone()));
+        if let (Some(f), None) = (&firmware, &firmware_version) {
+            return invalid(
+                &r.name,
+                format!("{} carries no version: give firmware_version", f.name),
+            );
+        }
         out.push(RuleSpec {
             name: r.name.clone(),
             order: r.order,
@@ -734,7 +744,7 @@ pub async fn import_config_rules(
             template_file: template.as_ref().map(|f| f.id),
             vars_file: vars.as_ref().map(|f| f.id),
             firmware_file: firmware.as_ref().map(|f| f.id),
-            firmware_version: r.firmware_version.clone(),
+            firmware_version,
         });
     }
     Ok(out)

@@ -398,6 +398,12 @@ impl Client {
         Ok((status, self.json(resp).await?))
     }
 
+    /// A request without a body whose answer is JSON (a DELETE that reports what it did).
+    pub async fn send_json(&self, method: Method, url: Url) -> anyhow::Result<Value> {
+        let resp = self.send(method, url, None).await?;
+        self.json(resp).await
+    }
+
     /// A request whose answer has no body (PUT, DELETE → 204).
     pub async fn call(&self, method: Method, url: Url) -> anyhow::Result<()> {
         self.send(method, url, None).await.map(drop)

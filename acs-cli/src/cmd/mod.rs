@@ -9,6 +9,7 @@ pub mod firmware;
 pub mod get;
 pub mod nbi;
 pub mod output;
+pub mod provision;
 pub mod serve;
 pub mod sim;
 pub mod tasks;

@@ -3,7 +3,7 @@
 
 use clap::Subcommand;
 
-use crate::cmd::{devices, files, firmware, get, tasks};
+use crate::cmd::{devices, files, firmware, get, provision, tasks};
 
 /// Shown under every NBI command's `--help`.
 pub const AFTER_HELP: &str = "\
@@ -57,6 +57,9 @@ pub enum NbiCommand {
     /// Custom CA certificates.
     #[command(subcommand)]
     Ca(CaCommand),
+    /// Zero-touch provisioning rules: what devices get when they bootstrap, boot or inform.
+    #[command(subcommand)]
+    Provision(provision::ProvisionCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -86,6 +89,7 @@ impl NbiCommand {
             NbiCommand::Faults(c) => tasks::faults(c),
             NbiCommand::Jobs(c) => tasks::jobs(c),
             NbiCommand::Files(c) => files::run(c),
+            NbiCommand::Provision(c) => provision::run(c),
             NbiCommand::Config(c) => files::config(c),
             NbiCommand::Firmware(FirmwareCommand::Push(a)) => firmware::push(a),
             NbiCommand::Ca(CaCommand::Push(a)) => firmware::push_ca(a),

@@ -511,3 +511,34 @@ async fn rules_are_checked_and_only_admins_change_them() {
     );
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn config_file_rules_import_their_files_once_across_restarts() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let image = dir.path().join(IMAGE);
+    std::fs::write(&image, [3u8; 10_000]).unwrap();
+    let template = dir.path().join("mpp.xml");
+    std::fs::write(
+        &template,
+        "<flat-profile><Station_Name>{{ serial }}</Station_Name></flat-profile>",
+    )
+    .unwrap();
+    let rule: acs_core::provision::ConfigRule =
+        serde_json::from_value(json!({"name": "mpp", "template": template, "firmware": image}))
+            .expect("rule");
+    let first = acs_core::provision::import_config_rules(
+        &app.files.files,
+        &app.store,
+        std::slice::from_ref(&rule),
+    )
+    .await
+    .expect("import");
+    let second = acs_core::provision::import_config_rules(&app.files.files, &app.store, &[rule])
+        .await
+        .expect("import again");
+    assert_eq!(first, second, "the same files are reused");
+    assert_eq!(first[0].firmware_version.as_deref(), Some(NEW_VERSION));
+    assert_eq!(app.store.list_files(None).await.unwrap().len(), 2);
+    app.cleanup().await;
+}

@@ -1,0 +1,327 @@
+//! `acs provision …`: zero-touch provisioning rules and where each device stands with them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::cmd::client::{self, Client, ClientArgs, usage};
+use crate::cmd::files::upload_file;
+use crate::cmd::get::parse_assignment;
+use crate::cmd::nbi::AFTER_HELP;
+use crate::cmd::output::{self, Column, col};
+
+const RULE_COLUMNS: &[Column] = &[
+    col("order"),
+    col("name"),
+    col("events"),
+    col("filter"),
+    col("ensures"),
+    col("source"),
+];
+
+const ITEM_COLUMNS: &[Column] = &[
+    col("rule"),
+    col("item"),
+    col("status"),
+    col("task_id"),
+    col("failures"),
+    col("next_attempt_at"),
+    col("detail"),
+];
+
+#[derive(Debug, Subcommand)]
+pub enum ProvisionCommand {
+    /// List the rules, in the order they apply.
+    List(ListArgs),
+    /// Show one rule.
+    Show(NameArgs),
+    /// Add a rule (admin token). It acts from each matching device's next matching Inform.
+    Add(Box<AddArgs>),
+    /// Remove a rule added with `add` (admin token); rules from the configuration file are
+    /// changed there.
+    Remove(NameArgs),
+    /// Where a device stands with each rule item: pending, applied, failed (with the fault
+    /// and the next attempt), mismatch or halted.
+    Status(DeviceArgs),
+    /// Forget a device's provisioning record (of one rule, or all): failed and halted items are
+    /// tried again at its next matching Inform.
+    Reset(ResetArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct NameArgs {
+    /// The rule's name.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct DeviceArgs {
+    /// The device: id, serial number or MAC.
+    #[arg(value_name = "DEVICE")]
+    pub device: String,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct ResetArgs {
+    /// The device: id, serial number or MAC.
+    #[arg(value_name = "DEVICE")]
+    pub device: String,
+    /// Only this rule's items.
+    #[arg(long, value_name = "NAME")]
+    pub rule: Option<String>,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct AddArgs {
+    /// Unique name: letters, digits, `.`, `-`, `_`.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Devices the rule is for (filter language, e.g. 'product_class ~ "CP-88*"'); all
+    /// devices when absent.
+    #[arg(short = 'f', long, value_name = "FILTER")]
+    pub filter: Option<String>,
+    /// An event it acts on: BOOTSTRAP, BOOT or PERIODIC (repeat for several) [default:
+    /// BOOTSTRAP and BOOT].
+    #[arg(long = "event", value_name = "EVENT")]
+    pub events: Vec<String>,
+    /// Position: rules apply in ascending order, then by name.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub order: i32,
+    /// A parameter value to ensure, NAME=VALUE[:TYPE] (repeat for several; type default
+    /// string), e.g. Device.ManagementServer.PeriodicInformInterval=3600:unsignedInt.
+    #[arg(long = "set", value_name = "NAME=VALUE[:TYPE]")]
+    pub set: Vec<String>,
+    /// Give each device its own random connection-request credentials.
+    #[arg(long)]
+    pub connection_request_credentials: bool,
+    /// A flat-profile template to upload and push as `3 Vendor Configuration File`.
+    #[arg(long, value_name = "FILE.xml", conflicts_with = "template_file")]
+    pub template: Option<PathBuf>,
+    /// An already stored template, by file id.
+    #[arg(long, value_name = "ID")]
+    pub template_file: Option<i64>,
+    /// A CSV of per-device template variables (`serial` or `mac` column) to upload.
+    #[arg(long, value_name = "FILE.csv", conflicts_with = "vars_file")]
+    pub vars: Option<PathBuf>,
+    /// An already stored variables CSV, by file id.
+    #[arg(long, value_name = "ID")]
+    pub vars_file: Option<i64>,
+    /// A firmware image to upload and push while devices report another version.
+    #[arg(long, value_name = "IMAGE", conflicts_with = "firmware_file")]
+    pub firmware: Option<PathBuf>,
+    /// An already stored firmware image, by file id.
+    #[arg(long, value_name = "ID")]
+    pub firmware_file: Option<i64>,
+    /// The SoftwareVersion the image installs [default: the file's version, else the MPP image
+    /// name's: sip88xx.12-0-1MPP.loads → sip88xx.12-0-1MPP].
+    #[arg(long, value_name = "V")]
+    pub firmware_version: Option<String>,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// A one-line summary of what a rule ensures.
+fn ensures(rule: &Value) -> String {
+    let mut parts = Vec::new();
+    if let Some(params) = rule["parameters"].as_array().filter(|p| !p.is_empty()) {
+        let names: Vec<&str> = params.iter().filter_map(|p| p["name"].as_str()).collect();
+        parts.push(format!("set {}", names.join(",")));
+    }
+    if rule["connection_request_credentials"].as_bool() == Some(true) {
+        parts.push("connection-request credentials".into());
+    }
+    if let Some(id) = rule["template_file"].as_i64() {
+        parts.push(match rule["vars_file"].as_i64() {
+            Some(v) => format!("config file {id} (vars {v})"),
+            None => format!("config file {id}"),
+        });
+    }
+    if let Some(id) = rule["firmware_file"].as_i64() {
+        parts.push(format!(
+            "firmware file {id} ({})",
+            rule["firmware_version"].as_str().unwrap_or("?")
+        ));
+    }
+    parts.join("; ")
+}
+
+fn with_summary(mut rule: Value) -> Value {
+    let summary = ensures(&rule);
+    if let Some(o) = rule.as_object_mut() {
+        o.insert("ensures".into(), Value::String(summary));
+    }
+    rule
+}
+
+pub fn run(command: ProvisionCommand) -> anyhow::Result<()> {
+    if let ProvisionCommand::Add(a) = &command {
+        // Everything the server would refuse is refused before any file is uploaded.
+        check_locally(a)?;
+    }
+    client::run(async move {
+        match command {
+            ProvisionCommand::List(a) => {
+                let client = Client::new(&a.client)?;
+                let rules = client.get(client.url(&["provision", "rules"], &[])).await?;
+                let mut out = output::stdout(a.client.format(), RULE_COLUMNS, false);
+                for r in rules.as_array().into_iter().flatten() {
+                    out.row(&output::pick(&with_summary(r.clone()), RULE_COLUMNS))?;
+                }
+                out.finish()?;
+                Ok(())
+            }
+            ProvisionCommand::Show(a) => {
+                let client = Client::new(&a.client)?;
+                let rule = client
+                    .get(client.url(&["provision", "rules", &a.name], &[]))
+                    .await?;
+                output::show(a.client.format(), RULE_COLUMNS, &with_summary(rule))
+            }
+            ProvisionCommand::Add(a) => add(*a).await,
+            ProvisionCommand::Remove(a) => {
+                let client = Client::new(&a.client)?;
+                client
+                    .call(
+                        Method::DELETE,
+                        client.url(&["provision", "rules", &a.name], &[]),
+                    )
+                    .await?;
+                client::note(format!("provisioning rule {} removed", a.name));
+                Ok(())
+            }
+            ProvisionCommand::Status(a) => {
+                let client = Client::new(&a.client)?;
+                let id = client.resolve_id(&a.device).await?;
+                let items = client
+                    .get(client.url(&["devices", &id, "provisioning"], &[]))
+                    .await?;
+                let mut out = output::stdout(a.client.format(), ITEM_COLUMNS, false);
+                for i in items.as_array().into_iter().flatten() {
+                    out.row(&output::pick(i, ITEM_COLUMNS))?;
+                }
+                out.finish()?;
+                Ok(())
+            }
+            ProvisionCommand::Reset(a) => {
+                let client = Client::new(&a.client)?;
+                let id = client.resolve_id(&a.device).await?;
+                let query: Vec<_> = a.rule.iter().map(|r| ("rule", r.clone())).collect();
+                let answer = client
+                    .send_json(
+                        Method::DELETE,
+                        client.url(&["devices", &id, "provisioning"], &query),
+                    )
+                    .await?;
+                client::note(format!(
+                    "{} provisioning item(s) of {id} forgotten; they are evaluated again at its next matching Inform",
+                    answer["reset"].as_u64().unwrap_or(0)
+                ));
+                Ok(())
+            }
+        }
+    })
+}
+
+/// The rule as JSON, with `file ids` for files still to upload set to 0.
+fn spec(a: &AddArgs) -> anyhow::Result<Value> {
+    let mut parameters = Vec::with_capacity(a.set.len());
+    for s in &a.set {
+        let assignment = parse_assignment(s).map_err(usage)?;
+        let ty = assignment
+            .value_type
+            .unwrap_or(acs_core::cwmp::ValueType::String);
+        parameters.push(json!({
+            "name": assignment.name,
+            "value": assignment.value,
+            "type": ty.wire_name(),
+        }));
+    }
+    let placeholder = |path: &Option<PathBuf>, id: Option<i64>| match (path, id) {
+        (Some(_), _) => Some(0),
+        (None, id) => id,
+    };
+    let mut rule = json!({
+        "name": a.name,
+        "order": a.order,
+        "parameters": parameters,
+        "connection_request_credentials": a.connection_request_credentials,
+    });
+    let o = rule.as_object_mut().expect("object");
+    if let Some(f) = &a.filter {
+        o.insert("filter".into(), json!(f));
+    }
+    if !a.events.is_empty() {
+        o.insert("events".into(), json!(a.events));
+    }
+    for (key, value) in [
+        ("template_file", placeholder(&a.template, a.template_file)),
+        ("vars_file", placeholder(&a.vars, a.vars_file)),
+        ("firmware_file", placeholder(&a.firmware, a.firmware_file)),
+    ] {
+        if let Some(v) = value {
+            o.insert(key.into(), json!(v));
+        }
+    }
+    if let Some(v) = &a.firmware_version {
+        o.insert("firmware_version".into(), json!(v));
+    }
+    Ok(rule)
+}
+
+fn check_locally(a: &AddArgs) -> anyhow::Result<()> {
+    let rule: acs_core::provision::RuleSpec =
+        serde_json::from_value(spec(a)?).map_err(|e| usage(e.to_string()))?;
+    acs_core::provision::validate(rule, acs_core::provision::RuleSource::Api)
+        .map_err(|e| usage(e.to_string()))?;
+    for path in [&a.template, &a.vars, &a.firmware].into_iter().flatten() {
+        if !path.is_file() {
+            return Err(usage(format!("{}: no such file", path.display())));
+        }
+    }
+    Ok(())
+}
+
+async fn add(a: AddArgs) -> anyhow::Result<()> {
+    let client = Client::new(&a.client)?;
+    let mut rule = spec(&a)?;
+    let uploads = [
+        ("template_file", &a.template, "config-template", None),
+        ("vars_file", &a.vars, "other", None),
+        (
+            "firmware_file",
+            &a.firmware,
+            "firmware",
+            a.firmware_version.as_deref(),
+        ),
+    ];
+    for (key, path, kind, version) in uploads {
+        if let Some(path) = path {
+            let file = upload_file(&client, path, kind, None, version, None).await?;
+            rule[key] = file["id"].clone();
+        }
+    }
+    let (_, created) = client
+        .post(client.url(&["provision", "rules"], &[]), &rule)
+        .await?;
+    output::show(a.client.format(), RULE_COLUMNS, &with_summary(created))
+}
