@@ -1230,6 +1230,37 @@ parameters = [
         2,
         "ensures nothing",
     );
+    let image = acs.dir.path().join("gateway.bin");
+    std::fs::write(&image, b"image").unwrap();
+    let image = image.to_str().unwrap();
+    fails(
+        &acs.run(&["provision", "add", "z", "--firmware", image]),
+        2,
+        "--firmware-version",
+    );
+    fails(
+        &acs.run(&[
+            "provision",
+            "add",
+            "mpp",
+            "--firmware",
+            image,
+            "--firmware-version",
+            "1",
+        ]),
+        1,
+        "already exists",
+    );
+    let files = acs.run(&["files", "list", "--format", "json"]);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&files.stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "refused rules uploaded nothing"
+    );
     fails(
         &acs.run(&["provision", "add", "y", "--firmware", "/nonexistent.loads"]),
         2,

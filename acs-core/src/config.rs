@@ -744,6 +744,28 @@ impl Settings {
         if self.provision.loop_limit == 0 {
             bad("provision.loop_limit", "must be at least 1".into());
         }
+        const DAY: u64 = 86_400;
+        for (key, value, max) in [
+            (
+                "provision.backoff_secs",
+                self.provision.backoff_secs,
+                30 * DAY,
+            ),
+            (
+                "provision.max_backoff_secs",
+                self.provision.max_backoff_secs,
+                30 * DAY,
+            ),
+            (
+                "provision.loop_window_secs",
+                self.provision.loop_window_secs,
+                366 * DAY,
+            ),
+        ] {
+            if value > max {
+                bad(key, format!("{value} is more than the maximum of {max}"));
+            }
+        }
         if self.provision.loop_window_secs == 0 {
             bad("provision.loop_window_secs", "must be at least 1".into());
         }
@@ -975,6 +997,20 @@ impl Settings {
                 "url".to_owned(),
                 toml::Value::String(self.default_sqlite_url()),
             );
+        }
+        // Rule parameter values can be passwords (SIP, connection requests).
+        if let Some(toml::Value::Table(provision)) = table.get_mut("provision")
+            && let Some(toml::Value::Array(rules)) = provision.get_mut("rules")
+        {
+            for rule in rules {
+                if let Some(toml::Value::Array(params)) = rule.get_mut("parameters") {
+                    for p in params.iter_mut().filter_map(toml::Value::as_table_mut) {
+                        if p.contains_key("value") {
+                            p.insert("value".into(), toml::Value::String("[redacted]".into()));
+                        }
+                    }
+                }
+            }
         }
         match toml::to_string_pretty(&table) {
             Ok(text) => format!("{HEADER}{text}"),
@@ -1415,6 +1451,9 @@ mod tests {
                 [cpe_auth.devices."00D09E-IGD-0001"]
                 username = "dev1"
                 password = "dev-hunter2"
+                [[provision.rules]]
+                name = "sip"
+                parameters = [{ name = "Device.Services.VoiceService.1.X.Password", value = "sip-hunter2" }]
                 "#,
             ),
             &[],
@@ -1436,6 +1475,10 @@ mod tests {
             Some("[redacted]")
         );
         assert_eq!(parsed["cwmp"]["listen"].as_str(), Some("0.0.0.0:7547"));
+        assert_eq!(
+            parsed["provision"]["rules"][0]["parameters"][0]["value"].as_str(),
+            Some("[redacted]")
+        );
         // In the order of the reference, not alphabetical.
         let pos = |needle: &str| toml.find(needle).unwrap();
         assert!(pos("data_dir") < pos("[database]"));
@@ -1564,6 +1607,10 @@ mod tests {
                 "unknown event",
             ),
             ("[provision]\nloop_limit = 0\n", "provision.loop_limit"),
+            (
+                "[provision]\nbackoff_secs = 99999999999999\n",
+                "provision.backoff_secs: 99999999999999 is more than the maximum",
+            ),
         ];
         for (file, needle) in cases {
             let e = load_err(Some(file), &[]);

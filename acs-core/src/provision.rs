@@ -122,7 +122,8 @@ fn is_false(b: &bool) -> bool {
 }
 
 /// A rule as the API takes it and the database stores it. Files are stored files (ids).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `Debug` shows parameter names, never values (they can be passwords).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {
     /// Unique name: 1-64 letters, digits, `.`, `-`, `_`.
@@ -155,6 +156,37 @@ pub struct RuleSpec {
     /// an MPP image name (`sip88xx.12-0-1MPP.loads` → `sip88xx.12-0-1MPP`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub firmware_version: Option<String>,
+}
+
+/// Parameter names only, for `Debug`.
+struct Names<'a>(&'a [ParameterValue]);
+
+impl std::fmt::Debug for Names<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|p| &p.name))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for RuleSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuleSpec")
+            .field("name", &self.name)
+            .field("order", &self.order)
+            .field("filter", &self.filter)
+            .field("events", &self.events)
+            .field("parameters", &Names(&self.parameters))
+            .field(
+                "connection_request_credentials",
+                &self.connection_request_credentials,
+            )
+            .field("template_file", &self.template_file)
+            .field("vars_file", &self.vars_file)
+            .field("firmware_file", &self.firmware_file)
+            .field("firmware_version", &self.firmware_version)
+            .finish()
+    }
 }
 
 /// Where a rule comes from.
@@ -423,15 +455,25 @@ pub enum Decision {
 /// The task's outcome, as far as provisioning is concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TaskOutcome {
-    /// Not finished (queued, sent, transferring; for firmware also installed but the version
-    /// not reported yet).
+    /// Not sent, or sent and not answered yet.
     Unfinished,
+    /// Accepted by the CPE (DownloadResponse status 1) and waiting, since then, for its
+    /// TransferComplete; or, for firmware, installed and waiting for the device to report the
+    /// version.
+    AwaitingTransfer(DateTime<Utc>),
+    /// Lost: the device can no longer finish it (it bootstrapped, or never reported back).
+    /// Retried at once, within the loop protection.
+    Lost(String),
     /// Finished well.
     Succeeded,
     /// Failed: fault code and text.
     Failed(Option<i32>, String),
     /// The task no longer exists.
     Missing,
+}
+
+fn since(task: &TaskRow) -> DateTime<Utc> {
+    task.finished_at.or(task.sent_at).unwrap_or(task.created_at)
 }
 
 /// Classifies a pushed task (with the firmware version and the device, for firmware).
@@ -445,12 +487,12 @@ pub fn task_outcome(
     };
     let o = rollout::outcome(task, version, Some(device));
     match o.state {
-        RolloutState::Pending
-        | RolloutState::Queued
-        | RolloutState::Sent
-        | RolloutState::Transferring => TaskOutcome::Unfinished,
+        RolloutState::Pending | RolloutState::Queued | RolloutState::Sent => {
+            TaskOutcome::Unfinished
+        }
+        RolloutState::Transferring => TaskOutcome::AwaitingTransfer(since(task)),
         // Installed with a version to wait for: the device has not informed since.
-        RolloutState::Installed if version.is_some() => TaskOutcome::Unfinished,
+        RolloutState::Installed if version.is_some() => TaskOutcome::AwaitingTransfer(since(task)),
         RolloutState::Installed | RolloutState::Verified => TaskOutcome::Succeeded,
         RolloutState::Cancelled => TaskOutcome::Failed(None, "the task was cancelled".into()),
         RolloutState::Failed => {
@@ -492,10 +534,30 @@ pub fn decide(
         detail: None,
         updated_at: now,
     };
+    let at_version = target.item == Item::Firmware
+        && matches!(
+            (reported_version, target.version.as_deref()),
+            (Some(r), Some(v)) if rollout::version_matches(r, v)
+        );
     // 1. Settle a pushed item from its task.
     let st = match state {
         Some(s) if ItemStatus::parse(&s.status) == Some(ItemStatus::Pending) => {
-            match settle(s, outcome, now, policy) {
+            let outcome = match outcome {
+                // A factory reset discards a TransferComplete not yet delivered (TR-069
+                // §3.7.1.5): that transfer will never be reported.
+                TaskOutcome::AwaitingTransfer(_) if bootstrap && !at_version => TaskOutcome::Lost(
+                    "the device bootstrapped before it reported the transfer".into(),
+                ),
+                TaskOutcome::AwaitingTransfer(since) if now - *since >= policy.window() => {
+                    TaskOutcome::Lost(format!(
+                        "no TransferComplete within {}s",
+                        policy.loop_window.as_secs()
+                    ))
+                }
+                TaskOutcome::AwaitingTransfer(_) if at_version => TaskOutcome::Succeeded,
+                other => other.clone(),
+            };
+            match settle(s, &outcome, now, policy) {
                 Some(s) => Some(s),
                 None => return Decision::Keep,
             }
@@ -507,10 +569,7 @@ pub fn decide(
         _ => Decision::Keep,
     };
     // 2. Firmware: nothing to do while the device runs the version.
-    if target.item == Item::Firmware
-        && let (Some(reported), Some(version)) = (reported_version, target.version.as_deref())
-        && rollout::version_matches(reported, version)
-    {
+    if at_version {
         let mut s = st.unwrap_or_else(fresh);
         if s.target_hash != target.hash || s.status != ItemStatus::Applied.as_str() {
             s.target_hash = target.hash.clone();
@@ -564,7 +623,12 @@ pub fn settle(
 ) -> Option<ProvisionStateRow> {
     let mut s = state.clone();
     match outcome {
-        TaskOutcome::Unfinished => return None,
+        TaskOutcome::Unfinished | TaskOutcome::AwaitingTransfer(_) => return None,
+        TaskOutcome::Lost(why) => {
+            s.status = ItemStatus::Failed.as_str().into();
+            s.next_attempt_at = None;
+            s.detail = Some(why.clone());
+        }
         TaskOutcome::Succeeded => {
             s.status = ItemStatus::Applied.as_str().into();
             s.failures = 0;
@@ -578,7 +642,7 @@ pub fn settle(
         TaskOutcome::Failed(code, text) => {
             s.status = ItemStatus::Failed.as_str().into();
             s.failures = s.failures.saturating_add(1);
-            s.next_attempt_at = Some(now + policy.backoff_after(s.failures));
+            s.next_attempt_at = Some(later(now, policy.backoff_after(s.failures)));
             s.detail = Some(match code {
                 Some(c) => format!("fault {c}: {text}"),
                 None => text.clone(),
@@ -587,12 +651,17 @@ pub fn settle(
         TaskOutcome::Missing => {
             s.status = ItemStatus::Failed.as_str().into();
             s.failures = s.failures.saturating_add(1);
-            s.next_attempt_at = Some(now + policy.backoff_after(s.failures));
+            s.next_attempt_at = Some(later(now, policy.backoff_after(s.failures)));
             s.detail = Some("the task was deleted".into());
         }
     }
     s.updated_at = now;
     Some(s)
+}
+
+fn later(now: DateTime<Utc>, wait: chrono::Duration) -> DateTime<Utc> {
+    now.checked_add_signed(wait)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 fn push(mut s: ProvisionStateRow, now: DateTime<Utc>, policy: &ProvisionPolicy) -> Decision {
@@ -631,8 +700,8 @@ fn hash_of(parts: &[&str]) -> String {
 }
 
 /// A file-based rule as written in the configuration file: files are paths, imported into the
-/// file store when the server starts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// file store when the server starts. `Debug` shows parameter names, never values.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigRule {
     /// See [`RuleSpec::name`].
@@ -664,6 +733,26 @@ pub struct ConfigRule {
     /// See [`RuleSpec::firmware_version`].
     #[serde(default)]
     pub firmware_version: Option<String>,
+}
+
+impl std::fmt::Debug for ConfigRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfigRule")
+            .field("name", &self.name)
+            .field("order", &self.order)
+            .field("filter", &self.filter)
+            .field("events", &self.events)
+            .field("parameters", &Names(&self.parameters))
+            .field(
+                "connection_request_credentials",
+                &self.connection_request_credentials,
+            )
+            .field("template", &self.template)
+            .field("vars", &self.vars)
+            .field("firmware", &self.firmware)
+            .field("firmware_version", &self.firmware_version)
+            .finish()
+    }
 }
 
 impl ConfigRule {
@@ -819,8 +908,9 @@ async fn import_file(
         .map_err(|e| fail(&e))
 }
 
-/// What provisioning queued at one Inform.
-#[derive(Debug, Clone, PartialEq)]
+/// What provisioning queued at one Inform (`Debug` leaves out the task's payload: it can hold
+/// credentials).
+#[derive(Clone, PartialEq)]
 pub struct Queued {
     /// The rule.
     pub rule: String,
@@ -828,6 +918,17 @@ pub struct Queued {
     pub item: Item,
     /// The task.
     pub task: TaskRow,
+}
+
+impl std::fmt::Debug for Queued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queued")
+            .field("rule", &self.rule)
+            .field("item", &self.item)
+            .field("task", &self.task.id)
+            .field("kind", &self.task.kind)
+            .finish()
+    }
 }
 
 /// One item of one rule for one device, as the status view shows it.
@@ -873,6 +974,9 @@ pub struct Provisioner {
     files: FileStore,
     config_rules: Vec<Rule>,
     policy: ProvisionPolicy,
+    /// Per-device serialisation of evaluations (sharded: a lock per device would grow without
+    /// bound). Several servers on one database are not covered; see ARCHITECTURE.md.
+    locks: Vec<tokio::sync::Mutex<()>>,
 }
 
 impl Provisioner {
@@ -898,6 +1002,7 @@ impl Provisioner {
             files,
             config_rules: rules,
             policy,
+            locks: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
         })
     }
 
@@ -905,7 +1010,13 @@ impl Provisioner {
     pub async fn rules(&self) -> Result<Vec<Rule>, ProvisionError> {
         let mut rules = self.config_rules.clone();
         for stored in self.store.list_provision_rules().await? {
-            rules.push(stored_rule(stored)?);
+            let name = stored.name.clone();
+            match stored_rule(stored) {
+                Ok(rule) => rules.push(rule),
+                // One unreadable rule (written by another version, say) must not stop the
+                // others; it stays listed in the database for an operator to remove.
+                Err(e) => tracing::warn!(rule = %name, error = %e, "provisioning rule skipped"),
+            }
         }
         rules.sort_by(|a, b| (a.spec.order, &a.spec.name).cmp(&(b.spec.order, &b.spec.name)));
         Ok(rules)
@@ -1007,14 +1118,14 @@ impl Provisioner {
     }
 
     /// Removes an API rule and every device's state of it.
-    pub async fn remove_rule(&self, name: &str) -> Result<Rule, ProvisionError> {
+    pub async fn remove_rule(&self, name: &str) -> Result<(), ProvisionError> {
         if self.config_rules.iter().any(|r| r.spec.name == name) {
             return Err(ProvisionError::Conflict(format!(
                 "the provisioning rule `{name}` is defined in the configuration file; remove it there"
             )));
         }
         match self.store.delete_provision_rule(name).await? {
-            Some(stored) => stored_rule(stored),
+            Some(_) => Ok(()),
             None => Err(ProvisionError::NotFound(name.to_owned())),
         }
     }
@@ -1037,6 +1148,7 @@ impl Provisioner {
     /// device's last matching event is settled (and stored) now, so the view is current even
     /// for rules that act only on BOOTSTRAP.
     pub async fn device_status(&self, device_id: &str) -> Result<Vec<ItemReport>, ProvisionError> {
+        let _guard = self.lock(device_id).await;
         let states = self.store.provision_states(device_id).await?;
         let Some(device) = self.store.get_device(device_id).await? else {
             return Ok(Vec::new());
@@ -1074,7 +1186,15 @@ impl Provisioner {
     }
 
     /// Forgets a device's states (of one rule, or all).
+    /// Items whose task is still unfinished are kept: forgetting them would push again while
+    /// the first push is on its way.
     pub async fn reset(&self, device_id: &str, rule: Option<&str>) -> Result<u64, ProvisionError> {
+        if let Some(name) = rule
+            && !self.rules().await?.iter().any(|r| r.spec.name == name)
+        {
+            return Err(ProvisionError::NotFound(name.to_owned()));
+        }
+        let _guard = self.lock(device_id).await;
         Ok(self.store.reset_provision_states(device_id, rule).await?)
     }
 
@@ -1100,6 +1220,9 @@ impl Provisioner {
         if rules.is_empty() {
             return Ok(Vec::new());
         }
+        // One evaluation per device at a time: two overlapping Informs (a CPE retrying after a
+        // slow answer) would otherwise both see "not pushed yet" and both push.
+        let _guard = self.lock(device_id).await;
         let Some(device) = self.store.get_device(device_id).await? else {
             return Ok(Vec::new());
         };
@@ -1121,7 +1244,7 @@ impl Provisioner {
             {
                 continue;
             }
-            for (target, spec) in self.targets(rule, &device, root).await? {
+            for target in self.targets(rule).await? {
                 let key = (rule.spec.name.clone(), target.item.as_str().to_owned());
                 let state = states.remove(&key);
                 let outcome = match state.as_ref() {
@@ -1145,8 +1268,8 @@ impl Provisioner {
                     now,
                     &self.policy,
                 );
-                match decision {
-                    Decision::Keep => {}
+                let row = match decision {
+                    Decision::Keep => continue,
                     Decision::Record(row) => {
                         if row.status == ItemStatus::Halted.as_str() {
                             tracing::warn!(
@@ -1157,126 +1280,111 @@ impl Provisioner {
                             );
                         }
                         self.store.save_provision_state(&row, None).await?;
+                        continue;
                     }
-                    Decision::Push(row) => {
-                        let spec = match spec {
-                            Ok(spec) => spec,
-                            // The target cannot be built for this device (a template variable
-                            // is missing, a file was deleted): a failure, with backoff.
-                            Err(why) => {
-                                let mut row = row;
-                                row.status = ItemStatus::Failed.as_str().into();
-                                row.failures = row.failures.saturating_add(1);
-                                row.next_attempt_at =
-                                    Some(now + self.policy.backoff_after(row.failures));
-                                row.detail = Some(why);
-                                tracing::warn!(
-                                    device = device_id,
-                                    rule = %rule.spec.name,
-                                    item = target.item.as_str(),
-                                    detail = row.detail.as_deref().unwrap_or_default(),
-                                    "provisioning item cannot be pushed"
-                                );
-                                self.store.save_provision_state(&row, None).await?;
-                                continue;
-                            }
-                        };
-                        let new = NewTask::new(device_id, spec.kind(), QueuedTask::payload(&spec));
-                        if let Some(task) =
-                            self.store.save_provision_state(&row, Some(&new)).await?
-                        {
-                            queued.push(Queued {
-                                rule: rule.spec.name.clone(),
-                                item: target.item,
-                                task,
-                            });
-                        }
-                    }
+                    Decision::Push(row) => row,
+                };
+                if let Some(q) = self.push(rule, &target, row, &device, root, now).await? {
+                    queued.push(q);
                 }
             }
         }
         Ok(queued)
     }
 
-    /// The items of `rule` for `device`, each with its target and the task that pushes it (or
-    /// why it cannot be pushed).
-    async fn targets(
+    /// Queues the task of a push decision with its state (or records why it cannot be built).
+    async fn push(
         &self,
         rule: &Rule,
+        target: &Target,
+        mut row: ProvisionStateRow,
         device: &DeviceRow,
         root: &str,
-    ) -> Result<Vec<(Target, Result<TaskSpec, String>)>, ProvisionError> {
+        now: DateTime<Utc>,
+    ) -> Result<Option<Queued>, ProvisionError> {
+        if target.item == Item::ConnectionRequest
+            && let Some(task) = self
+                .store
+                .unfinished_task_of_kind(&device.id, "set_connection_request_credentials")
+                .await?
+        {
+            // Credentials are already on their way (the bootstrap default of
+            // `cwmp.provision_connection_request_credentials`): that task is this push, so the
+            // device is not given two sets in one session.
+            row.task_id = Some(task.id);
+            self.store.save_provision_state(&row, None).await?;
+            return Ok(None);
+        }
+        let spec = match self.build(rule, target.item, device, root).await? {
+            Ok(spec) => spec,
+            // The target cannot be built for this device (a template variable is missing, a
+            // file was deleted): a failure, with backoff.
+            Err(why) => {
+                row.status = ItemStatus::Failed.as_str().into();
+                row.failures = row.failures.saturating_add(1);
+                row.next_attempt_at = Some(later(now, self.policy.backoff_after(row.failures)));
+                tracing::warn!(
+                    device = %device.id,
+                    rule = %rule.spec.name,
+                    item = target.item.as_str(),
+                    detail = %why,
+                    "provisioning item cannot be pushed"
+                );
+                row.detail = Some(why);
+                self.store.save_provision_state(&row, None).await?;
+                return Ok(None);
+            }
+        };
+        let new = NewTask::new(&device.id, spec.kind(), QueuedTask::payload(&spec));
+        Ok(self
+            .store
+            .save_provision_state(&row, Some(&new))
+            .await?
+            .map(|task| Queued {
+                rule: rule.spec.name.clone(),
+                item: target.item,
+                task,
+            }))
+    }
+
+    /// The items of `rule` with their targets: cheap (file metadata only), computed at every
+    /// matching Inform.
+    async fn targets(&self, rule: &Rule) -> Result<Vec<Target>, ProvisionError> {
         let spec = &rule.spec;
         let mut out = Vec::new();
         if !spec.parameters.is_empty() {
             let canonical = serde_json::to_string(&spec.parameters).unwrap_or_default();
-            out.push((
-                Target {
-                    item: Item::Parameters,
-                    hash: hash_of(&["parameters", &canonical]),
-                    version: None,
-                },
-                Ok(TaskSpec::SetParameterValues {
-                    values: spec.parameters.clone(),
-                }),
-            ));
+            out.push(Target {
+                item: Item::Parameters,
+                hash: hash_of(&["parameters", &canonical]),
+                version: None,
+            });
         }
         if spec.connection_request_credentials {
-            let (username, password) = crate::tasks::random_connection_request_credentials();
-            out.push((
-                Target {
-                    item: Item::ConnectionRequest,
-                    hash: hash_of(&["connection_request", "random"]),
-                    version: None,
-                },
-                Ok(TaskSpec::SetConnectionRequestCredentials {
-                    root: root.to_owned(),
-                    username,
-                    password,
-                }),
-            ));
+            out.push(Target {
+                item: Item::ConnectionRequest,
+                hash: hash_of(&["connection_request", "random"]),
+                version: None,
+            });
         }
         if let Some(template_id) = spec.template_file {
             let template = self.store.get_file(template_id).await?;
             let vars = match spec.vars_file {
-                Some(id) => self.store.get_file(id).await?,
+                Some(id) => Some(self.store.get_file(id).await?),
                 None => None,
             };
-            let (hash, task) = match (&template, spec.vars_file, &vars) {
-                (None, _, _) => (
-                    hash_of(&["configuration", "missing"]),
-                    Err(format!("the template file {template_id} was deleted")),
-                ),
-                (Some(_), Some(id), None) => (
-                    hash_of(&["configuration", "missing"]),
-                    Err(format!("the vars file {id} was deleted")),
-                ),
-                (Some(t), _, vars) => {
-                    let hash = hash_of(&[
-                        "configuration",
-                        &t.sha256,
-                        vars.as_ref().map_or("", |v| v.sha256.as_str()),
-                    ]);
-                    // Rendered now only to find a missing variable before the device does.
-                    let task = match self
-                        .files
-                        .render_for_device(t, device, spec.vars_file)
-                        .await
-                    {
-                        Ok(_) => Ok(download(CONFIG_FILE_TYPE, t.id, spec.vars_file)),
-                        Err(e) => Err(format!("the template does not render: {e}")),
-                    };
-                    (hash, task)
-                }
+            // A deleted file gives a target of its own; the push then fails with the reason.
+            let sha = |f: &Option<FileRow>| {
+                f.as_ref()
+                    .map_or("deleted", |f| f.sha256.as_str())
+                    .to_owned()
             };
-            out.push((
-                Target {
-                    item: Item::Configuration,
-                    hash,
-                    version: None,
-                },
-                task,
-            ));
+            let vars_sha = vars.as_ref().map_or(String::new(), sha);
+            out.push(Target {
+                item: Item::Configuration,
+                hash: hash_of(&["configuration", &sha(&template), &vars_sha]),
+                version: None,
+            });
         }
         if let Some(firmware_id) = spec.firmware_file {
             let file = self.store.get_file(firmware_id).await?;
@@ -1284,26 +1392,80 @@ impl Provisioner {
                 .firmware_version
                 .clone()
                 .or_else(|| file.as_ref().and_then(|f| f.version.clone()));
-            let (hash, task) = match &file {
-                Some(f) => (
-                    hash_of(&["firmware", &f.sha256, version.as_deref().unwrap_or("")]),
-                    Ok(download(FIRMWARE_FILE_TYPE, f.id, None)),
-                ),
-                None => (
-                    hash_of(&["firmware", "missing"]),
-                    Err(format!("the firmware file {firmware_id} was deleted")),
-                ),
-            };
-            out.push((
-                Target {
-                    item: Item::Firmware,
-                    hash,
-                    version,
-                },
-                task,
-            ));
+            out.push(Target {
+                item: Item::Firmware,
+                hash: hash_of(&[
+                    "firmware",
+                    file.as_ref().map_or("deleted", |f| f.sha256.as_str()),
+                    version.as_deref().unwrap_or(""),
+                ]),
+                version,
+            });
         }
         Ok(out)
+    }
+
+    /// The task that pushes `item` of `rule` to `device`, or why there can be none.
+    async fn build(
+        &self,
+        rule: &Rule,
+        item: Item,
+        device: &DeviceRow,
+        root: &str,
+    ) -> Result<Result<TaskSpec, String>, ProvisionError> {
+        let spec = &rule.spec;
+        Ok(match item {
+            Item::Parameters => Ok(TaskSpec::SetParameterValues {
+                values: spec.parameters.clone(),
+            }),
+            Item::ConnectionRequest => {
+                let (username, password) = crate::tasks::random_connection_request_credentials();
+                Ok(TaskSpec::SetConnectionRequestCredentials {
+                    root: root.to_owned(),
+                    username,
+                    password,
+                })
+            }
+            Item::Configuration => {
+                let Some(id) = spec.template_file else {
+                    return Ok(Err("the rule has no template".into()));
+                };
+                let Some(template) = self.store.get_file(id).await? else {
+                    return Ok(Err(format!("the template file {id} was deleted")));
+                };
+                if let Some(vars) = spec.vars_file
+                    && self.store.get_file(vars).await?.is_none()
+                {
+                    return Ok(Err(format!("the vars file {vars} was deleted")));
+                }
+                // Rendered now only to find a missing variable before the device does.
+                match self
+                    .files
+                    .render_for_device(&template, device, spec.vars_file)
+                    .await
+                {
+                    Ok(_) => Ok(download(CONFIG_FILE_TYPE, id, spec.vars_file)),
+                    Err(e) => Err(format!("the template does not render: {e}")),
+                }
+            }
+            Item::Firmware => {
+                let Some(id) = spec.firmware_file else {
+                    return Ok(Err("the rule has no firmware".into()));
+                };
+                match self.store.get_file(id).await? {
+                    Some(f) => Ok(download(FIRMWARE_FILE_TYPE, f.id, None)),
+                    None => Err(format!("the firmware file {id} was deleted")),
+                }
+            }
+        })
+    }
+
+    async fn lock(&self, device_id: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        device_id.hash(&mut h);
+        let shard = (h.finish() % self.locks.len() as u64) as usize;
+        self.locks[shard].lock().await
     }
 }
 

@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::cmd::client::{self, Client, ClientArgs, usage};
+use crate::cmd::client::{self, ApiError, Client, ClientArgs, usage};
 use crate::cmd::files::upload_file;
 use crate::cmd::get::parse_assignment;
 use crate::cmd::nbi::AFTER_HELP;
@@ -304,6 +304,36 @@ fn check_locally(a: &AddArgs) -> anyhow::Result<()> {
 async fn add(a: AddArgs) -> anyhow::Result<()> {
     let client = Client::new(&a.client)?;
     let mut rule = spec(&a)?;
+    // What the server would refuse after the uploads is checked before them, so a refused
+    // rule leaves no (possibly large) files behind.
+    match client
+        .get(client.url(&["provision", "rules", &a.name], &[]))
+        .await
+    {
+        Ok(_) => {
+            return Err(anyhow::anyhow!(
+                "a provisioning rule named `{}` already exists",
+                a.name
+            ));
+        }
+        Err(e)
+            if e.downcast_ref::<ApiError>()
+                .is_some_and(|e| e.status == 404) => {}
+        Err(e) => return Err(e),
+    }
+    if let Some(image) = &a.firmware
+        && a.firmware_version.is_none()
+    {
+        let name = image
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if acs_core::provision::version_from_image_name(name).is_none() {
+            return Err(usage(format!(
+                "{name}: the version cannot be told from the name; give --firmware-version"
+            )));
+        }
+    }
     let uploads = [
         ("template_file", &a.template, "config-template", None),
         ("vars_file", &a.vars, "other", None),

@@ -416,3 +416,78 @@ fn events_and_image_versions_parse_the_ways_operators_write_them() {
     assert_eq!(version_from_image_name("firmware.bin"), None);
     assert_eq!(version_from_image_name(".loads"), None);
 }
+
+#[test]
+fn a_transfer_the_device_can_no_longer_report_is_pushed_again() {
+    let awaiting = TaskOutcome::AwaitingTransfer(now() - chrono::Duration::minutes(5));
+    // Still waiting for the TransferComplete: nothing.
+    check(
+        Case {
+            item: Item::Configuration,
+            state: Some(state(ItemStatus::Pending, "h1")),
+            outcome: awaiting.clone(),
+            ..Case::default()
+        },
+        Want::Keep,
+    );
+    // A factory reset in between discards the TransferComplete: pushed again at once.
+    check(
+        Case {
+            item: Item::Configuration,
+            state: Some(state(ItemStatus::Pending, "h1")),
+            outcome: awaiting,
+            bootstrap: true,
+            ..Case::default()
+        },
+        Want::Push,
+    );
+    // Never reported within the window: lost as well.
+    let row = check(
+        Case {
+            item: Item::Configuration,
+            state: Some(state(ItemStatus::Pending, "h1")),
+            outcome: TaskOutcome::AwaitingTransfer(now() - chrono::Duration::hours(25)),
+            ..Case::default()
+        },
+        Want::Push,
+    )
+    .expect("row");
+    assert_eq!(
+        row.window_pushes, 2,
+        "it counts against the loop protection"
+    );
+    // Firmware whose TransferComplete is outstanding but whose version already shows: done.
+    check(
+        Case {
+            item: Item::Firmware,
+            state: Some(state(ItemStatus::Pending, "h1")),
+            outcome: TaskOutcome::AwaitingTransfer(now()),
+            reported: Some("sip88xx.12-0-1MPP"),
+            bootstrap: true,
+            ..Case::default()
+        },
+        Want::Record(ItemStatus::Applied),
+    );
+}
+
+#[test]
+fn debug_output_shows_parameter_names_but_never_values() {
+    let spec = RuleSpec {
+        name: "sip".into(),
+        order: 1,
+        filter: None,
+        events: vec![ProvisionEvent::Bootstrap],
+        parameters: vec![ParameterValue::string(
+            "Device.Services.VoiceService.1.X_Password",
+            "hunter2",
+        )],
+        connection_request_credentials: false,
+        template_file: None,
+        vars_file: None,
+        firmware_file: None,
+        firmware_version: None,
+    };
+    let text = format!("{spec:?} {spec:#?}");
+    assert!(text.contains("X_Password"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+}

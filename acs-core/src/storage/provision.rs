@@ -259,19 +259,38 @@ impl Store {
         Ok(queued)
     }
 
-    /// Forgets a device's provisioning states (of one rule, or all): its next matching event
-    /// evaluates every item afresh. Returns how many were removed.
+    /// Forgets a device's provisioning states (of one rule, or all) except those still
+    /// `pending`: its next matching event evaluates them afresh. Returns how many were removed.
     pub async fn reset_provision_states(
         &self,
         device_id: &str,
         rule: Option<&str>,
     ) -> Result<u64, StoreError> {
         let mut q = provision_state::Entity::delete_many()
-            .filter(provision_state::Column::DeviceId.eq(device_id));
+            .filter(provision_state::Column::DeviceId.eq(device_id))
+            .filter(provision_state::Column::Status.ne("pending"));
         if let Some(rule) = rule {
             q = q.filter(provision_state::Column::Rule.eq(rule));
         }
         Ok(q.exec(&self.write).await?.rows_affected)
+    }
+
+    /// The device's oldest queued or sent task of `kind`, if any.
+    pub async fn unfinished_task_of_kind(
+        &self,
+        device_id: &str,
+        kind: &str,
+    ) -> Result<Option<TaskRow>, StoreError> {
+        use crate::storage::entity::task;
+        task::Entity::find()
+            .filter(task::Column::DeviceId.eq(device_id))
+            .filter(task::Column::Kind.eq(kind))
+            .filter(task::Column::State.is_in(["queued", "sent", "held"]))
+            .order_by_asc(task::Column::Id)
+            .one(&self.read)
+            .await?
+            .map(TaskRow::try_from)
+            .transpose()
     }
 
     /// Whether the device matches `filter` (always, when `None`).

@@ -161,16 +161,16 @@ pub async fn add_rule(
 /// starts afresh). Tasks it already queued stay queued.
 #[utoipa::path(delete, path = "/api/v1/provision/rules/{name}", tag = "provisioning",
     params(("name" = String, Path, description = "Rule name")),
-    responses((status = 200, body = ProvisionRule), (status = 404, body = ErrorBody),
+    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody),
         (status = 409, description = "The rule is defined in the configuration file", body = ErrorBody)))]
 pub async fn remove_rule(
     admin: Admin,
     prov: Data<Provisioner>,
     name: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let rule = prov.remove_rule(&name).await?;
-    tracing::info!(rule = %rule.spec.name, by = %admin.0.name, "provisioning rule removed");
-    Ok(HttpResponse::Ok().json(ProvisionRule::from(rule)))
+    prov.remove_rule(&name).await?;
+    tracing::info!(rule = %name, by = %admin.0.name, "provisioning rule removed");
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// Where one item of one rule stands for a device.
@@ -254,10 +254,12 @@ pub struct ResetResult {
 }
 
 /// Forgets a device's provisioning record (of one rule, or all): halted and failed items are
-/// tried again, and everything is re-evaluated, at the device's next matching Inform.
+/// tried again, and everything is re-evaluated, at the device's next matching Inform. Items
+/// whose task is still on its way are kept.
 #[utoipa::path(delete, path = "/api/v1/devices/{id}/provisioning", tag = "provisioning",
     params(("id" = String, Path, description = "Device id"), ResetQuery),
-    responses((status = 200, body = ResetResult), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = ResetResult),
+        (status = 404, description = "No such device or rule", body = ErrorBody)))]
 pub async fn reset_device(
     _op: Operator,
     prov: Data<Provisioner>,

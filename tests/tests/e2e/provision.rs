@@ -487,7 +487,7 @@ async fn rules_are_checked_and_only_admins_change_them() {
     assert_eq!(all[0]["source"], "config");
 
     let removed = api.call("DELETE", "/api/v1/provision/rules/r1", None).await;
-    assert_eq!(removed.status, 200, "{}", removed.text);
+    assert_eq!(removed.status, 204, "{}", removed.text);
     assert_eq!(
         api.call("DELETE", "/api/v1/provision/rules/r1", None)
             .await
@@ -540,5 +540,35 @@ async fn config_file_rules_import_their_files_once_across_restarts() {
     assert_eq!(first, second, "the same files are reused");
     assert_eq!(first[0].firmware_version.as_deref(), Some(NEW_VERSION));
     assert_eq!(app.store.list_files(None).await.unwrap().len(), 2);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_credentials_rule_adopts_the_bootstrap_default_instead_of_sending_a_second_set() {
+    let app = spawn_app_with(|c| c.cwmp.provision_cr_credentials = true).await;
+    let api = admin(&app).await;
+    let reply = api
+        .post(
+            "/api/v1/provision/rules",
+            &json!({"name": "creds", "events": ["BOOTSTRAP"], "connection_request_credentials": true}),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    let sim = new_phones(&app, 1, "CR").await;
+    let device = sim.device(0).device_id();
+    session(&sim, 0, &[]).await;
+    let sets = tasks(&app, &device)
+        .await
+        .into_iter()
+        .filter(|t| t.kind == "set_connection_request_credentials")
+        .count();
+    assert_eq!(sets, 1);
+    let items = status(&api, &device).await;
+    assert_eq!(
+        (items[0].0.as_str(), items[0].1.as_str()),
+        ("creds/connection_request", "applied"),
+        "{items:?}"
+    );
+    sim.shutdown().await;
     app.cleanup().await;
 }
