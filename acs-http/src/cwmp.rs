@@ -170,7 +170,10 @@ fn internal_fault(namespace: &cwmp::CwmpNamespace, id: Option<String>, what: &st
 
 /// The client's address: the peer, or the last X-Forwarded-For hop when the peer is a trusted
 /// proxy.
-fn client_ip(req: &HttpRequest, trusted: &[acs_core::config::IpNetwork]) -> Option<IpAddr> {
+pub(crate) fn client_ip(
+    req: &HttpRequest,
+    trusted: &[acs_core::config::IpNetwork],
+) -> Option<IpAddr> {
     let is_trusted = |ip: IpAddr| trusted.iter().any(|n| n.contains(ip));
     let peer = req.peer_addr()?.ip();
     if !is_trusted(peer) {

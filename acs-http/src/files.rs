@@ -208,6 +208,85 @@ enum Content {
     Stored(tokio::fs::File),
 }
 
+fn transfer_record(req: &HttpRequest) -> FileTransferRecord {
+    FileTransferRecord {
+        file_id: None,
+        device_id: None,
+        task_id: None,
+        remote_ip: req
+            .peer_addr()
+            .map(|a| a.ip())
+            .map(|ip: IpAddr| ip.to_string()),
+        status: 0,
+        bytes: 0,
+        outcome: String::new(),
+        at: Utc::now(),
+    }
+}
+
+/// `GET`/`HEAD /files/d/{name}`: for a CPE that fetches a file on its own rather than by a
+/// Download (an MPP phone's upgrade rule pointing at the ACS), authorised by its ACS
+/// credentials (`[cpe_auth]`, Digest or Basic as for CWMP). Refused when CPE authentication is
+/// off: files are never open to anyone. A device is identified when the username is its device
+/// id (per-device credentials); only then can a configuration template be rendered for it.
+pub async fn download_authenticated(
+    req: HttpRequest,
+    path: web::Path<String>,
+    server: web::Data<Arc<FileServer>>,
+    cwmp: web::Data<crate::cwmp::CwmpState>,
+) -> HttpResponse {
+    let name = path.into_inner();
+    let mut record = transfer_record(&req);
+    if cwmp.auth.mode() == acs_core::auth::CpeAuthMode::None {
+        record.status = 403;
+        record.outcome = "unauthorized".into();
+        log(&server, record).await;
+        return plain(
+            StatusCode::FORBIDDEN,
+            "downloads without a token URL need CPE authentication, which is off ([cpe_auth])",
+        );
+    }
+    let source = crate::cwmp::client_ip(&req, &cwmp.config.trusted_proxies)
+        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let username = match cwmp.auth.check(
+        req.method().as_str(),
+        authorization,
+        source,
+        std::time::SystemTime::now(),
+    ) {
+        crate::cpe_auth::Verdict::Allowed(user) => user,
+        crate::cpe_auth::Verdict::Refused(response, reason) => {
+            if reason.counts_as_failure() {
+                crate::metrics::auth_failure();
+                warn!(%source, ?reason, "file server: CPE authentication failed");
+                record.status = i32::from(response.status().as_u16());
+                record.outcome = "unauthorized".into();
+                log(&server, record).await;
+            }
+            return response;
+        }
+    };
+    let device = match username {
+        Some(user) => match server.store.get_device(&user).await {
+            Ok(d) => d,
+            Err(e) => {
+                warn!(error = %e, "file server: reading the device failed");
+                return plain(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage unavailable; retry later",
+                );
+            }
+        },
+        None => None,
+    };
+    record.device_id = device.as_ref().map(|d| d.id.clone());
+    serve(&req, &server, &name, device, None, record).await
+}
+
 /// `GET`/`HEAD /files/t/{token}/{name}`.
 pub async fn download(
     req: HttpRequest,
@@ -215,20 +294,7 @@ pub async fn download(
     server: web::Data<Arc<FileServer>>,
 ) -> HttpResponse {
     let (token, name) = path.into_inner();
-    let remote_ip = req
-        .peer_addr()
-        .map(|a| a.ip())
-        .map(|ip: IpAddr| ip.to_string());
-    let mut record = FileTransferRecord {
-        file_id: None,
-        device_id: None,
-        task_id: None,
-        remote_ip,
-        status: 0,
-        bytes: 0,
-        outcome: String::new(),
-        at: Utc::now(),
-    };
+    let mut record = transfer_record(&req);
     let token = match TransferToken::verify(&token, &server.key, Utc::now().timestamp()) {
         Ok(t) => t,
         Err(e) => {
@@ -254,16 +320,28 @@ pub async fn download(
             );
         }
     };
+    serve(&req, &server, &name, device, token.task_id, record).await
+}
+
+/// Answers an authorised request for `name` (for `device`, by the Download `task_id`).
+async fn serve(
+    req: &HttpRequest,
+    server: &FileServer,
+    name: &str,
+    device: Option<DeviceRow>,
+    task_id: Option<i64>,
+    mut record: FileTransferRecord,
+) -> HttpResponse {
     let file = match server
         .store
-        .find_file_for_device(&name, device.as_ref().map(|d| d.product_class.as_str()))
+        .find_file_for_device(name, device.as_ref().map(|d| d.product_class.as_str()))
         .await
     {
         Ok(Some(f)) => f,
         Ok(None) => {
             record.status = 404;
             record.outcome = "not_found".into();
-            log(&server, record).await;
+            log(server, record).await;
             return plain(StatusCode::NOT_FOUND, &format!("no file named {name}"));
         }
         Err(e) => {
@@ -278,7 +356,7 @@ pub async fn download(
     // A template is rendered for the device asking, never served raw.
     let rendered = if file.kind == FileKind::ConfigTemplate {
         let rendering = match &device {
-            Some(d) => server.render(&file, d, token.task_id).await,
+            Some(d) => server.render(&file, d, task_id).await,
             None => Err(RenderError::Template(
                 acs_core::template::TemplateError::Render("the device is not registered".into()),
             )),
@@ -289,7 +367,7 @@ pub async fn download(
                 warn!(error = %e, file = file.id, "file server: template not rendered");
                 record.status = 404;
                 record.outcome = format!("render_failed: {e}");
-                log(&server, record).await;
+                log(server, record).await;
                 return plain(StatusCode::NOT_FOUND, &format!("{name}: {e}"));
             }
         }
@@ -309,7 +387,7 @@ pub async fn download(
     {
         record.status = 304;
         record.outcome = "not_modified".into();
-        log(&server, record).await;
+        log(server, record).await;
         return HttpResponse::NotModified()
             .insert_header((header::ETAG, etag))
             .finish();
@@ -326,7 +404,7 @@ pub async fn download(
         RangeAnswer::Unsatisfiable => {
             record.status = 416;
             record.outcome = "range_not_satisfiable".into();
-            log(&server, record).await;
+            log(server, record).await;
             return HttpResponse::RangeNotSatisfiable()
                 .insert_header((header::CONTENT_RANGE, format!("bytes */{size}")))
                 .insert_header((header::ETAG, etag))
@@ -343,7 +421,7 @@ pub async fn download(
                     warn!(error = %e, file = file.id, "file server: content missing");
                     record.status = 500;
                     record.outcome = "content_missing".into();
-                    log(&server, record).await;
+                    log(server, record).await;
                     return plain(
                         StatusCode::INTERNAL_SERVER_ERROR,
                         "file content unavailable",
@@ -374,7 +452,7 @@ pub async fn download(
         "partial"
     }
     .into();
-    log(&server, record).await;
+    log(server, record).await;
 
     let mut response = HttpResponse::build(status);
     response

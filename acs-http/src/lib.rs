@@ -210,6 +210,11 @@ impl Application {
                         .route(web::get().to(files::download))
                         .route(web::head().to(files::download)),
                 )
+                .service(
+                    web::resource("/files/d/{name}")
+                        .route(web::get().to(files::download_authenticated))
+                        .route(web::head().to(files::download_authenticated)),
+                )
                 .default_service(web::post().to(cwmp::endpoint))
         })
         .keep_alive(config.keep_alive.max(Duration::from_secs(30)))

@@ -322,3 +322,121 @@ async fn files_are_managed_through_the_api() {
     );
     app.cleanup().await;
 }
+
+fn basic(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
+}
+
+#[tokio::test]
+async fn without_a_token_a_download_needs_the_cpes_own_credentials() {
+    use acs_core::auth::CpeAuthMode;
+    use acs_core::secret::Secret;
+    let http = reqwest::Client::new();
+    let url = |app: &TestApp, name: &str| format!("{}files/d/{name}", app.cwmp_url);
+
+    // With CPE authentication off (the default) nothing is served without a token.
+    let open = spawn_app().await;
+    upload(
+        &open,
+        "sip88xx.12-0-3MPP.loads",
+        FileKind::Firmware,
+        b"image",
+    )
+    .await;
+    let r = http
+        .get(url(&open, "sip88xx.12-0-3MPP.loads"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    open.cleanup().await;
+
+    let device = device_key("CRED1");
+    let per_device = device.clone();
+    let app = acs_tests::spawn_app_with(move |c| {
+        c.cpe_auth.mode = CpeAuthMode::Basic;
+        c.cpe_auth.allow_insecure_basic = true;
+        c.cpe_auth.credentials = vec![
+            ("phones".into(), Secret::new("shared-pw")),
+            (per_device, Secret::new("own-pw")),
+        ];
+    })
+    .await;
+    let mut cpe = RawCpe::new(&app.cwmp_url);
+    cpe.authorization = Some(basic(&device, "own-pw"));
+    let reply = cpe
+        .send(&inform("CRED1", &[EventCode::Bootstrap], "1"))
+        .await;
+    assert_eq!(reply.status, 200);
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+    upload(&app, "sip88xx.12-0-3MPP.loads", FileKind::Firmware, &data).await;
+    upload(
+        &app,
+        "phone.xml",
+        FileKind::ConfigTemplate,
+        b"<device><flat-profile><User_ID_1_>{{ serial }}</User_ID_1_></flat-profile></device>",
+    )
+    .await;
+    let get = |name: &str, auth: Option<String>| {
+        let mut req = http.get(url(&app, name));
+        if let Some(a) = auth {
+            req = req.header("Authorization", a);
+        }
+        req
+    };
+
+    let r = get("sip88xx.12-0-3MPP.loads", None).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r.headers().contains_key("www-authenticate"));
+    let r = get("sip88xx.12-0-3MPP.loads", Some(basic("phones", "wrong")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+    // The shared credentials open the stored files, with ranges like token downloads.
+    let r = get(
+        "sip88xx.12-0-3MPP.loads",
+        Some(basic("phones", "shared-pw")),
+    )
+    .header("Range", "bytes=100-199")
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(r.bytes().await.unwrap().as_ref(), &data[100..200]);
+    // A template is rendered per device: only a device's own credentials say which one.
+    let r = get("phone.xml", Some(basic("phones", "shared-pw")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = get("phone.xml", Some(basic(&device, "own-pw")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.text().await.unwrap(),
+        "<device><flat-profile><User_ID_1_>CRED1</User_ID_1_></flat-profile></device>"
+    );
+    let r = get("nothing.bin", Some(basic(&device, "own-pw")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // The device's transfer log has its own downloads.
+    let log = app
+        .store
+        .file_transfers_of_device(&device, 10)
+        .await
+        .unwrap();
+    let outcomes: Vec<&str> = log.iter().map(|t| t.outcome.as_str()).collect();
+    assert!(outcomes.contains(&"ok"), "{outcomes:?}");
+    assert!(outcomes.contains(&"not_found"), "{outcomes:?}");
+    app.cleanup().await;
+}
