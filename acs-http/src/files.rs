@@ -382,7 +382,7 @@ async fn serve(
         None => (u64::try_from(file.size).unwrap_or(0), etag_of(&file)),
     };
 
-    if header_str(&req, header::IF_NONE_MATCH)
+    if header_str(req, header::IF_NONE_MATCH)
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
     {
         record.status = 304;
@@ -392,9 +392,9 @@ async fn serve(
             .insert_header((header::ETAG, etag))
             .finish();
     }
-    let if_range_ok = header_str(&req, header::IF_RANGE).is_none_or(|v| v.trim() == etag);
+    let if_range_ok = header_str(req, header::IF_RANGE).is_none_or(|v| v.trim() == etag);
     let range = if if_range_ok {
-        parse_range(header_str(&req, header::RANGE), size)
+        parse_range(header_str(req, header::RANGE), size)
     } else {
         RangeAnswer::Full
     };
