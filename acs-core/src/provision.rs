@@ -756,25 +756,38 @@ impl std::fmt::Debug for ConfigRule {
 }
 
 impl ConfigRule {
-    /// Checks the rule without touching files (for `acs serve --check`-style validation).
+    /// The rule with file ids in place of its paths.
+    fn spec(
+        &self,
+        template_file: Option<i64>,
+        vars_file: Option<i64>,
+        firmware_file: Option<i64>,
+        firmware_version: Option<String>,
+    ) -> RuleSpec {
+        RuleSpec {
+            name: self.name.clone(),
+            order: self.order,
+            filter: self.filter.clone(),
+            events: self.events.clone(),
+            parameters: self.parameters.clone(),
+            connection_request_credentials: self.connection_request_credentials,
+            template_file,
+            vars_file,
+            firmware_file,
+            firmware_version,
+        }
+    }
+
+    /// Checks the rule without touching files (settings validation).
     pub fn validate(&self) -> Result<(), ProvisionError> {
         let placeholder = |p: &Option<PathBuf>| p.as_ref().map(|_| 0);
-        validate(
-            RuleSpec {
-                name: self.name.clone(),
-                order: self.order,
-                filter: self.filter.clone(),
-                events: self.events.clone(),
-                parameters: self.parameters.clone(),
-                connection_request_credentials: self.connection_request_credentials,
-                template_file: placeholder(&self.template),
-                vars_file: placeholder(&self.vars),
-                firmware_file: placeholder(&self.firmware),
-                firmware_version: self.firmware_version.clone(),
-            },
-            RuleSource::Config,
-        )
-        .map(|_| ())
+        let spec = self.spec(
+            placeholder(&self.template),
+            placeholder(&self.vars),
+            placeholder(&self.firmware),
+            self.firmware_version.clone(),
+        );
+        validate(spec, RuleSource::Config).map(|_| ())
     }
 }
 
@@ -823,18 +836,12 @@ pub async fn import_config_rules(
                 format!("{} carries no version: give firmware_version", f.name),
             );
         }
-        out.push(RuleSpec {
-            name: r.name.clone(),
-            order: r.order,
-            filter: r.filter.clone(),
-            events: r.events.clone(),
-            parameters: r.parameters.clone(),
-            connection_request_credentials: r.connection_request_credentials,
-            template_file: template.as_ref().map(|f| f.id),
-            vars_file: vars.as_ref().map(|f| f.id),
-            firmware_file: firmware.as_ref().map(|f| f.id),
+        out.push(r.spec(
+            template.as_ref().map(|f| f.id),
+            vars.as_ref().map(|f| f.id),
+            firmware.as_ref().map(|f| f.id),
             firmware_version,
-        });
+        ));
     }
     Ok(out)
 }

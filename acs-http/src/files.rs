@@ -188,6 +188,13 @@ fn header_str(req: &HttpRequest, name: header::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
+fn storage_unavailable() -> HttpResponse {
+    plain(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "storage unavailable; retry later",
+    )
+}
+
 fn plain(status: StatusCode, text: &str) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("text/plain; charset=utf-8")
@@ -275,10 +282,7 @@ pub async fn download_authenticated(
             Ok(d) => d,
             Err(e) => {
                 warn!(error = %e, "file server: reading the device failed");
-                return plain(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "storage unavailable; retry later",
-                );
+                return storage_unavailable();
             }
         },
         None => None,
@@ -314,10 +318,7 @@ pub async fn download(
         Ok(d) => d,
         Err(e) => {
             warn!(error = %e, "file server: reading the device failed");
-            return plain(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "storage unavailable; retry later",
-            );
+            return storage_unavailable();
         }
     };
     serve(&req, &server, &name, device, token.task_id, record).await
@@ -346,10 +347,7 @@ async fn serve(
         }
         Err(e) => {
             warn!(error = %e, "file server: reading the file failed");
-            return plain(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "storage unavailable; retry later",
-            );
+            return storage_unavailable();
         }
     };
     record.file_id = Some(file.id);

@@ -189,6 +189,31 @@ pub fn start(config: ServerConfig, store: Store, db: Option<TestDb>) -> TestApp 
 }
 
 impl TestApp {
+    /// Stores a file for CPEs (as `POST /api/v1/files` would) and returns its id.
+    pub async fn upload(
+        &self,
+        kind: acs_core::storage::FileKind,
+        name: &str,
+        version: Option<&str>,
+        data: &[u8],
+    ) -> i64 {
+        let body = futures::stream::iter(vec![Ok::<_, String>(data.to_vec())]);
+        self.files
+            .files
+            .upload(
+                acs_core::files::FileMeta {
+                    name: name.into(),
+                    kind,
+                    product_class: None,
+                    version: version.map(str::to_owned),
+                },
+                body,
+            )
+            .await
+            .expect("upload")
+            .id
+    }
+
     /// Stops the servers and returns the database so a new app can start on it.
     pub async fn stop(mut self) -> (Store, Option<TestDb>) {
         if let Some(tx) = self.shutdown.take() {

@@ -2,7 +2,6 @@
 //! per-device transfer log.
 
 use acs_core::cwmp::EventCode;
-use acs_core::files::FileMeta;
 use acs_core::storage::FileKind;
 use acs_tests::{RawCpe, TestApp, device_key, inform, spawn_app};
 use reqwest::StatusCode;
@@ -16,48 +15,31 @@ async fn registered(app: &TestApp, serial: &str) -> String {
     device_key(serial)
 }
 
-async fn upload(app: &TestApp, name: &str, kind: FileKind, data: &[u8]) -> i64 {
-    let body = futures::stream::iter(vec![Ok::<_, String>(data.to_vec())]);
-    app.files
-        .files
-        .upload(
-            FileMeta {
-                name: name.into(),
-                kind,
-                product_class: None,
-                version: None,
-            },
-            body,
-        )
-        .await
-        .expect("upload")
-        .id
-}
-
 #[tokio::test]
 async fn downloads_need_a_token_and_speak_http_properly() {
     let app = spawn_app().await;
     let device = registered(&app, "FILES1").await;
     let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
-    upload(&app, "sip88xx.12-0-3MPP.loads", FileKind::Firmware, &data).await;
-    upload(
-        &app,
-        "rootfs88xx.12-0-3MPP.img",
+    app.upload(FileKind::Firmware, "sip88xx.12-0-3MPP.loads", None, &data)
+        .await;
+    app.upload(
         FileKind::Firmware,
+        "rootfs88xx.12-0-3MPP.img",
+        None,
         b"rootfs",
     )
     .await;
-    upload(
-        &app,
-        "phone.xml",
+    app.upload(
         FileKind::ConfigTemplate,
+        "phone.xml",
+        None,
         b"<device><flat-profile><User_ID_1_>{{ serial }}</User_ID_1_></flat-profile></device>",
     )
     .await;
-    upload(
-        &app,
-        "needs-vars.xml",
+    app.upload(
         FileKind::ConfigTemplate,
+        "needs-vars.xml",
+        None,
         b"<flat-profile><Station_Name>{{ station }}</Station_Name></flat-profile>",
     )
     .await;
@@ -340,10 +322,10 @@ async fn without_a_token_a_download_needs_the_cpes_own_credentials() {
 
     // With CPE authentication off (the default) nothing is served without a token.
     let open = spawn_app().await;
-    upload(
-        &open,
-        "sip88xx.12-0-3MPP.loads",
+    open.upload(
         FileKind::Firmware,
+        "sip88xx.12-0-3MPP.loads",
+        None,
         b"image",
     )
     .await;
@@ -373,11 +355,12 @@ async fn without_a_token_a_download_needs_the_cpes_own_credentials() {
         .await;
     assert_eq!(reply.status, 200);
     let data: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
-    upload(&app, "sip88xx.12-0-3MPP.loads", FileKind::Firmware, &data).await;
-    upload(
-        &app,
-        "phone.xml",
+    app.upload(FileKind::Firmware, "sip88xx.12-0-3MPP.loads", None, &data)
+        .await;
+    app.upload(
         FileKind::ConfigTemplate,
+        "phone.xml",
+        None,
         b"<device><flat-profile><User_ID_1_>{{ serial }}</User_ID_1_></flat-profile></device>",
     )
     .await;

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use acs_cli::sim::{SimConfig, Simulator, profile::Profile};
 use acs_core::cwmp::{EventCode, EventStruct};
-use acs_core::files::FileMeta;
 use acs_core::provision::{ProvisionPolicy, RuleSpec};
 use acs_core::storage::{FileKind, Role, TaskRow};
 use acs_tests::{Api, TestApp, api_token, enc, spawn_app, spawn_app_with};
@@ -16,24 +15,6 @@ const FACTORY_VERSION: &str = "sip88xx.12-0-2MPP-1";
 const IMAGE: &str = "sip88xx.12-0-5MPP-2.loads";
 const NEW_VERSION: &str = "sip88xx.12-0-5MPP-2";
 const INTERVAL: &str = "Device.ManagementServer.PeriodicInformInterval";
-
-async fn upload(app: &TestApp, name: &str, kind: FileKind, data: &[u8]) -> i64 {
-    let body = futures::stream::iter(vec![Ok::<_, String>(data.to_vec())]);
-    app.files
-        .files
-        .upload(
-            FileMeta {
-                name: name.into(),
-                kind,
-                product_class: None,
-                version: None,
-            },
-            body,
-        )
-        .await
-        .expect("upload")
-        .id
-}
 
 /// Phones that have not contacted the ACS yet: their first session is a BOOTSTRAP.
 async fn new_phones(app: &TestApp, n: usize, prefix: &str) -> Simulator {
@@ -90,25 +71,29 @@ async fn status(api: &Api, device: &str) -> Vec<(String, String, Value)> {
 async fn a_bootstrapping_phone_gets_its_rules_configuration_and_firmware_once() {
     let app = spawn_app().await;
     let api = admin(&app).await;
-    let template = upload(
-        &app,
-        "mpp.xml",
-        FileKind::ConfigTemplate,
-        b"<device><flat-profile><Station_Name>{{ station }}</Station_Name>\
+    let template = app
+        .upload(
+            FileKind::ConfigTemplate,
+            "mpp.xml",
+            None,
+            b"<device><flat-profile><Station_Name>{{ station }}</Station_Name>\
           <User_ID_1_>{{ serial }}</User_ID_1_></flat-profile></device>",
-    )
-    .await;
+        )
+        .await;
     let sim = new_phones(&app, 1, "ZT").await;
     let other = new_phones(&app, 1, "NO").await;
     let serial = sim.device(0).serial().to_owned();
-    let vars = upload(
-        &app,
-        "phones.csv",
-        FileKind::Other,
-        format!("serial,station\n{serial},Reception\n").as_bytes(),
-    )
-    .await;
-    let firmware = upload(&app, IMAGE, FileKind::Firmware, &[5u8; 50_000]).await;
+    let vars = app
+        .upload(
+            FileKind::Other,
+            "phones.csv",
+            None,
+            format!("serial,station\n{serial},Reception\n").as_bytes(),
+        )
+        .await;
+    let firmware = app
+        .upload(FileKind::Firmware, IMAGE, None, &[5u8; 50_000])
+        .await;
 
     // Two rules; `base` (order 10) comes before `mpp` (order 20) whatever their names.
     let reply = api
@@ -254,13 +239,14 @@ async fn a_bootstrapping_phone_gets_its_rules_configuration_and_firmware_once() 
 async fn firmware_already_at_the_rule_version_is_not_pushed() {
     let app = spawn_app().await;
     let api = admin(&app).await;
-    let firmware = upload(
-        &app,
-        &format!("{FACTORY_VERSION}.loads"),
-        FileKind::Firmware,
-        &[1u8; 1000],
-    )
-    .await;
+    let firmware = app
+        .upload(
+            FileKind::Firmware,
+            &format!("{FACTORY_VERSION}.loads"),
+            None,
+            &[1u8; 1000],
+        )
+        .await;
     let reply = api
         .post(
             "/api/v1/provision/rules",
@@ -293,7 +279,9 @@ async fn a_failed_push_waits_for_its_backoff_and_an_operator_reset_retries_it() 
     .await;
     let api = admin(&app).await;
     // An image the phone does not take: its TransferComplete reports 9018.
-    let firmware = upload(&app, "gateway-2.0.bin", FileKind::Firmware, &[2u8; 1000]).await;
+    let firmware = app
+        .upload(FileKind::Firmware, "gateway-2.0.bin", None, &[2u8; 1000])
+        .await;
     let reply = api
         .post(
             "/api/v1/provision/rules",
@@ -408,7 +396,9 @@ async fn rules_are_checked_and_only_admins_change_them() {
         &app,
         Some(&api_token(&app, "prov-viewer", Role::Viewer).await),
     );
-    let template = upload(&app, "t.xml", FileKind::ConfigTemplate, b"<flat-profile/>").await;
+    let template = app
+        .upload(FileKind::ConfigTemplate, "t.xml", None, b"<flat-profile/>")
+        .await;
 
     let rule = json!({"name": "r1", "parameters": [{"name": INTERVAL, "value": "60", "type": "xsd:unsignedInt"}]});
     assert_eq!(

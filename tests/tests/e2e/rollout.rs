@@ -8,7 +8,6 @@ use acs_core::cwmp::{
     self, Body, CwmpDateTime, Envelope, EventCode, FaultCode, TransferComplete, TransferFault,
     TransferResponse,
 };
-use acs_core::files::FileMeta;
 use acs_core::ops::{
     FailureLimit, JobState, JobStatus, JobTarget, NewJob, Operations, TaskOptions,
 };
@@ -24,24 +23,6 @@ const PATIENCE: Duration = Duration::from_secs(60);
 
 const IMAGE: &str = "sip88xx.12-0-3MPP-5.loads";
 const VERSION: &str = "12-0-3MPP-5";
-
-async fn upload(app: &TestApp, name: &str, version: Option<&str>, data: &[u8]) -> i64 {
-    let body = futures::stream::iter(vec![Ok::<_, String>(data.to_vec())]);
-    app.files
-        .files
-        .upload(
-            FileMeta {
-                name: name.into(),
-                kind: FileKind::Firmware,
-                product_class: None,
-                version: version.map(str::to_owned),
-            },
-            body,
-        )
-        .await
-        .expect("upload")
-        .id
-}
 
 fn firmware(file_id: i64) -> TaskSpec {
     TaskSpec::Download {
@@ -74,13 +55,14 @@ async fn queue(app: &TestApp, device: &str, spec: &TaskSpec) -> i64 {
 async fn a_download_of_a_stored_file_carries_a_working_token_url() {
     let app = spawn_app().await;
     let data: Vec<u8> = (0..50_000u32).map(|i| (i % 253) as u8).collect();
-    let file = upload(
-        &app,
-        "sip88xx.12-0-3MPP-5.loads",
-        Some("12-0-3MPP-5"),
-        &data,
-    )
-    .await;
+    let file = app
+        .upload(
+            FileKind::Firmware,
+            "sip88xx.12-0-3MPP-5.loads",
+            Some("12-0-3MPP-5"),
+            &data,
+        )
+        .await;
     let mut cpe = RawCpe::new(&app.cwmp_url);
     cpe.send(&inform("ROLL1", &[EventCode::Bootstrap], "1"))
         .await;
@@ -119,8 +101,17 @@ async fn a_configured_base_url_is_used_and_a_deleted_file_fails_the_task_unsent(
     let app = spawn_app().await;
     app.files
         .set_base_url(Some("https://files.example.net:8443/".into()));
-    let keep = upload(&app, "sip88xx.12-0-3MPP-5.loads", None, b"firmware").await;
-    let gone = upload(&app, "sip88xx.11-3-7MPP.loads", None, b"old").await;
+    let keep = app
+        .upload(
+            FileKind::Firmware,
+            "sip88xx.12-0-3MPP-5.loads",
+            None,
+            b"firmware",
+        )
+        .await;
+    let gone = app
+        .upload(FileKind::Firmware, "sip88xx.11-3-7MPP.loads", None, b"old")
+        .await;
     let mut cpe = RawCpe::new(&app.cwmp_url);
     cpe.send(&inform("ROLL2", &[EventCode::Bootstrap], "1"))
         .await;
@@ -260,7 +251,9 @@ async fn a_rollout_releases_a_few_phones_at_a_time_and_verifies_every_one() {
     const LIMIT: u32 = 2;
     let app = spawn_app().await;
     let sim = phones(&app, PHONES, "RC").await;
-    let file = upload(&app, IMAGE, Some(VERSION), &[7u8; 4096]).await;
+    let file = app
+        .upload(FileKind::Firmware, IMAGE, Some(VERSION), &[7u8; 4096])
+        .await;
     let ops = app.state.ops.clone();
     let devices = (0..PHONES).map(|i| sim.device(i).device_id()).collect();
     let job = ops
@@ -349,7 +342,9 @@ async fn a_failed_phone_reports_its_fault_and_does_not_block_the_others() {
     cpe.send(&inform("RFBAD", &[EventCode::Bootstrap], "1"))
         .await;
     cpe.post(Vec::new()).await;
-    let file = upload(&app, IMAGE, Some(VERSION), &[1u8; 1000]).await;
+    let file = app
+        .upload(FileKind::Firmware, IMAGE, Some(VERSION), &[1u8; 1000])
+        .await;
     let ops = app.state.ops.clone();
     // The failing phone first, so it holds one of the two slots.
     let mut devices = vec![device_key("RFBAD")];
@@ -399,7 +394,9 @@ async fn too_many_failures_stop_the_job() {
         cpe.send(&inform(s, &[EventCode::Bootstrap], "1")).await;
         cpe.post(Vec::new()).await;
     }
-    let file = upload(&app, IMAGE, Some(VERSION), &[1u8; 1000]).await;
+    let file = app
+        .upload(FileKind::Firmware, IMAGE, Some(VERSION), &[1u8; 1000])
+        .await;
     let ops = app.state.ops.clone();
     let mut new = rollout_job(file, serials.iter().map(|s| device_key(s)).collect(), 1);
     new.max_failures = Some("20%".parse::<FailureLimit>().unwrap());
@@ -446,7 +443,9 @@ async fn a_restart_in_the_middle_of_a_rollout_resumes_and_completes() {
     let dir = files_dir.clone();
     let app = spawn_app_with(move |c| c.files_dir = dir).await;
     let sim = phones(&app, PHONES, "RR").await;
-    let file = upload(&app, IMAGE, Some(VERSION), &[3u8; 2048]).await;
+    let file = app
+        .upload(FileKind::Firmware, IMAGE, Some(VERSION), &[3u8; 2048])
+        .await;
     let ops = app.state.ops.clone();
     let devices = (0..PHONES).map(|i| sim.device(i).device_id()).collect();
     let job = ops
@@ -501,7 +500,9 @@ async fn the_api_creates_rollouts_and_shows_each_device_state() {
         cpe.send(&inform(s, &[EventCode::Bootstrap], "1")).await;
         cpe.post(Vec::new()).await;
     }
-    let file = upload(&app, IMAGE, Some(VERSION), &[9u8; 100]).await;
+    let file = app
+        .upload(FileKind::Firmware, IMAGE, Some(VERSION), &[9u8; 100])
+        .await;
     let token = acs_tests::api_token(&app, "ops", acs_core::storage::Role::Operator).await;
     let api = acs_tests::Api::new(&app, Some(&token));
     let bad = api
@@ -577,7 +578,9 @@ async fn five_hundred_phones_fifty_at_a_time() {
         .iter()
         .map(|&i| (sim.device(i).device_id(), i))
         .collect();
-    let file = upload(&app, IMAGE, Some(VERSION), &[5u8; 512]).await;
+    let file = app
+        .upload(FileKind::Firmware, IMAGE, Some(VERSION), &[5u8; 512])
+        .await;
     let ops = app.state.ops.clone();
     let job = ops
         .create_job(&rollout_job(file, index.keys().cloned().collect(), LIMIT))
@@ -619,7 +622,9 @@ async fn five_hundred_phones_fifty_at_a_time() {
 async fn unreachable_urls_and_bad_tokens_fail_only_their_phones() {
     let app = spawn_app().await;
     let sim = phones(&app, 5, "RW").await;
-    let file = upload(&app, IMAGE, Some(VERSION), &[3u8; 2000]).await;
+    let file = app
+        .upload(FileKind::Firmware, IMAGE, Some(VERSION), &[3u8; 2000])
+        .await;
     let ops = app.state.ops.clone();
     let good = ops
         .create_job(&rollout_job(
