@@ -866,6 +866,18 @@ fn files_and_config_templates() {
     fails(&acs.run(&["files", "delete", &id]), 1, "no file");
 }
 
+/// A push's `--format json` report, and each device's `rollout_state` in it.
+fn rollout_states(out: &Output) -> (Value, Vec<String>) {
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let states = report
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["rollout_state"].as_str().unwrap().to_owned())
+        .collect();
+    (report, states)
+}
+
 /// `n` simulated MPP phones (serials `<prefix>N`) registered with `acs`, running in the
 /// background on their own runtime (kept alive by the caller).
 fn phones(acs: &Acs, n: usize, prefix: &str) -> (tokio::runtime::Runtime, acs_cli::sim::Simulator) {
@@ -922,13 +934,7 @@ fn a_firmware_rollout_from_the_command_line() {
         "json",
     ]);
     assert!(ok(&out), "{}\n{}", stderr(&out), stdout(&out));
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let states: Vec<&str> = report
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["rollout_state"].as_str().unwrap())
-        .collect();
+    let (report, states) = rollout_states(&out);
     assert_eq!(states, ["verified", "verified", "verified"], "{report}");
     for i in 0..3 {
         assert_eq!(
@@ -1061,13 +1067,7 @@ fn a_configuration_push_renders_per_device() {
         "json",
     ]);
     assert!(ok(&out), "{}\n{}", stderr(&out), stdout(&out));
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let states: Vec<&str> = report
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["rollout_state"].as_str().unwrap())
-        .collect();
+    let (report, states) = rollout_states(&out);
     assert_eq!(states, ["installed", "installed"], "{report}");
     for (i, station) in [(0, "Lobby & front"), (1, "Kitchen")] {
         assert_eq!(

@@ -78,6 +78,27 @@ pub struct FileMeta {
     pub version: Option<String>,
 }
 
+/// `reader` as a stream of chunks of at most `size` bytes, ending after the first error: how
+/// uploads and downloads move a file without ever holding it whole.
+pub fn read_chunks<R>(reader: R, size: usize) -> impl Stream<Item = std::io::Result<Vec<u8>>>
+where
+    R: tokio::io::AsyncRead + Unpin,
+{
+    futures::stream::unfold(Some(reader), move |reader| async move {
+        use tokio::io::AsyncReadExt as _;
+        let mut reader = reader?;
+        let mut buf = vec![0u8; size];
+        match reader.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(buf), Some(reader)))
+            }
+            Err(e) => Some((Err(e), None)),
+        }
+    })
+}
+
 /// The content address of `bytes`: lower-case hex SHA-256, as blobs are named.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))

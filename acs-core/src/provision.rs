@@ -887,20 +887,7 @@ async fn import_file(
         return Ok(existing);
     }
     let file = tokio::fs::File::open(path).await.map_err(|e| fail(&e))?;
-    let body = Box::pin(futures::stream::unfold(Some(file), |file| async move {
-        use tokio::io::AsyncReadExt;
-        let mut file = file?;
-        let mut buf = vec![0u8; 64 * 1024];
-        match file.read(&mut buf).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((Ok::<_, std::io::Error>(buf), Some(file)))
-            }
-            // The error ends the upload; nothing is read after it.
-            Err(e) => Some((Err(e), None)),
-        }
-    }));
+    let body = Box::pin(crate::files::read_chunks(file, 64 * 1024));
     files
         .upload(
             FileMeta {
@@ -935,42 +922,6 @@ impl std::fmt::Debug for Queued {
             .field("task", &self.task.id)
             .field("kind", &self.task.kind)
             .finish()
-    }
-}
-
-/// One item of one rule for one device, as the status view shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ItemReport {
-    /// The rule.
-    pub rule: String,
-    /// The item.
-    pub item: String,
-    /// `pending`, `applied`, `failed`, `mismatch`, `halted`.
-    pub status: String,
-    /// The last task pushed.
-    pub task_id: Option<i64>,
-    /// Failed pushes in a row.
-    pub failures: i32,
-    /// No retry before.
-    pub next_attempt_at: Option<DateTime<Utc>>,
-    /// Why it failed or halted.
-    pub detail: Option<String>,
-    /// Last change.
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<ProvisionStateRow> for ItemReport {
-    fn from(s: ProvisionStateRow) -> Self {
-        ItemReport {
-            rule: s.rule,
-            item: s.item,
-            status: s.status,
-            task_id: s.task_id,
-            failures: s.failures,
-            next_attempt_at: s.next_attempt_at,
-            detail: s.detail,
-            updated_at: s.updated_at,
-        }
     }
 }
 
@@ -1154,7 +1105,10 @@ impl Provisioner {
     /// Where each item stands for a device. A pushed item whose task has finished since the
     /// device's last matching event is settled (and stored) now, so the view is current even
     /// for rules that act only on BOOTSTRAP.
-    pub async fn device_status(&self, device_id: &str) -> Result<Vec<ItemReport>, ProvisionError> {
+    pub async fn device_status(
+        &self,
+        device_id: &str,
+    ) -> Result<Vec<ProvisionStateRow>, ProvisionError> {
         let _guard = self.lock(device_id).await;
         let states = self.store.provision_states(device_id).await?;
         let Some(device) = self.store.get_device(device_id).await? else {
@@ -1164,7 +1118,7 @@ impl Provisioner {
         let mut out = Vec::with_capacity(states.len());
         for state in states {
             if state.status != ItemStatus::Pending.as_str() {
-                out.push(state.into());
+                out.push(state);
                 continue;
             }
             let rules = match &mut rules {
@@ -1184,9 +1138,9 @@ impl Provisioner {
             match settle(&state, &outcome, Utc::now(), &self.policy) {
                 Some(settled) => {
                     self.store.save_provision_state(&settled, None).await?;
-                    out.push(settled.into());
+                    out.push(settled);
                 }
-                None => out.push(state.into()),
+                None => out.push(state),
             }
         }
         Ok(out)

@@ -479,20 +479,8 @@ async fn serve(
         Content::Stored(file) => file,
     };
     // 64 KiB reads: the whole image is never in memory.
-    let body = futures::stream::unfold((content.take(len), false), |(mut r, done)| async move {
-        if done {
-            return None;
-        }
-        let mut buf = vec![0u8; 64 * 1024];
-        match r.read(&mut buf).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((Ok(web::Bytes::from(buf)), (r, false)))
-            }
-            Err(e) => Some((Err(e), (r, true))),
-        }
-    });
+    let body = acs_core::files::read_chunks(content.take(len), 64 * 1024)
+        .map(|chunk| chunk.map(web::Bytes::from));
     response.no_chunking(len).streaming(body.boxed_local())
 }
 

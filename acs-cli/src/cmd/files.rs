@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
+use futures::StreamExt as _;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -162,18 +163,8 @@ pub async fn upload_file(
     query.extend(version.map(|v| ("version", v.to_owned())));
     let url = client.url(&["files"], &query);
     // Read and sent in chunks: memory stays flat whatever the image's size.
-    let stream = futures::stream::unfold(file, |mut f| async move {
-        use tokio::io::AsyncReadExt as _;
-        let mut buf = vec![0u8; 256 * 1024];
-        match f.read(&mut buf).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((Ok::<_, std::io::Error>(bytes::Bytes::from(buf)), f))
-            }
-            Err(e) => Some((Err(e), f)),
-        }
-    });
+    let stream =
+        acs_core::files::read_chunks(file, 256 * 1024).map(|chunk| chunk.map(bytes::Bytes::from));
     let resp = client
         .send_body(
             Method::POST,

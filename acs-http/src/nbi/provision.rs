@@ -4,7 +4,8 @@
 //! Rules can set parameter values an operator typed in (SIP passwords, say), so reading them
 //! takes the operator role, like changing them takes admin.
 
-use acs_core::provision::{ItemReport, ProvisionError, Provisioner, Rule, RuleSpec};
+use acs_core::provision::{ProvisionError, Provisioner, Rule, RuleSpec};
+use acs_core::storage::ProvisionStateRow;
 use actix_web::HttpResponse;
 use actix_web::web::{Data, Json, Path, Query};
 use chrono::{DateTime, Utc};
@@ -196,8 +197,8 @@ pub struct ProvisionItem {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<ItemReport> for ProvisionItem {
-    fn from(r: ItemReport) -> Self {
+impl From<ProvisionStateRow> for ProvisionItem {
+    fn from(r: ProvisionStateRow) -> Self {
         ProvisionItem {
             rule: r.rule,
             item: r.item,
