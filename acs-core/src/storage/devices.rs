@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, OnConflict, Order, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityName, EntityTrait, FromQueryResult, IdenStatic,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
 };
 use serde_json::Value as Json;
 
@@ -312,8 +312,15 @@ impl Store {
         inform: &InformRecord,
         event_retention: usize,
     ) -> Result<DeviceRow, StoreError> {
-        let txn = self.begin_write().await?;
-        let mut rows = record_group(&txn, &[inform], event_retention).await?;
+        let txn = self.begin_write().await?.storing_informs();
+        let mut rows = match record_group(&txn, &[inform], event_retention).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                // Explicitly, so the write lock is released now rather than on the next use.
+                let _ = txn.rollback().await;
+                return Err(e);
+            }
+        };
         txn.commit().await?;
         rows.pop()
             .ok_or_else(|| StoreError::Internal("device upsert returned no row".into()))
@@ -335,24 +342,18 @@ impl Store {
         if informs.is_empty() {
             return Ok(Vec::new());
         }
-        let txn = self.begin_write().await?;
-        let mut out = Vec::with_capacity(informs.len());
-        // A multi-row upsert may not touch the same row twice (PostgreSQL
-        // rejects it), so a device that appears again starts a new group.
-        let mut group: Vec<&InformRecord> = Vec::new();
-        let mut seen: HashSet<&str> = HashSet::new();
-        for inform in informs {
-            if !seen.insert(inform.device_id.as_str()) {
-                out.extend(record_group(&txn, &group, event_retention).await?);
-                group.clear();
-                seen.clear();
-                seen.insert(inform.device_id.as_str());
+        let txn = self.begin_write().await?.storing_informs();
+        match record_batch(&txn, informs, event_retention).await {
+            Ok(out) => {
+                txn.commit().await?;
+                Ok(out)
             }
-            group.push(inform);
+            Err(e) => {
+                // Explicitly, so the write lock is released now rather than on the next use.
+                let _ = txn.rollback().await;
+                Err(e)
+            }
         }
-        out.extend(record_group(&txn, &group, event_retention).await?);
-        txn.commit().await?;
-        Ok(out)
     }
 
     /// The device with this id.
@@ -561,6 +562,30 @@ fn inform_row_size(i: &InformRecord) -> usize {
         + 256
 }
 
+/// Records Informs in order inside `txn`, in groups of distinct devices.
+async fn record_batch<C: ConnectionTrait>(
+    txn: &C,
+    informs: &[InformRecord],
+    event_retention: usize,
+) -> Result<Vec<DeviceRow>, StoreError> {
+    let mut out = Vec::with_capacity(informs.len());
+    // A multi-row upsert may not touch the same row twice (PostgreSQL
+    // rejects it), so a device that appears again starts a new group.
+    let mut group: Vec<&InformRecord> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
+    for inform in informs {
+        if !seen.insert(inform.device_id.as_str()) {
+            out.extend(record_group(txn, &group, event_retention).await?);
+            group.clear();
+            seen.clear();
+            seen.insert(inform.device_id.as_str());
+        }
+        group.push(inform);
+    }
+    out.extend(record_group(txn, &group, event_retention).await?);
+    Ok(out)
+}
+
 /// Records Informs for *distinct* devices inside `txn` with multi-row
 /// statements. Returns the device rows in input order.
 async fn record_group<C>(
@@ -569,7 +594,7 @@ async fn record_group<C>(
     event_retention: usize,
 ) -> Result<Vec<DeviceRow>, StoreError>
 where
-    C: ConnectionTrait + TransactionTrait,
+    C: ConnectionTrait,
 {
     if informs.is_empty() {
         return Ok(Vec::new());

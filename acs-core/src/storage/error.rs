@@ -1,6 +1,7 @@
 //! Typed storage errors.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use sea_orm::DbErr;
 
@@ -98,6 +99,12 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+
+    /// The group-commit transaction this write was part of failed and was rolled back:
+    /// nothing of it is stored, and retrying is safe. Every write of the batch gets this, with
+    /// the shared cause.
+    #[error("the write was rolled back with its batch; nothing of it is stored: {0}")]
+    BatchRolledBack(Arc<StoreError>),
 
     /// A query could not be built (a bug in this module, never user data).
     #[error("internal storage error: {0}")]

@@ -23,6 +23,8 @@
 mod devices;
 mod entity;
 pub mod error;
+#[cfg(any(test, feature = "fault-injection"))]
+mod fault;
 mod files;
 mod inform;
 mod jobs;
@@ -32,6 +34,7 @@ mod query;
 mod session_ops;
 mod tasks;
 mod tokens;
+mod txn;
 mod writer;
 
 #[cfg(test)]
@@ -45,11 +48,13 @@ use chrono::{DateTime, SubsecRound, Utc};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, Database, DatabaseConnection, DbBackend, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
 };
 
 pub use error::StoreError;
+#[cfg(any(test, feature = "fault-injection"))]
+pub use fault::StorageFault;
 pub use files::{FileKind, FileRow, FileTransferRecord, NewFile, TransferCounts};
 pub use inform::normalize_mac;
 pub use jobs::{FailureLimit, JobState, NewJobRow, StoredJob, TaskCounts, TaskFilter};
@@ -140,6 +145,9 @@ pub struct Store {
     /// Recently verified API tokens (see [`Store::verify_token`]); shared
     /// by every clone of this store.
     tokens: Arc<tokens::TokenCache>,
+    /// Armed commit failures (tests only); shared by every clone.
+    #[cfg(any(test, feature = "fault-injection"))]
+    faults: Arc<fault::FaultInjector>,
 }
 
 impl Store {
@@ -175,7 +183,10 @@ impl Store {
             // them) instead of a round trip on every checkout.
             .test_before_acquire_if_idle_for(Duration::from_secs(30))
             .sqlx_logging(opts.log_statements)
-            .set_application_name("acs");
+            .set_application_name("acs")
+            .map_sqlx_postgres_pool_opts(|o| {
+                o.after_release(|conn, _| Box::pin(txn::release_check(conn, false)))
+            });
         if !opts.pg_synchronous_commit {
             co.map_sqlx_postgres_opts(|o| o.options([("synchronous_commit", "off")]));
         }
@@ -185,6 +196,8 @@ impl Store {
             write: db,
             backend: Backend::Postgres,
             tokens: Arc::default(),
+            #[cfg(any(test, feature = "fault-injection"))]
+            faults: Arc::default(),
         })
     }
 
@@ -227,6 +240,13 @@ impl Store {
                         o
                     }
                 });
+            // An in-memory database lives only as long as its one connection: that one is
+            // never discarded (a known limit: a broken in-memory writer stays broken).
+            if !query_only && !in_memory {
+                co.map_sqlx_sqlite_pool_opts(|o| {
+                    o.after_release(|conn, _| Box::pin(txn::release_check(conn, true)))
+                });
+            }
             co
         };
 
@@ -243,6 +263,8 @@ impl Store {
             write,
             backend: Backend::Sqlite,
             tokens: Arc::default(),
+            #[cfg(any(test, feature = "fault-injection"))]
+            faults: Arc::default(),
         })
     }
 
@@ -302,12 +324,17 @@ impl Store {
     /// `BEGIN IMMEDIATE` + `busy_timeout` cover other processes (the CLI,
     /// a second server) writing the same file. On PostgreSQL the option is
     /// ignored and this is a plain `BEGIN`.
-    pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction, StoreError> {
+    ///
+    /// After a failure the connection is rolled back or, when even that fails, closed and
+    /// replaced, so a failed write never leaves the database locked nor later writes inside
+    /// a transaction that is never committed (see `txn.rs`).
+    pub(crate) async fn begin_write(&self) -> Result<txn::WriteTxn, StoreError> {
         let opts = TransactionOptions {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
             ..Default::default()
         };
-        Ok(self.write.begin_with_options(opts).await?)
+        let inner = self.write.begin_with_options(opts).await?;
+        Ok(txn::WriteTxn::new(inner, self))
     }
 
     pub(crate) fn db_backend(&self) -> DbBackend {

@@ -1292,3 +1292,4 @@ async fn bench_record_inform() {
 
 mod jobs;
 mod tokens;
+mod writer_faults;

@@ -6,9 +6,14 @@
 //! waiting, stores them in one transaction, and answers each caller. Batches form only while
 //! the writer is busy, so an idle server adds no latency.
 //!
-//! Architecture invariant: a caller's `record` returns only after its Inform is committed, so
-//! the InformResponse still follows the stored Inform.
+//! Architecture invariant: a caller's `record` returns `Ok` only after its Inform is committed,
+//! so the InformResponse still follows the stored Inform. When the batch's transaction fails,
+//! it is rolled back and every caller in it gets an error (the CPE is answered with a fault
+//! and retries); the writer then carries on with the next batch.
 
+use std::sync::Arc;
+
+use sea_orm::SqlErr;
 use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 
@@ -75,18 +80,79 @@ async fn write_batch(store: &Store, retention: usize, batch: &mut Vec<Job>) {
                 let _ = job.reply.send(Ok(row));
             }
         }
-        result => {
-            if let Err(e) = &result
-                && batch.len() > 1
-            {
-                warn!(error = %e, informs = batch.len(), "batched Inform write failed; writing one by one");
+        Ok(rows) => {
+            // Stored, but the rows cannot be matched to the callers: only a bug gets here.
+            // Failing them is safe (the CPEs retry; an Inform stored twice is harmless).
+            let msg = format!(
+                "{} Informs stored, {} rows returned",
+                batch.len(),
+                rows.len()
+            );
+            for job in batch.drain(..) {
+                let _ = job.reply.send(Err(StoreError::Internal(msg.clone())));
             }
-            // One transaction each, so one bad record cannot fail the others.
+        }
+        Err(e) if batch.len() > 1 && is_about_one_record(&e) => {
+            warn!(error = %e, informs = batch.len(), "batched Inform write refused; writing one by one");
+            // One transaction each, so one bad record cannot fail the others. Safe only
+            // because the failed batch was rolled back and its connection is clean again.
             for job in batch.drain(..) {
                 let r = store.record_inform(&job.record, retention).await;
                 let _ = job.reply.send(r);
             }
         }
+        Err(e) => {
+            // The storage itself failed (I/O, disk full, connection lost): the batch was
+            // rolled back, and retrying its Informs one by one would only hit the same wall.
+            // Every caller is told, so no session acknowledges an Inform that is not stored.
+            warn!(error = %e, informs = batch.len(), "Inform batch rolled back");
+            let cause = Arc::new(e);
+            for job in batch.drain(..) {
+                let _ = job
+                    .reply
+                    .send(Err(StoreError::BatchRolledBack(cause.clone())));
+            }
+        }
+    }
+}
+
+/// Runs one batch of exactly these records through the writer's commit path, as the writer
+/// task does with whatever is waiting, and returns each caller's answer in order.
+#[cfg(test)]
+pub(crate) async fn write_batch_of(
+    store: &Store,
+    retention: usize,
+    records: Vec<InformRecord>,
+) -> Vec<Result<DeviceRow, StoreError>> {
+    let (mut batch, answers): (Vec<Job>, Vec<_>) = records
+        .into_iter()
+        .map(|record| {
+            let (reply, answer) = oneshot::channel();
+            (Job { record, reply }, answer)
+        })
+        .unzip();
+    write_batch(store, retention, &mut batch).await;
+    let mut out = Vec::with_capacity(answers.len());
+    for answer in answers {
+        out.push(
+            answer
+                .await
+                .unwrap_or_else(|_| Err(StoreError::Internal("the batch dropped a caller".into()))),
+        );
+    }
+    out
+}
+
+/// Whether a failed batch was refused because of what one of its records holds (a constraint
+/// or an invalid value), rather than because the storage failed.
+fn is_about_one_record(e: &StoreError) -> bool {
+    match e {
+        StoreError::InvalidInput(_) => true,
+        StoreError::Db(db) => matches!(
+            db.sql_err(),
+            Some(SqlErr::UniqueConstraintViolation(_) | SqlErr::ForeignKeyConstraintViolation(_))
+        ),
+        _ => false,
     }
 }
 
