@@ -65,16 +65,27 @@ impl TestDb {
                     .await
                     .expect("create test database");
                 let _ = admin.close().await;
+                let db = TestDb::Postgres { admin_url, name };
+                let url = db.url();
+                (db, url)
+            }
+            _ => {
+                let db = TestDb::Sqlite(tempfile::tempdir().expect("temp dir"));
+                let url = db.url();
+                (db, url)
+            }
+        }
+    }
+
+    /// The database's URL (as [`TestDb::create`] returned it).
+    pub fn url(&self) -> String {
+        match self {
+            TestDb::Sqlite(dir) => format!("sqlite://{}/acs.db?mode=rwc", dir.path().display()),
+            TestDb::Postgres { admin_url, name } => {
                 let base = admin_url
                     .rsplit_once('/')
                     .map_or(admin_url.as_str(), |(b, _)| b);
-                let url = format!("{base}/{name}");
-                (TestDb::Postgres { admin_url, name }, url)
-            }
-            _ => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let url = format!("sqlite://{}/acs.db?mode=rwc", dir.path().display());
-                (TestDb::Sqlite(dir), url)
+                format!("{base}/{name}")
             }
         }
     }
@@ -214,23 +225,40 @@ impl TestApp {
             .id
     }
 
-    /// Stops the servers and returns the database so a new app can start on it.
+    /// Stops the servers and returns the database, with a freshly connected store, so a new
+    /// app can start on it as a restarted process would.
+    ///
+    /// The old store is closed rather than handed on: its pool holds connections opened on
+    /// the stopped server's worker runtimes, and a PostgreSQL connection used after its
+    /// runtime shut down fails ("A Tokio 1.x context was found, but it is being shutdown").
     pub async fn stop(mut self) -> (Store, Option<TestDb>) {
+        self.shut_down().await;
+        let db = self.db.take();
+        let Some(url) = db.as_ref().map(TestDb::url) else {
+            // Started on a caller's store without a TestDb: the caller owns the store.
+            return (self.store.clone(), db);
+        };
+        let _ = self.store.clone().close().await;
+        let store = Store::connect(&url, StoreOptions::default())
+            .await
+            .expect("reconnect store");
+        (store, db)
+    }
+
+    async fn shut_down(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         if let Some(server) = self.server.take() {
             let _ = server.await;
         }
-        (self.store.clone(), self.db.take())
     }
 
     /// Stops and removes the database.
-    pub async fn cleanup(self) {
-        let dir = self.files_dir.clone();
-        let (_, db) = self.stop().await;
-        let _ = std::fs::remove_dir_all(dir);
-        if let Some(db) = db {
+    pub async fn cleanup(mut self) {
+        self.shut_down().await;
+        let _ = std::fs::remove_dir_all(&self.files_dir);
+        if let Some(db) = self.db.take() {
             db.drop_database().await;
         }
     }

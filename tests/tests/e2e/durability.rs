@@ -155,3 +155,34 @@ async fn stored_before_acknowledged() {
     }
     app.cleanup().await;
 }
+
+/// A restart in the suites connects a fresh store, as a restarted process does, and closes
+/// the old one: the old pool holds connections opened on the stopped server's worker
+/// runtimes, which PostgreSQL connections cannot outlive (the cause of a flaky restart test).
+#[tokio::test]
+async fn a_restart_connects_a_fresh_store() {
+    let app = spawn_app().await;
+    let mut cpe = RawCpe::new(&app.cwmp_url);
+    assert!(matches!(
+        send_inform(&mut cpe, "DUR-R", "before").await,
+        Answer::Acknowledged
+    ));
+    let old = app.store.clone();
+    let (store, db) = app.stop().await;
+    assert!(
+        old.count_devices().await.is_err(),
+        "the stopped server's store is closed"
+    );
+    let app = acs_tests::start(acs_tests::test_config(), store, db);
+    let mut cpe = RawCpe::new(&app.cwmp_url);
+    assert!(matches!(
+        send_inform(&mut cpe, "DUR-R", "after").await,
+        Answer::Acknowledged
+    ));
+    let stored = app.store.get_device(&device_key("DUR-R")).await.unwrap();
+    assert_eq!(
+        stored.and_then(|d| d.provisioning_code).as_deref(),
+        Some("after")
+    );
+    app.cleanup().await;
+}
