@@ -20,8 +20,7 @@ use std::pin::Pin;
 
 use sea_orm::sqlx;
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult,
-    QueryResult, Statement,
+    ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult, Statement,
 };
 use tracing::warn;
 
@@ -38,16 +37,18 @@ pub(crate) struct WriteTxn {
     #[cfg_attr(not(any(test, feature = "fault-injection")), allow(dead_code))]
     stores_informs: bool,
     /// For the fault seam's second connection.
-    #[cfg_attr(not(any(test, feature = "fault-injection")), allow(dead_code))]
-    pool: DatabaseConnection,
+    #[cfg(any(test, feature = "fault-injection"))]
+    pool: sea_orm::DatabaseConnection,
 }
 
 impl WriteTxn {
+    #[cfg_attr(not(any(test, feature = "fault-injection")), allow(unused_variables))]
     pub(super) fn new(inner: DatabaseTransaction, store: &super::Store) -> Self {
         WriteTxn {
             inner,
             #[cfg(any(test, feature = "fault-injection"))]
             faults: store.faults.clone(),
+            #[cfg(any(test, feature = "fault-injection"))]
             pool: store.read.clone(),
             stores_informs: false,
         }
