@@ -327,6 +327,11 @@ pub struct CpeAuthSettings {
     /// `ACS_CPE_AUTH__DEVICES__<ID>__USERNAME` — environment names are lower-cased, so
     /// prefer the file for ids with upper-case letters.
     pub devices: BTreeMap<String, DeviceCredentials>,
+    /// Give every device that bootstraps with the shared pair its own random ACS credentials
+    /// (set through `ManagementServer.Username`/`.Password`, stored once the CPE applied them).
+    /// After that the device is accepted only with its own pair; the shared pair still works
+    /// for its `0 BOOTSTRAP` (a factory reset), which rotates again. Default false.
+    pub provision_device_credentials: bool,
     /// Blocking of sources that keep failing authentication (online password guessing).
     pub limiter: LimiterSettings,
 }
@@ -342,6 +347,7 @@ impl Default for CpeAuthSettings {
             digest_algorithms: vec![DigestAlgorithm::Md5],
             nonce_lifetime_secs: 300,
             devices: BTreeMap::new(),
+            provision_device_credentials: false,
             limiter: LimiterSettings::default(),
         }
     }
@@ -863,6 +869,16 @@ impl Settings {
                     "must not be empty".into(),
                 );
             }
+        }
+        if auth.provision_device_credentials
+            && (auth.shared_credentials().is_none() || auth.effective_mode() == CpeAuthMode::None)
+        {
+            bad(
+                "cpe_auth.provision_device_credentials",
+                "needs the shared cpe_auth.username/password (devices bootstrap with it) and \
+                 authentication on"
+                    .into(),
+            );
         }
         let limiter = &auth.limiter;
         for (key, value) in [

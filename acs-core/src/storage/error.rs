@@ -85,6 +85,15 @@ pub enum StoreError {
     #[error("{0} already exists")]
     AlreadyExists(String),
 
+    /// A password had to be sealed or opened but no key was installed
+    /// ([`crate::storage::Store::install_vault`]).
+    #[error("no secrets key is loaded; stored passwords cannot be written or read")]
+    NoVault,
+
+    /// A stored password cannot be opened with the installed key.
+    #[error(transparent)]
+    Vault(#[from] crate::vault::VaultError),
+
     /// `revoke_token`: no token with this name or id.
     #[error("no token named `{0}` (or with that id)")]
     TokenNotFound(String),
