@@ -3,6 +3,7 @@
 
 mod api;
 mod auth;
+mod device_credentials;
 mod files;
 mod operations;
 mod provision;
