@@ -937,8 +937,9 @@ impl Settings {
         }
         if auth.effective_mode() != CpeAuthMode::None && !auth.has_credentials() {
             warnings.push(
-                "CPE authentication is on but no credentials are configured: no CPE can \
-                 authenticate; set [cpe_auth] username/password or [cpe_auth.devices]"
+                "CPE authentication is on but no credentials are configured: only CPEs with \
+                 credentials in the database (acs cpe-credentials) can authenticate; set \
+                 [cpe_auth] username/password or [cpe_auth.devices]"
                     .to_owned(),
             );
         }
@@ -1698,6 +1699,28 @@ mod tests {
 
         let e = load_err(Some("[cpe_auth.devices.x]\nusername = \"u\"\n"), &[]);
         assert!(e.contains("password"), "{e}");
+    }
+
+    #[test]
+    fn device_credential_rotation_needs_the_shared_pair() {
+        assert!(!Settings::default().cpe_auth.provision_device_credentials);
+        let s = load_ok(
+            Some(
+                "[cpe_auth]\nusername = \"phones\"\npassword = \"pw\"\n\
+                 provision_device_credentials = true\n",
+            ),
+            &[],
+        );
+        assert!(s.cpe_auth.provision_device_credentials);
+        // Without the shared pair no device could bootstrap into the rotation.
+        let e = load_err(
+            Some(
+                "[cpe_auth.devices.x]\nusername = \"u\"\npassword = \"p\"\n\
+                 [cpe_auth]\nprovision_device_credentials = true\n",
+            ),
+            &[],
+        );
+        assert!(e.contains("cpe_auth.provision_device_credentials"), "{e}");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use acs_core::auth::{
     LimiterConfig, basic_challenge, verify_basic,
 };
 use acs_core::secret::Secret;
-use acs_core::storage::Store;
+use acs_core::storage::{CredentialOrigin, Store};
 use actix_web::HttpResponse;
 use actix_web::http::header;
 use std::collections::{HashMap, HashSet};
@@ -91,6 +91,8 @@ pub struct Principal {
     pub username: String,
     /// The device these credentials belong to; `None` for a shared pair.
     pub device_id: Option<String>,
+    /// Credentials the ACS is still setting on the device (see `CredentialOrigin::Pending`).
+    pub pending: bool,
 }
 
 /// The verdict on one request.
@@ -141,12 +143,6 @@ impl CpeAuth {
             ),
             _ => None,
         };
-        if config.mode != CpeAuthMode::None && config.credentials.is_empty() {
-            return Err(CpeAuthConfigError(format!(
-                "mode {:?} needs at least one username and password",
-                config.mode
-            )));
-        }
         let mut devices = HashMap::new();
         for (device_id, username, password) in config.device_credentials {
             if config.credentials.iter().any(|(u, _)| *u == username) {
@@ -193,15 +189,19 @@ impl CpeAuth {
         &self,
         username: &str,
     ) -> Result<Option<(Secret, Principal)>, acs_core::storage::StoreError> {
-        let principal = |device_id: Option<String>| Principal {
+        let principal = |device_id: Option<String>, pending: bool| Principal {
             username: username.to_owned(),
             device_id,
+            pending,
         };
         if let Some(secret) = self.credentials.get(username) {
-            return Ok(Some((secret.clone(), principal(None))));
+            return Ok(Some((secret.clone(), principal(None, false))));
         }
         if let Some((device_id, secret)) = self.devices.get(username) {
-            return Ok(Some((secret.clone(), principal(Some(device_id.clone())))));
+            return Ok(Some((
+                secret.clone(),
+                principal(Some(device_id.clone()), false),
+            )));
         }
         let Some(store) = &self.store else {
             return Ok(None);
@@ -209,7 +209,10 @@ impl CpeAuth {
         Ok(store
             .device_credential_by_username(username)
             .await?
-            .map(|c| (c.password, principal(Some(c.device_id)))))
+            .map(|c| {
+                let pending = c.origin == CredentialOrigin::Pending;
+                (c.password, principal(Some(c.device_id), pending))
+            }))
     }
 
     /// The mode in force.
@@ -322,11 +325,19 @@ impl CpeAuth {
             Binding::Refused(self.challenge(now, false), why)
         };
         if let Some(own) = &principal.device_id {
-            return if own == device_id {
-                bound(false)
-            } else {
-                refuse("the credentials belong to another device")
-            };
+            if own != device_id {
+                return refuse("the credentials belong to another device");
+            }
+            if principal.pending
+                && let Some(store) = &self.store
+                && let Err(e) = store
+                    .confirm_device_credential(device_id, &principal.username)
+                    .await
+            {
+                // The pair is still accepted while pending; the next session confirms it.
+                tracing::warn!(error = %e, "could not confirm the device's new credentials");
+            }
+            return bound(false);
         }
         if self.configured_devices.contains(device_id) {
             return refuse("the device has credentials of its own in the configuration");

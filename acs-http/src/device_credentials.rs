@@ -96,8 +96,10 @@ fn is_bootstrap(inform: &cwmp::Inform) -> bool {
 }
 
 /// Queues random per-device ACS credentials for a device that bootstrapped with the shared
-/// pair, unless such a task is already waiting. They are stored, and the shared pair stops
-/// working for the device, only once the CPE has applied them ([`store_applied`]).
+/// pair, unless such a task is already waiting. They are stored as pending before the task
+/// (so a crash after the CPE applied them cannot lock it out), and the shared pair stops
+/// working for the device only once the CPE has applied them ([`store_applied`], or its first
+/// session with them).
 pub(crate) async fn queue_management_server_credentials(
     state: &CwmpState,
     device_id: &str,
@@ -113,6 +115,15 @@ pub(crate) async fn queue_management_server_credentials(
         return Ok(());
     }
     let (username, password) = acs_core::tasks::random_connection_request_credentials();
+    state
+        .store
+        .set_device_credential(
+            device_id,
+            &username,
+            &acs_core::secret::Secret::new(password.expose()),
+            CredentialOrigin::Pending,
+        )
+        .await?;
     let spec = TaskSpec::SetManagementServerCredentials {
         root,
         username,

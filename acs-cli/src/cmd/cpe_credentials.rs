@@ -220,6 +220,7 @@ fn origin(o: CredentialOrigin) -> &'static str {
     match o {
         CredentialOrigin::Operator => "operator",
         CredentialOrigin::Acs => "acs (rotated)",
+        CredentialOrigin::Pending => "acs (being set)",
     }
 }
 

@@ -21,6 +21,11 @@ pub enum CredentialOrigin {
     Operator,
     /// The ACS, which set them on the device (`provision_device_credentials`).
     Acs,
+    /// The ACS is setting them: stored before the SetParameterValues that carries them, so a
+    /// crash after the CPE applied them cannot lock the device out. Accepted from the device
+    /// (which then proves it applied them, and they become [`CredentialOrigin::Acs`]), but they
+    /// do not yet take the shared pair away.
+    Pending,
 }
 
 impl CredentialOrigin {
@@ -28,14 +33,15 @@ impl CredentialOrigin {
         match self {
             Self::Operator => "operator",
             Self::Acs => "acs",
+            Self::Pending => "pending",
         }
     }
 
     fn parse(s: &str) -> Self {
-        if s == "acs" {
-            Self::Acs
-        } else {
-            Self::Operator
+        match s {
+            "acs" => Self::Acs,
+            "pending" => Self::Pending,
+            _ => Self::Operator,
         }
     }
 }
@@ -137,12 +143,33 @@ impl Store {
             .transpose()
     }
 
-    /// Whether a device has credentials of its own in the database.
+    /// Whether a device has credentials of its own in the database (pending ones do not count:
+    /// until the device has applied them it may still need the shared pair).
     pub async fn has_device_credential(&self, device_id: &str) -> Result<bool, StoreError> {
         Ok(device_credential::Entity::find_by_id(device_id)
+            .filter(device_credential::Column::Origin.ne(CredentialOrigin::Pending.as_str()))
             .one(&self.read)
             .await?
             .is_some())
+    }
+
+    /// Pending credentials the device has just used: it applied them, so they are its own now.
+    /// `false` when they were not pending (any more).
+    pub async fn confirm_device_credential(
+        &self,
+        device_id: &str,
+        username: &str,
+    ) -> Result<bool, StoreError> {
+        use device_credential::Column as C;
+        let res = device_credential::Entity::update_many()
+            .col_expr(C::Origin, Expr::val(CredentialOrigin::Acs.as_str()))
+            .col_expr(C::UpdatedAt, Expr::val(ts(Utc::now())))
+            .filter(C::DeviceId.eq(device_id))
+            .filter(C::Username.eq(username))
+            .filter(C::Origin.eq(CredentialOrigin::Pending.as_str()))
+            .exec(&self.write)
+            .await?;
+        Ok(res.rows_affected > 0)
     }
 
     /// Sets (or replaces) a device's credentials. A username another device already uses is

@@ -332,6 +332,54 @@ async fn the_acs_rotates_a_bootstrapping_device_onto_its_own_credentials() {
 }
 
 #[tokio::test]
+async fn a_pair_the_phone_applied_is_accepted_even_if_its_answer_was_lost() {
+    let (app, _) = spawn(|c| {
+        digest(c);
+        c.cpe_auth.provision_device_credentials = true;
+    })
+    .await;
+    let sim = Simulator::start(sim_config(&app)).await.unwrap();
+    let phone = sim.device(0);
+    let id = phone.device_id();
+    assert!(sim.run_session(0, vec![]).await.unwrap().succeeded());
+    let own_user = phone.value("Device.ManagementServer.Username").unwrap();
+    let own_pass = phone.value("Device.ManagementServer.Password").unwrap();
+    // As if the ACS had stopped between the phone applying the pair and storing its answer:
+    // the pair is still only pending (it was stored so before the request went out).
+    app.store
+        .set_device_credential(
+            &id,
+            &own_user,
+            &Secret::new(own_pass),
+            CredentialOrigin::Pending,
+        )
+        .await
+        .unwrap();
+    // While pending, the shared pair still works for the phone…
+    let serial = phone.serial().to_owned();
+    assert_eq!(
+        inform_as(&app, &serial, &[EventCode::Periodic], SHARED.0, SHARED.1).await,
+        200
+    );
+    // …and the phone's own pair is accepted, which proves it applied it.
+    let report = sim.run_session(0, vec![]).await.unwrap();
+    assert!(report.succeeded(), "{report:?}");
+    let stored = app
+        .store
+        .device_credential_by_username(&own_user)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.origin, CredentialOrigin::Acs);
+    assert_eq!(
+        inform_as(&app, &serial, &[EventCode::Periodic], SHARED.0, SHARED.1).await,
+        401
+    );
+    sim.shutdown().await;
+    app.cleanup().await;
+}
+
+#[tokio::test]
 async fn no_password_is_stored_in_plain_text() {
     let (app, url) = spawn(|c| {
         digest(c);

@@ -76,6 +76,43 @@ async fn device_credentials_are_bound_listed_and_removed(store: Store) {
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].username, "phone-a2");
     assert_eq!(list[0].origin, CredentialOrigin::Acs);
+    // Pending credentials are found by username but do not count as the device's own until
+    // confirmed.
+    store
+        .set_device_credential(
+            "dev-a",
+            "phone-a3",
+            &Secret::new("pw-3"),
+            CredentialOrigin::Pending,
+        )
+        .await
+        .expect("pending");
+    assert!(!store.has_device_credential("dev-a").await.unwrap());
+    let found = store
+        .device_credential_by_username("phone-a3")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.origin, CredentialOrigin::Pending);
+    assert!(
+        !store
+            .confirm_device_credential("dev-a", "phone-a2")
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .confirm_device_credential("dev-a", "phone-a3")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .confirm_device_credential("dev-a", "phone-a3")
+            .await
+            .unwrap()
+    );
+    assert!(store.has_device_credential("dev-a").await.unwrap());
     assert!(store.remove_device_credential("dev-a").await.unwrap());
     assert!(!store.remove_device_credential("dev-a").await.unwrap());
     assert!(store.list_device_credentials().await.unwrap().is_empty());
