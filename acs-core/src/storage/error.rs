@@ -33,6 +33,16 @@ pub enum StoreError {
         source: std::io::Error,
     },
 
+    /// The SQLite file could not be created, or made private to its owner.
+    #[error("cannot create or restrict the database file {path}: {source}")]
+    DbFile {
+        /// The database file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// An error from the database driver or from SeaORM.
     #[error("database error: {0}")]
     Db(#[from] DbErr),

@@ -209,9 +209,12 @@ impl Store {
         if !in_memory {
             // Owner-only from the first byte: it holds sealed secrets and the device inventory.
             // SQLite gives the -wal and -shm files the database file's mode.
-            private_db_file(parsed.get_filename()).map_err(|source| StoreError::CreateDir {
-                path: parsed.get_filename().to_path_buf(),
-                source,
+            let create = url.contains("mode=rwc");
+            private_db_file(parsed.get_filename(), create).map_err(|source| {
+                StoreError::DbFile {
+                    path: parsed.get_filename().to_path_buf(),
+                    source,
+                }
             })?;
         }
 
@@ -334,16 +337,19 @@ impl Store {
     }
 }
 
-/// Creates the SQLite file with mode 0600 when it does not exist yet, and takes group and
-/// other permissions away from an existing one (databases created before this was done).
-fn private_db_file(path: &std::path::Path) -> std::io::Result<()> {
+/// Creates the SQLite file with mode 0600 when it does not exist yet and the URL lets SQLite
+/// create it (`mode=rwc`), and takes group and other permissions away from an existing one
+/// (databases created before this was done).
+fn private_db_file(path: &std::path::Path, create: bool) -> std::io::Result<()> {
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
         opts.mode(0o600);
-        opts.open(path)?;
+        if create && !path.exists() {
+            opts.open(path)?;
+        }
         for suffix in ["", "-wal", "-shm"] {
             let mut name = path.as_os_str().to_owned();
             name.push(suffix);
@@ -356,7 +362,9 @@ fn private_db_file(path: &std::path::Path) -> std::io::Result<()> {
         }
     }
     #[cfg(not(unix))]
-    opts.open(path)?;
+    if create && !path.exists() {
+        opts.open(path)?;
+    }
     Ok(())
 }
 
