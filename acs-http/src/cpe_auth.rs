@@ -380,3 +380,79 @@ fn unavailable() -> HttpResponse {
         .insert_header((header::RETRY_AFTER, "30"))
         .body("credentials storage unavailable; retry later\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(provision: bool) -> CpeAuthConfig {
+        CpeAuthConfig {
+            mode: CpeAuthMode::Digest,
+            credentials: vec![("phones".into(), Secret::new("shared"))],
+            device_credentials: vec![("DEV-C".into(), "phone-c".into(), Secret::new("pw-c"))],
+            provision_device_credentials: provision,
+            ..CpeAuthConfig::default()
+        }
+    }
+
+    fn principal(username: &str, device_id: Option<&str>) -> Principal {
+        Principal {
+            username: username.into(),
+            device_id: device_id.map(str::to_owned),
+            pending: false,
+        }
+    }
+
+    #[test]
+    fn a_username_names_one_device() {
+        let mut c = config(false);
+        c.device_credentials
+            .push(("DEV-D".into(), "phones".into(), Secret::new("x")));
+        let e = CpeAuth::new(c, false).unwrap_err().to_string();
+        assert!(e.contains("shared username"), "{e}");
+        let mut c = config(false);
+        c.device_credentials
+            .push(("DEV-D".into(), "phone-c".into(), Secret::new("x")));
+        let e = CpeAuth::new(c, false).unwrap_err().to_string();
+        assert!(e.contains("DEV-C") && e.contains("DEV-D"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn bindings() {
+        let now = SystemTime::now();
+        let source = Some("192.0.2.1".parse().unwrap());
+        let auth = CpeAuth::new(config(false), false).unwrap();
+        let bind = |p: Principal, device: &'static str, bootstrap: bool| {
+            let auth = &auth;
+            async move { auth.bind(&p, device, bootstrap, source, now).await }
+        };
+        let c = principal("phone-c", Some("DEV-C"));
+        assert!(matches!(
+            bind(c.clone(), "DEV-C", false).await,
+            Binding::Bound { rotate: false }
+        ));
+        assert!(matches!(
+            bind(c, "DEV-X", false).await,
+            Binding::Refused(r, _) if r.status() == 401
+        ));
+        let shared = principal("phones", None);
+        assert!(matches!(
+            bind(shared.clone(), "DEV-X", true).await,
+            Binding::Bound { rotate: false }
+        ));
+        // A configuration-file device never uses the shared pair, not even to bootstrap.
+        assert!(matches!(
+            bind(shared.clone(), "DEV-C", true).await,
+            Binding::Refused(..)
+        ));
+        let auth = CpeAuth::new(config(true), false).unwrap();
+        assert!(matches!(
+            auth.bind(&shared, "DEV-X", true, source, now).await,
+            Binding::Bound { rotate: true }
+        ));
+        assert!(matches!(
+            auth.bind(&shared, "DEV-X", false, source, now).await,
+            Binding::Bound { rotate: false }
+        ));
+    }
+}
