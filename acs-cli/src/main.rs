@@ -38,6 +38,10 @@ enum Command {
     /// database directly).
     #[command(subcommand)]
     Token(cmd::token::TokenCommand),
+    /// Manage per-device CPE credentials (ManagementServer.Username/Password), bound to the
+    /// device identity (runs on the ACS machine: talks to the database directly).
+    #[command(subcommand)]
+    CpeCredentials(cmd::cpe_credentials::CpeCredentialsCommand),
     /// What to configure in a DHCP server so TR-069 CPEs find the ACS (options 43, 125 and
     /// DHCPv6 17).
     #[command(subcommand)]
@@ -63,6 +67,7 @@ fn main() -> ExitCode {
         Command::Cwmp(c) => c.run(),
         Command::Sim(args) => cmd::sim::run(args),
         Command::Token(c) => cmd::token::run(c),
+        Command::CpeCredentials(c) => cmd::cpe_credentials::run(c),
         Command::Dhcp(c) => c.run(),
         Command::Nbi(c) => c.run(),
     };

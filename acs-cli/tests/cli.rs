@@ -325,3 +325,109 @@ fn token_create_list_revoke_through_the_binary() {
     // Unknown token: exit 1.
     assert_eq!(run(&["token", "revoke", "nobody"]).status.code(), Some(1));
 }
+
+#[test]
+fn cpe_credentials_set_list_remove_through_the_binary() {
+    use std::io::Write as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().unwrap().to_owned();
+    let run = |args: &[&str], stdin: Option<&str>| {
+        let mut child = acs()
+            .current_dir(dir.path())
+            .args(args)
+            .args(["--data-dir", &data_arg])
+            .env("ACS_CPE_AUTH__USERNAME", "phones")
+            .env("ACS_CPE_AUTH__PASSWORD", "shared-pw")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).unwrap();
+        }
+        drop(input);
+        child.wait_with_output().unwrap()
+    };
+    let stderr = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).into_owned();
+    let device = "00562B-CP%2D8851%2D3PCC-FCH1";
+    let set = run(
+        &[
+            "cpe-credentials",
+            "set",
+            device,
+            "--username",
+            "phone-1",
+            "--password-stdin",
+        ],
+        Some("Pw-of-phone-1\n"),
+    );
+    assert!(set.status.success(), "{}", stderr(&set));
+    // The data directory, the database and the key are the owner's only.
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("acs.db")), 0o600);
+    assert_eq!(mode(&data.join("secrets.key")), 0o600);
+
+    let list = run(&["cpe-credentials", "list", "--format", "json"], None);
+    assert!(list.status.success(), "{}", stderr(&list));
+    let json: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(json[0]["device_id"], device);
+    assert_eq!(json[0]["username"], "phone-1");
+    assert_eq!(json[0]["origin"], "operator");
+    let table = run(&["cpe-credentials", "list"], None);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.contains("phone-1") && !text.contains("Pw-of-phone-1"),
+        "{text}"
+    );
+
+    // Refusals: exit code 1 and a message naming the problem.
+    for (args, input, expected) in [
+        (
+            vec!["--username", "phone-1", "--password-stdin"],
+            Some("x\n"),
+            "already exists",
+        ),
+        (
+            vec!["--username", "phones", "--password-stdin"],
+            Some("x\n"),
+            "shared username",
+        ),
+        (
+            vec!["--username", "phone-2", "--password-stdin"],
+            Some("\n"),
+            "password must be",
+        ),
+        (vec!["--username", "phone-2"], None, "--password-stdin"),
+    ] {
+        let mut full = vec!["cpe-credentials", "set", "00562B-CP%2D8851%2D3PCC-FCH2"];
+        full.extend(args);
+        let out = run(&full, input);
+        assert_eq!(out.status.code(), Some(1), "{full:?}");
+        assert!(
+            stderr(&out).contains(expected),
+            "{full:?}: {}",
+            stderr(&out)
+        );
+    }
+
+    // No password in the database file (nor its write-ahead log).
+    let mut bytes = std::fs::read(data.join("acs.db")).unwrap();
+    bytes.extend(std::fs::read(data.join("acs.db-wal")).unwrap_or_default());
+    assert!(!bytes.windows(13).any(|w| w == b"Pw-of-phone-1"));
+
+    let removed = run(&["cpe-credentials", "remove", device], None);
+    assert!(removed.status.success(), "{}", stderr(&removed));
+    let again = run(&["cpe-credentials", "remove", device], None);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        stderr(&again).contains("no credentials"),
+        "{}",
+        stderr(&again)
+    );
+}

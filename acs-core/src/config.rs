@@ -327,6 +327,11 @@ pub struct CpeAuthSettings {
     /// `ACS_CPE_AUTH__DEVICES__<ID>__USERNAME` — environment names are lower-cased, so
     /// prefer the file for ids with upper-case letters.
     pub devices: BTreeMap<String, DeviceCredentials>,
+    /// Give every device that bootstraps with the shared pair its own random ACS credentials
+    /// (set through `ManagementServer.Username`/`.Password`, stored once the CPE applied them).
+    /// After that the device is accepted only with its own pair; the shared pair still works
+    /// for its `0 BOOTSTRAP` (a factory reset), which rotates again. Default false.
+    pub provision_device_credentials: bool,
     /// Blocking of sources that keep failing authentication (online password guessing).
     pub limiter: LimiterSettings,
 }
@@ -342,6 +347,7 @@ impl Default for CpeAuthSettings {
             digest_algorithms: vec![DigestAlgorithm::Md5],
             nonce_lifetime_secs: 300,
             devices: BTreeMap::new(),
+            provision_device_credentials: false,
             limiter: LimiterSettings::default(),
         }
     }
@@ -864,6 +870,16 @@ impl Settings {
                 );
             }
         }
+        if auth.provision_device_credentials
+            && (auth.shared_credentials().is_none() || auth.effective_mode() == CpeAuthMode::None)
+        {
+            bad(
+                "cpe_auth.provision_device_credentials",
+                "needs the shared cpe_auth.username/password (devices bootstrap with it) and \
+                 authentication on"
+                    .into(),
+            );
+        }
         let limiter = &auth.limiter;
         for (key, value) in [
             (
@@ -921,8 +937,9 @@ impl Settings {
         }
         if auth.effective_mode() != CpeAuthMode::None && !auth.has_credentials() {
             warnings.push(
-                "CPE authentication is on but no credentials are configured: no CPE can \
-                 authenticate; set [cpe_auth] username/password or [cpe_auth.devices]"
+                "CPE authentication is on but no credentials are configured: only CPEs with \
+                 credentials in the database (acs cpe-credentials) can authenticate; set \
+                 [cpe_auth] username/password or [cpe_auth.devices]"
                     .to_owned(),
             );
         }
@@ -1682,6 +1699,28 @@ mod tests {
 
         let e = load_err(Some("[cpe_auth.devices.x]\nusername = \"u\"\n"), &[]);
         assert!(e.contains("password"), "{e}");
+    }
+
+    #[test]
+    fn device_credential_rotation_needs_the_shared_pair() {
+        assert!(!Settings::default().cpe_auth.provision_device_credentials);
+        let s = load_ok(
+            Some(
+                "[cpe_auth]\nusername = \"phones\"\npassword = \"pw\"\n\
+                 provision_device_credentials = true\n",
+            ),
+            &[],
+        );
+        assert!(s.cpe_auth.provision_device_credentials);
+        // Without the shared pair no device could bootstrap into the rotation.
+        let e = load_err(
+            Some(
+                "[cpe_auth.devices.x]\nusername = \"u\"\npassword = \"p\"\n\
+                 [cpe_auth]\nprovision_device_credentials = true\n",
+            ),
+            &[],
+        );
+        assert!(e.contains("cpe_auth.provision_device_credentials"), "{e}");
     }
 
     #[test]

@@ -143,6 +143,11 @@ impl FileStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(io(&tmp)(e)),
         }
+        // The data directory and the store are the owner's only (0700).
+        if let Some(data_dir) = self.root.parent() {
+            crate::vault::create_private_dir(data_dir).map_err(io(data_dir))?;
+        }
+        crate::vault::create_private_dir(&self.root).map_err(io(&self.root))?;
         std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
         let blobs = self.root.join("sha256");
         std::fs::create_dir_all(&blobs).map_err(io(&blobs))?;
@@ -168,7 +173,12 @@ impl FileStore {
             .map_err(io(&tmp_dir))?;
         let tmp = tmp_dir.join(format!("upload-{:016x}", rand::random::<u64>()));
         let result = async {
-            let mut file = tokio::fs::File::create(&tmp).await.map_err(io(&tmp))?;
+            // Stored files are the owner's only (0600): configurations hold device secrets.
+            let mut opts = tokio::fs::OpenOptions::new();
+            opts.write(true).create_new(true);
+            #[cfg(unix)]
+            opts.mode(0o600);
+            let mut file = opts.open(&tmp).await.map_err(io(&tmp))?;
             let mut hasher = Sha256::new();
             let mut size = 0u64;
             while let Some(chunk) = body.next().await {
@@ -378,6 +388,14 @@ mod tests {
         assert_eq!(a.sha256, hex::encode(Sha256::digest(&data)));
         let on_disk = tokio::fs::read(files.blob_path(&a.sha256)).await.unwrap();
         assert_eq!(on_disk, data);
+        #[cfg(unix)]
+        {
+            // Stored files, like the store itself, are the owner's only.
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&files.blob_path(&a.sha256)), 0o600);
+            assert_eq!(mode(&dir.path().join("files")), 0o700);
+        }
         let b = files
             .upload(meta("copy.loads"), chunks(&data, 999))
             .await
@@ -550,7 +568,7 @@ pub fn load_or_create_transfer_key(data_dir: &Path) -> Result<[u8; 32], FileStor
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(io(&path)(e)),
     }
-    std::fs::create_dir_all(data_dir).map_err(io(data_dir))?;
+    crate::vault::create_private_dir(data_dir).map_err(io(data_dir))?;
     let key: [u8; 32] = rand::random();
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);

@@ -32,3 +32,4 @@ pub mod session;
 pub mod storage;
 pub mod tasks;
 pub mod template;
+pub mod vault;

@@ -367,12 +367,20 @@ impl Operations {
         })
     }
 
-    fn target(device: &DeviceRow) -> ConnReqTarget {
+    fn target(&self, device: &DeviceRow) -> ConnReqTarget {
+        // Stored sealed; a password the key cannot open is as good as none (the CPE will
+        // refuse the request, which the outcome reports).
+        let password = device.connection_request_password.as_ref().and_then(|p| {
+            self.store
+                .open_secret(p)
+                .inspect_err(|e| tracing::warn!(device = %device.id, error = %e, "connection-request password unreadable"))
+                .ok()
+        });
         ConnReqTarget {
             device_id: device.id.clone(),
             url: device.connection_request_url.clone(),
             username: device.connection_request_username.clone(),
-            password: device.connection_request_password.clone(),
+            password,
         }
     }
 
@@ -386,7 +394,7 @@ impl Operations {
                 what: "device",
                 id: device_id.to_owned(),
             })?;
-        Ok(self.connreq.send(&Self::target(&device)).await)
+        Ok(self.connreq.send(&self.target(&device)).await)
     }
 
     /// Sends connection requests to many devices, bounded by the client's concurrency.
@@ -398,7 +406,7 @@ impl Operations {
         let mut targets = Vec::with_capacity(device_ids.len());
         for id in device_ids {
             if let Some(d) = self.store.get_device(id).await? {
-                targets.push(Self::target(&d));
+                targets.push(self.target(&d));
             }
         }
         Ok(self.connreq.send_many(targets, |_, _| {}).await)

@@ -124,6 +124,17 @@ pub enum TaskSpec {
         /// Never printed.
         password: Password,
     },
+    /// Sets ManagementServer.Username/Password under `root`: the device's own ACS credentials,
+    /// which the ACS stores (bound to the device) once the CPE has applied them. From then on
+    /// the device authenticates with them and no longer with the shared pair.
+    SetManagementServerCredentials {
+        /// The data model root, with its trailing dot.
+        root: String,
+        /// The username.
+        username: String,
+        /// Never printed.
+        password: Password,
+    },
     /// GetParameterNames then GetParameterValues of a subtree: refreshes the stored copy of
     /// values and writability.
     Refresh {
@@ -235,6 +246,7 @@ impl TaskSpec {
             TaskSpec::SetConnectionRequestCredentials { .. } => {
                 "set_connection_request_credentials"
             }
+            TaskSpec::SetManagementServerCredentials { .. } => "set_management_server_credentials",
         }
     }
 
@@ -354,6 +366,11 @@ impl TaskSpec {
             }
             TaskSpec::Refresh { path } => check_path("path", path, true),
             TaskSpec::SetConnectionRequestCredentials {
+                root,
+                username,
+                password,
+            }
+            | TaskSpec::SetManagementServerCredentials {
                 root,
                 username,
                 password,
@@ -485,6 +502,23 @@ impl TaskSpec {
                     ),
                     ParameterValue::string(
                         format!("{root}ManagementServer.ConnectionRequestPassword"),
+                        password.expose(),
+                    ),
+                ],
+                parameter_key: key,
+            }),
+            TaskSpec::SetManagementServerCredentials {
+                root,
+                username,
+                password,
+            } => Body::SetParameterValues(cwmp::SetParameterValues {
+                parameter_list: vec![
+                    ParameterValue::string(
+                        format!("{root}ManagementServer.Username"),
+                        username.clone(),
+                    ),
+                    ParameterValue::string(
+                        format!("{root}ManagementServer.Password"),
                         password.expose(),
                     ),
                 ],

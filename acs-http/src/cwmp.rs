@@ -4,7 +4,8 @@
 //! on it is sent — the Inform before its InformResponse, a CPE request before its answer, a
 //! task's `sent` state before the request, a task's result before the next request or the 204.
 
-use crate::cpe_auth::{CpeAuth, Verdict};
+use crate::cpe_auth::CpeAuth;
+use crate::device_credentials;
 use crate::metrics as m;
 use crate::registry::{Live, Registry, Slot};
 use acs_core::cwmp::{self, Body, Envelope, EventCode, SoapFault};
@@ -16,7 +17,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 use tracing::{Instrument, debug, info, info_span, warn};
 
 /// In a Download's FileType, replaced by the device's OUI when the request is sent.
@@ -234,22 +235,10 @@ async fn open_session(
     connection: Option<SocketAddr>,
 ) -> HttpResponse {
     let ip = client_ip(req, &state.config.trusted_proxies);
-    let authorization = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    if let (Some(source), true) = (ip, state.auth.mode() != acs_core::auth::CpeAuthMode::None)
-        && let Verdict::Refused(response, reason) =
-            state
-                .auth
-                .check("POST", authorization, source, SystemTime::now())
-    {
-        if reason.counts_as_failure() {
-            m::auth_failure();
-            warn!(source = %source, ?reason, "CPE authentication failed");
-        }
-        return response;
-    }
+    let principal = match device_credentials::authenticate(state, req, ip).await {
+        Ok(principal) => principal,
+        Err(response) => return response,
+    };
     if body.is_empty() {
         // An empty POST that belongs to no session: nothing to do (TR-069 would have the CPE
         // open with an Inform; some send a stray empty POST after a restart of ours).
@@ -278,6 +267,12 @@ async fn open_session(
             envelope.body.element_name()
         ));
     }
+    // Before anything about the Inform is stored: the credentials must be this device's.
+    let rotate_credentials =
+        match device_credentials::bind_inform(state, principal.as_ref(), &envelope, ip).await {
+            Ok(rotate) => rotate,
+            Err(response) => return response,
+        };
     let has_work = if state.config.session.hold_requests {
         match &envelope.body {
             Body::Inform(i) => state
@@ -329,6 +324,16 @@ async fn open_session(
             && let Err(e) = queue_cr_credentials(state, &device_id, &begun.inform).await
         {
             warn!(error = %e, "could not queue connection-request credentials");
+        }
+        if rotate_credentials
+            && let Err(e) = device_credentials::queue_management_server_credentials(
+                state,
+                &device_id,
+                data_model_root(&begun.inform),
+            )
+            .await
+        {
+            warn!(error = %e, "could not queue the device's own ACS credentials");
         }
         // After the credentials above and before any task is served, so this session already
         // carries what the rules want (in rule order).
@@ -570,7 +575,11 @@ async fn request_body(
     task: &TaskRow,
     live: &Live,
 ) -> Result<Result<Body, String>, storage::StoreError> {
-    let payload = match Payload::parse(&task.payload) {
+    let opened = match state.store.open_payload(&task.payload) {
+        Ok(p) => p,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    let payload = match Payload::parse(&opened) {
         Ok(p) => p,
         Err(e) => return Ok(Err(e)),
     };
@@ -724,23 +733,12 @@ async fn store_completion(
             }
             let json = serde_json::to_value(body).unwrap_or(serde_json::Value::Null);
             let payload = match state.store.get_task(done.task_id).await? {
-                Some(task) => Payload::parse(&task.payload).ok(),
+                Some(task) => Payload::parse(&state.store.open_payload(&task.payload)?).ok(),
                 None => None,
             };
-            if let Some(Payload::Task(task)) = &payload
-                && let TaskSpec::SetConnectionRequestCredentials {
-                    username, password, ..
-                } = &task.spec
-            {
-                // Applied: from now on connection requests authenticate with these.
-                state
-                    .store
-                    .set_connection_request_credentials(
-                        device_id,
-                        Some(username),
-                        Some(password.expose()),
-                    )
-                    .await?;
+            if let Some(Payload::Task(task)) = &payload {
+                // Applied: credentials the ACS set are stored now, and used from now on.
+                device_credentials::store_applied(state, device_id, &task.spec).await?;
             }
             let next = payload.and_then(|p| p.next_step());
             match next {

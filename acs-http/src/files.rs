@@ -259,13 +259,20 @@ pub async fn download_authenticated(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let username = match cwmp.auth.check(
-        req.method().as_str(),
-        authorization,
-        source,
-        std::time::SystemTime::now(),
-    ) {
-        crate::cpe_auth::Verdict::Allowed(user) => user,
+    let username = match cwmp
+        .auth
+        .check(
+            req.method().as_str(),
+            authorization,
+            source,
+            std::time::SystemTime::now(),
+        )
+        .await
+    {
+        // Credentials bound to a device name it; a shared pair names the device by username.
+        crate::cpe_auth::Verdict::Allowed(principal) => {
+            principal.map(|p| p.device_id.unwrap_or(p.username))
+        }
         crate::cpe_auth::Verdict::Refused(response, reason) => {
             if reason.counts_as_failure() {
                 crate::metrics::auth_failure();

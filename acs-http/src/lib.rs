@@ -6,6 +6,7 @@
 
 pub mod cpe_auth;
 pub mod cwmp;
+mod device_credentials;
 pub mod files;
 pub mod metrics;
 pub mod nbi;
@@ -88,6 +89,9 @@ pub enum StartError {
     /// Authentication settings unusable.
     #[error(transparent)]
     Auth(#[from] cpe_auth::CpeAuthConfigError),
+    /// The key sealing stored passwords cannot be loaded.
+    #[error("secrets key: {0}")]
+    Vault(#[from] acs_core::vault::VaultError),
     /// The file store cannot be used.
     #[error("file store: {0}")]
     Files(#[from] acs_core::files::FileStoreError),
@@ -150,6 +154,9 @@ fn tls_config(files: &TlsFiles) -> Result<rustls::ServerConfig, StartError> {
 impl Application {
     /// Binds both listeners and prepares the servers.
     pub fn build(config: ServerConfig, store: Store) -> Result<Application, StartError> {
+        // Passwords at rest are sealed with the data directory's key (a no-op when the caller
+        // installed it already).
+        store.install_vault(acs_core::vault::Vault::load_or_create(&config.files_dir)?);
         let metrics_handle = metrics::handle();
         let mut cwmp_config = config.cwmp.clone();
         cwmp_config.tls = config.tls.is_some();
@@ -177,12 +184,14 @@ impl Application {
             store.clone(),
             transfer_key,
         ));
+        let auth =
+            CpeAuth::new(config.cpe_auth.clone(), config.tls.is_some())?.with_store(store.clone());
         let state = Arc::new(CwmpState {
             ops: ops.clone(),
             store,
             informs,
             registry: registry::Registry::default(),
-            auth: CpeAuth::new(config.cpe_auth.clone(), config.tls.is_some())?,
+            auth,
             config: cwmp_config,
             orphans: Default::default(),
             files: file_server.clone(),

@@ -1,6 +1,7 @@
 //! The subcommands.
 
 pub mod client;
+pub mod cpe_credentials;
 pub mod cwmp;
 pub mod devices;
 pub mod dhcp;

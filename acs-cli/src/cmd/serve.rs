@@ -66,24 +66,33 @@ pub(crate) async fn connect(settings: &Settings) -> anyhow::Result<Store> {
         max_connections: settings.database.max_connections,
         ..StoreOptions::default()
     };
-    Store::connect(&settings.database_url(), options)
+    // The data directory holds the database, keys and tokens: owner-only (0700).
+    acs_core::vault::create_private_dir(&settings.data_dir)
+        .with_context(|| format!("creating {}", settings.data_dir.display()))?;
+    let store = Store::connect(&settings.database_url(), options)
         .await
-        .context("connecting to the database")
+        .context("connecting to the database")?;
+    // Passwords at rest are sealed with `<data-dir>/secrets.key`, on SQLite and PostgreSQL.
+    store.install_vault(
+        acs_core::vault::Vault::load_or_create(&settings.data_dir)
+            .context("loading the secrets key")?,
+    );
+    Ok(store)
 }
 
 /// What the HTTP layer needs, taken from the settings.
 pub fn server_config(settings: &Settings) -> ServerConfig {
     let auth = &settings.cpe_auth;
-    let mut credentials: Vec<_> = auth
+    let credentials: Vec<_> = auth
         .shared_credentials()
         .map(|(u, p)| (u.to_owned(), p.clone()))
         .into_iter()
         .collect();
-    credentials.extend(
-        auth.devices
-            .values()
-            .map(|d| (d.username.clone(), d.password.clone())),
-    );
+    let device_credentials = auth
+        .devices
+        .iter()
+        .map(|(id, d)| (id.clone(), d.username.clone(), d.password.clone()))
+        .collect();
     ServerConfig {
         connreq: acs_core::connreq::ConnReqConfig {
             timeout: std::time::Duration::from_secs(settings.connection_request.timeout_secs),
@@ -119,6 +128,8 @@ pub fn server_config(settings: &Settings) -> ServerConfig {
             mode: auth.effective_mode(),
             realm: auth.realm.clone(),
             credentials,
+            device_credentials,
+            provision_device_credentials: auth.provision_device_credentials,
             digest_algorithms: auth.digest_algorithms.clone(),
             nonce_lifetime: auth.nonce_lifetime(),
             limiter: (&auth.limiter).into(),
@@ -149,6 +160,17 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .migrate()
             .await
             .context("applying database migrations")?;
+        // Databases from before sealing hold connection-request passwords in plain text.
+        let sealed = store
+            .seal_legacy_secrets()
+            .await
+            .context("sealing stored passwords")?;
+        if sealed > 0 {
+            info!(
+                devices = sealed,
+                "sealed plain-text connection-request passwords"
+            );
+        }
         // First start: an admin token for the CLI on this machine (the token
         // itself is never logged).
         match ensure_admin_token(&store, &settings.data_dir)

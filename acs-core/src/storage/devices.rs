@@ -464,6 +464,8 @@ impl Store {
 
     /// Stores the connection-request credentials the ACS configured on the
     /// device (`None` clears them), so connection requests can authenticate.
+    /// The password is stored sealed; [`Store::open_secret`] opens a
+    /// `DeviceRow`'s.
     pub async fn set_connection_request_credentials(
         &self,
         device_id: &str,
@@ -471,6 +473,7 @@ impl Store {
         password: Option<&str>,
     ) -> Result<(), StoreError> {
         use device::Column as C;
+        let password = password.map(|p| self.seal_secret(p)).transpose()?;
         let res = device::Entity::update_many()
             .col_expr(C::ConnectionRequestUsername, Expr::val(username))
             .col_expr(C::ConnectionRequestPassword, Expr::val(password))

@@ -34,6 +34,16 @@ pub enum StoreError {
         source: std::io::Error,
     },
 
+    /// The SQLite file could not be created, or made private to its owner.
+    #[error("cannot create or restrict the database file {path}: {source}")]
+    DbFile {
+        /// The database file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// An error from the database driver or from SeaORM.
     #[error("database error: {0}")]
     Db(#[from] DbErr),
@@ -85,6 +95,15 @@ pub enum StoreError {
     /// An insert of a named thing (a provisioning rule) whose name is taken.
     #[error("{0} already exists")]
     AlreadyExists(String),
+
+    /// A password had to be sealed or opened but no key was installed
+    /// ([`crate::storage::Store::install_vault`]).
+    #[error("no secrets key is loaded; stored passwords cannot be written or read")]
+    NoVault,
+
+    /// A stored password cannot be opened with the installed key.
+    #[error(transparent)]
+    Vault(#[from] crate::vault::VaultError),
 
     /// `revoke_token`: no token with this name or id.
     #[error("no token named `{0}` (or with that id)")]

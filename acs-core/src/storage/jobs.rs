@@ -323,7 +323,7 @@ impl Store {
                 job::Column::MaxFailures,
             ])
             .values([
-                Expr::val(new.definition.clone()),
+                Expr::val(self.seal_payload(&new.definition)?),
                 Expr::val(new.filter.clone()),
                 Expr::val(new.connection_request),
                 Expr::val(JobState::Running.as_str()),
@@ -343,7 +343,8 @@ impl Store {
             .one(&txn)
             .await?
             .ok_or_else(|| StoreError::Internal("job insert returned no row".into()))?;
-        let payload_len = new.payload.to_string().len();
+        let payload = self.seal_payload(&new.payload)?;
+        let payload_len = payload.to_string().len();
         // With a concurrency limit the runner releases devices a few at a time.
         let initial = if new.concurrency.is_some() {
             TaskState::Held
@@ -368,7 +369,7 @@ impl Store {
                 ins.values([
                     Expr::val(device_id.as_str()),
                     Expr::val(new.kind.as_str()),
-                    Expr::val(new.payload.clone()),
+                    Expr::val(payload.clone()),
                     Expr::val(initial.as_str()),
                     Expr::val(0i32),
                     Expr::val(new.max_attempts),

@@ -20,6 +20,7 @@
 //! PostgreSQL stores microseconds: a value read back equals the value written
 //! on both backends, and SQLite's text timestamps keep sorting correctly.
 
+mod credentials;
 mod devices;
 mod entity;
 pub mod error;
@@ -52,6 +53,7 @@ use sea_orm::{
     TransactionOptions, TransactionTrait,
 };
 
+pub use credentials::{CredentialOrigin, DeviceCredential, DeviceCredentialInfo};
 pub use error::StoreError;
 #[cfg(any(test, feature = "fault-injection"))]
 pub use fault::StorageFault;
@@ -148,6 +150,8 @@ pub struct Store {
     /// Armed commit failures (tests only); shared by every clone.
     #[cfg(any(test, feature = "fault-injection"))]
     faults: Arc<fault::FaultInjector>,
+    /// The key sealing stored passwords; shared by every clone, installed once at start.
+    vault: Arc<std::sync::OnceLock<crate::vault::Vault>>,
 }
 
 impl Store {
@@ -198,6 +202,7 @@ impl Store {
             tokens: Arc::default(),
             #[cfg(any(test, feature = "fault-injection"))]
             faults: Arc::default(),
+            vault: Arc::default(),
         })
     }
 
@@ -209,9 +214,20 @@ impl Store {
             && let Some(dir) = parsed.get_filename().parent()
             && !dir.as_os_str().is_empty()
         {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+            crate::vault::create_private_dir(dir).map_err(|source| StoreError::CreateDir {
                 path: dir.to_path_buf(),
                 source,
+            })?;
+        }
+        if !in_memory {
+            // Owner-only from the first byte: it holds sealed secrets and the device inventory.
+            // SQLite gives the -wal and -shm files the database file's mode.
+            let create = url.contains("mode=rwc");
+            private_db_file(parsed.get_filename(), create).map_err(|source| {
+                StoreError::DbFile {
+                    path: parsed.get_filename().to_path_buf(),
+                    source,
+                }
             })?;
         }
 
@@ -253,6 +269,11 @@ impl Store {
         // The writer is opened first: it creates the file (mode=rwc) and
         // switches it to WAL before any reader opens it.
         let write = Database::connect(sqlite_pool(1, false)).await?;
+        let store_vault: Arc<std::sync::OnceLock<crate::vault::Vault>> = Arc::default();
+        if in_memory {
+            // The database dies with the process, and so may its key.
+            let _ = store_vault.set(crate::vault::Vault::from_key(&rand::random()));
+        }
         let read = if in_memory {
             write.clone()
         } else {
@@ -265,6 +286,7 @@ impl Store {
             tokens: Arc::default(),
             #[cfg(any(test, feature = "fault-injection"))]
             faults: Arc::default(),
+            vault: store_vault,
         })
     }
 
@@ -340,6 +362,37 @@ impl Store {
     pub(crate) fn db_backend(&self) -> DbBackend {
         self.write.get_database_backend()
     }
+}
+
+/// Creates the SQLite file with mode 0600 when it does not exist yet and the URL lets SQLite
+/// create it (`mode=rwc`), and takes group and other permissions away from an existing one
+/// (databases created before this was done).
+fn private_db_file(path: &std::path::Path, create: bool) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        opts.mode(0o600);
+        if create && !path.exists() {
+            opts.open(path)?;
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            let file = std::path::PathBuf::from(name);
+            if let Ok(meta) = std::fs::metadata(&file)
+                && meta.permissions().mode() & 0o077 != 0
+            {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    if create && !path.exists() {
+        opts.open(path)?;
+    }
+    Ok(())
 }
 
 /// Truncates to whole microseconds (PostgreSQL's precision); see module docs.

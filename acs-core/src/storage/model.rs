@@ -106,7 +106,8 @@ pub struct DeviceRow {
     pub connection_request_url: Option<String>,
     /// Connection request username the ACS configured on the CPE.
     pub connection_request_username: Option<String>,
-    /// Connection request password the ACS configured on the CPE.
+    /// Connection request password the ACS configured on the CPE, as stored: sealed
+    /// ([`crate::vault`]); [`crate::storage::Store::open_secret`] gives the password.
     pub connection_request_password: Option<crate::secret::Secret>,
     /// Peer address of the last session.
     pub remote_ip: Option<String>,

@@ -248,7 +248,11 @@ impl Store {
         let mut row = row.clone();
         let queued = match task {
             Some(new) => {
-                let t = insert_task(&txn, new).await?;
+                let sealed = NewTask {
+                    payload: self.seal_payload(&new.payload)?,
+                    ..new.clone()
+                };
+                let t = insert_task(&txn, &sealed).await?;
                 row.task_id = Some(t.id);
                 Some(t)
             }

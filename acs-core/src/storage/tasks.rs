@@ -66,7 +66,11 @@ impl Store {
     /// Queues a request for a device. Fails with `DeviceNotFound` if the
     /// device does not exist.
     pub async fn enqueue_task(&self, new: &NewTask) -> Result<TaskRow, StoreError> {
-        insert_task(&self.write, new).await
+        let sealed = NewTask {
+            payload: self.seal_payload(&new.payload)?,
+            ..new.clone()
+        };
+        insert_task(&self.write, &sealed).await
     }
 
     /// The task with this id.

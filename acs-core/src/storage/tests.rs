@@ -371,6 +371,7 @@ async fn record_inform_creates_then_updates(store: Store) {
 
 async fn bootstrap_clears_parameters_and_credentials(store: Store) {
     let store = migrated(store).await;
+    store.install_vault(crate::vault::Vault::from_key(&[3; 32]));
     store
         .record_inform(&inform("dev-b", t(0), &["0 BOOTSTRAP"]), 64)
         .await
@@ -398,10 +399,10 @@ async fn bootstrap_clears_parameters_and_credentials(store: Store) {
         .await
         .expect("periodic");
     assert_eq!(row.connection_request_username.as_deref(), Some("acs"));
-    assert_eq!(
-        row.connection_request_password.as_ref().map(|s| s.expose()),
-        Some("s3cret")
-    );
+    // Stored sealed, opened with the key.
+    let stored = row.connection_request_password.as_ref().expect("stored");
+    assert!(crate::vault::is_sealed(stored.expose()));
+    assert_eq!(store.open_secret(stored).expect("open").expose(), "s3cret");
     assert!(
         !format!("{row:?}").contains("s3cret"),
         "secrets never reach Debug output"
@@ -1290,6 +1291,7 @@ async fn bench_record_inform() {
     }
 }
 
+mod credentials;
 mod jobs;
 mod tokens;
 mod writer_faults;

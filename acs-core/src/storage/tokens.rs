@@ -520,7 +520,7 @@ pub async fn ensure_admin_token(
     if path.exists() || store.token_by_name(ADMIN_TOKEN_NAME).await?.is_some() {
         return Ok(None);
     }
-    std::fs::create_dir_all(data_dir).map_err(file_error)?;
+    crate::vault::create_private_dir(data_dir).map_err(file_error)?;
     // `create_new`: if another process wins the race, it owns the file.
     let mut file = match std::fs::OpenOptions::new()
         .write(true)

@@ -4,6 +4,7 @@
 mod api;
 mod auth;
 mod durability;
+mod device_credentials;
 mod files;
 mod operations;
 mod provision;

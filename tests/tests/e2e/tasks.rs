@@ -317,9 +317,12 @@ async fn a_bootstrapping_phone_gets_connection_request_credentials() {
     let username = device
         .connection_request_username
         .expect("stored once applied");
-    let password = device
+    // Stored sealed; opened with the server's key it is what the phone holds.
+    let sealed = device
         .connection_request_password
         .expect("stored once applied");
+    assert!(acs_core::vault::is_sealed(sealed.expose()));
+    let password = app.store.open_secret(&sealed).unwrap();
     assert_eq!(
         phone
             .value("Device.ManagementServer.ConnectionRequestUsername")
@@ -351,7 +354,10 @@ async fn a_bootstrapping_phone_gets_connection_request_credentials() {
     );
     let again = app.store.get_device(&id).await.unwrap().unwrap();
     assert_ne!(
-        again.connection_request_password.unwrap().expose(),
+        app.store
+            .open_secret(&again.connection_request_password.unwrap())
+            .unwrap()
+            .expose(),
         password.expose()
     );
     sim.shutdown().await;

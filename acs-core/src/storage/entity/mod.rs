@@ -6,6 +6,7 @@
 
 pub(crate) mod api_token;
 pub(crate) mod device;
+pub(crate) mod device_credential;
 pub(crate) mod device_event;
 pub(crate) mod device_parameter;
 pub(crate) mod device_tag;
