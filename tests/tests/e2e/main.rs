@@ -5,6 +5,7 @@ mod api;
 mod auth;
 mod files;
 mod operations;
+mod outcomes;
 mod provision;
 mod rollout;
 mod sessions;
