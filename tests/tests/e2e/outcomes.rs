@@ -352,3 +352,63 @@ async fn a_connection_request_outcome_is_stored_with_the_task() {
     assert_eq!(of(&awake), "accepted");
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn uploaded_firmware_knows_its_version_and_a_ca_file_must_be_a_certificate() {
+    let app = spawn_app().await;
+    let api = Api::new(&app, Some(&api_token(&app, "op", Role::Operator).await));
+    let upload = |query: &str, body: Vec<u8>| {
+        let path = format!("/api/v1/files?{query}");
+        let api = api.clone();
+        async move {
+            api.raw("POST", &path, Some((body, "application/octet-stream")))
+                .await
+        }
+    };
+    let image = upload("name=sip88xx.12-0-9MPP.loads&type=firmware", vec![1; 100]).await;
+    assert_eq!(image.status, 201, "{}", image.text);
+    assert_eq!(image.json()["version"], "sip88xx.12-0-9MPP");
+    // A version given wins over the name's.
+    let given = upload(
+        "name=sip88xx.12-0-9MPP.loads&type=firmware&version=12-0-9MPP-1",
+        vec![2; 100],
+    )
+    .await;
+    assert_eq!(given.json()["version"], "12-0-9MPP-1");
+    let other = upload("name=sip88xx.12-0-9MPP.loads&type=other", vec![3; 100]).await;
+    assert_eq!(other.json()["version"], Value::Null);
+
+    let cert = rcgen::generate_simple_self_signed(vec!["lab-ca".to_owned()]).unwrap();
+    let pem = upload("name=lab-ca.pem&type=ca", cert.cert.pem().into_bytes()).await;
+    assert_eq!(pem.status, 201, "{}", pem.text);
+    let der = upload("name=lab-ca.der&type=ca", cert.cert.der().to_vec()).await;
+    assert_eq!(der.status, 201, "{}", der.text);
+    for (name, body, part) in [
+        (
+            "junk.pem",
+            b"not a certificate".to_vec(),
+            "neither a PEM nor a DER",
+        ),
+        (
+            "key.pem",
+            cert.signing_key.serialize_pem().into_bytes(),
+            "PRIVATE KEY, not a certificate",
+        ),
+        (
+            "cut.der",
+            cert.cert.der()[..100].to_vec(),
+            "not a DER certificate",
+        ),
+    ] {
+        let refused = upload(&format!("name={name}&type=ca"), body).await;
+        assert_eq!(refused.status, 400, "{name}: {}", refused.text);
+        let message = refused.json()["message"].as_str().unwrap().to_owned();
+        assert!(
+            message.contains(part) && message.contains(name),
+            "{name}: {message}"
+        );
+    }
+    let cas = api.get("/api/v1/files?type=ca").await.json();
+    assert_eq!(cas["files"].as_array().unwrap().len(), 2, "{cas}");
+    app.cleanup().await;
+}
