@@ -898,6 +898,22 @@ fn phones(acs: &Acs, n: usize, prefix: &str) -> (tokio::runtime::Runtime, acs_cl
     (rt, sim)
 }
 
+/// A self-signed P-256 CA certificate (`openssl req -x509`, valid until 2126): a CA push
+/// refuses anything that is not a certificate.
+const LAB_CA: &str = "\
+-----BEGIN CERTIFICATE-----\n\
+MIIBizCCATGgAwIBAgIUKmS3NPybkwWOTARSDal6UFzjvcswCgYIKoZIzj0EAwIw\n\
+GjEYMBYGA1UEAwwPYWNzIHRlc3QgbGFiIENBMCAXDTI2MTIwNTA5MDYyOFoYDzIx\n\
+MjYxMTExMDkwNjI4WjAaMRgwFgYDVQQDDA9hY3MgdGVzdCBsYWIgQ0EwWTATBgcq\n\
+hkjOPQIBBggqhkjOPQMBBwNCAARQH4+chNC69pVwC9oiwJ1QC2Wwg1UShkFG+w4N\n\
+MFMmfgAIs2uNCPMruKWAYw+NC8bDJbEPAaK08WOVX26ink1xo1MwUTAdBgNVHQ4E\n\
+FgQUZpmmL5dXBoGGmYfHa2NjHuSROnMwHwYDVR0jBBgwFoAUZpmmL5dXBoGGmYfH\n\
+a2NjHuSROnMwDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNIADBFAiEApjS3\n\
+qgZ4aDpVlDo1LLTpON0P7hyqax2Km36LYl+A1dMCIBEEb3p2VtHnr76VJ54WSUwG\n\
+htHVCgpR7NgsDEWAM5FH\n\
+-----END CERTIFICATE-----\n\
+";
+
 #[test]
 fn a_firmware_rollout_from_the_command_line() {
     let acs = Acs::start();
@@ -963,11 +979,7 @@ fn a_firmware_rollout_from_the_command_line() {
     // A custom CA certificate goes the same way, with the vendor FileType carrying each
     // phone's own OUI (the simulated MPP accepts `X 00562B Custom CA`).
     let ca = dir.path().join("lab-ca.pem");
-    std::fs::write(
-        &ca,
-        "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
-    )
-    .unwrap();
+    std::fs::write(&ca, LAB_CA).unwrap();
     let serial = sim
         .device(0)
         .value("Device.DeviceInfo.SerialNumber")

@@ -224,19 +224,55 @@ impl FileStore {
     }
 
     /// Streams an upload into the store and records it.
-    pub async fn upload<S, B, E>(&self, meta: FileMeta, body: S) -> Result<FileRow, FileStoreError>
+    ///
+    /// A firmware image without a version gets the one its name carries
+    /// ([`crate::filekind::firmware_version`]), so a rollout of it can be verified however it was
+    /// uploaded; a CA file must be a certificate ([`crate::filekind::check_certificate`]).
+    pub async fn upload<S, B, E>(
+        &self,
+        mut meta: FileMeta,
+        mut body: S,
+    ) -> Result<FileRow, FileStoreError>
     where
         S: Stream<Item = Result<B, E>> + Unpin,
         B: AsRef<[u8]>,
         E: std::fmt::Display,
     {
+        use crate::filekind;
+        use crate::storage::FileKind;
         if !valid_file_name(&meta.name) {
             return Err(FileStoreError::Invalid(format!(
                 "invalid file name `{}`: use 1-255 letters, digits, `.`, `-`, `_`, `+`",
                 meta.name
             )));
         }
-        let blob = self.write_blob(body).await?;
+        if meta.kind == FileKind::Firmware && meta.version.is_none() {
+            meta.version = filekind::firmware_version(&meta.name);
+        }
+        let blob = if meta.kind == FileKind::Ca {
+            // Small by nature: read whole, checked before anything is stored.
+            let mut content = Vec::new();
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.map_err(|e| FileStoreError::Interrupted(e.to_string()))?;
+                content.extend_from_slice(chunk.as_ref());
+                if content.len() > filekind::MAX_CA_SIZE {
+                    return Err(FileStoreError::Invalid(format!(
+                        "a CA file is at most {} bytes; this is no certificate file",
+                        filekind::MAX_CA_SIZE
+                    )));
+                }
+            }
+            if content.is_empty() {
+                return Err(FileStoreError::Empty);
+            }
+            filekind::check_certificate(&content).map_err(|e| {
+                FileStoreError::Invalid(format!("`{}` is refused as a CA file: {e}", meta.name))
+            })?;
+            self.write_blob(futures::stream::iter([Ok::<_, String>(content)]))
+                .await?
+        } else {
+            self.write_blob(body).await?
+        };
         let size = i64::try_from(blob.size).map_err(|_| FileStoreError::TooLarge {
             limit: self.max_size,
         })?;

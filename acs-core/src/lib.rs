@@ -22,6 +22,7 @@ pub mod config;
 pub mod connreq;
 pub mod cwmp;
 pub mod dhcp;
+pub mod filekind;
 pub mod files;
 pub mod filter;
 pub mod ops;

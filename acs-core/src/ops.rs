@@ -22,7 +22,7 @@ use tokio::sync::Notify;
 use crate::connreq::{ConnReqClient, ConnReqOutcome, ConnReqTarget, FanOutSummary};
 use crate::filter::{Filter, FilterError};
 use crate::rollout::{DeviceOutcome, RolloutCounts};
-use crate::storage::{DeviceRow, Store, StoreError, TaskRow, TaskState};
+use crate::storage::{ConnReqRecord, DeviceRow, Store, StoreError, TaskRow, TaskState};
 pub use crate::storage::{FailureLimit, JobState, TaskCounts};
 use crate::tasks::{TaskSpec, TaskSpecError};
 
@@ -397,19 +397,79 @@ impl Operations {
         Ok(self.connreq.send(&self.target(&device)).await)
     }
 
+    /// Wakes the device of a task just created and stores the outcome with the task, so the
+    /// task says later why its device did (not) come. A request that could not be attempted
+    /// is reported as `error`.
+    pub async fn connection_request_for_task(
+        &self,
+        task: &TaskRow,
+    ) -> Result<ConnReqRecord, OpsError> {
+        let report = match self.connection_request(&task.device_id).await {
+            Ok(outcome) => ConnReqReport::from(&outcome),
+            Err(e) => ConnReqReport {
+                outcome: "error".into(),
+                detail: e.to_string(),
+            },
+        };
+        let at = Utc::now();
+        self.store
+            .record_task_connection_request(task.id, &report.outcome, &report.detail, at)
+            .await?;
+        Ok(ConnReqRecord {
+            outcome: report.outcome,
+            detail: report.detail,
+            at,
+        })
+    }
+
     /// Sends connection requests to many devices, bounded by the client's concurrency.
     /// Devices that no longer exist are skipped.
     pub async fn connection_requests(
         &self,
         device_ids: &[String],
     ) -> Result<FanOutSummary, OpsError> {
+        let (summary, _) = self.send_many(device_ids).await?;
+        Ok(summary)
+    }
+
+    /// The connection requests of a job's fan-out: the outcome for each device is stored with
+    /// its task. `rate_limited` is not stored: nothing was sent, and it would hide the outcome
+    /// of the request that is still pending.
+    pub async fn job_connection_requests(
+        &self,
+        job_id: i64,
+        device_ids: &[String],
+    ) -> Result<FanOutSummary, OpsError> {
+        let (summary, outcomes) = self.send_many(device_ids).await?;
+        let outcomes: Vec<_> = outcomes
+            .into_iter()
+            .filter(|(_, o)| !matches!(o, ConnReqOutcome::RateLimited { .. }))
+            .map(|(d, o)| (d, o.kind().to_owned(), o.to_string()))
+            .collect();
+        self.store
+            .record_job_connection_requests(job_id, &outcomes, Utc::now())
+            .await?;
+        Ok(summary)
+    }
+
+    async fn send_many(
+        &self,
+        device_ids: &[String],
+    ) -> Result<(FanOutSummary, Vec<(String, ConnReqOutcome)>), OpsError> {
         let mut targets = Vec::with_capacity(device_ids.len());
         for id in device_ids {
             if let Some(d) = self.store.get_device(id).await? {
                 targets.push(self.target(&d));
             }
         }
-        Ok(self.connreq.send_many(targets, |_, _| {}).await)
+        let mut outcomes = Vec::with_capacity(targets.len());
+        let summary = self
+            .connreq
+            .send_many(targets, |t, o| {
+                outcomes.push((t.device_id.clone(), o.clone()))
+            })
+            .await;
+        Ok((summary, outcomes))
     }
 
     /// Waits until the task is final (a Reboot counts once it is `done`), or `timeout` passes;
@@ -857,8 +917,9 @@ impl Operations {
                         // Wake the released devices now rather than at the next paced fan-out.
                         let ops = Arc::clone(self);
                         let ids: Vec<String> = released.into_iter().map(|(_, d)| d).collect();
+                        let job_id = job.id;
                         tokio::spawn(async move {
-                            if let Err(e) = ops.connection_requests(&ids).await {
+                            if let Err(e) = ops.job_connection_requests(job_id, &ids).await {
                                 tracing::warn!(error = %e, "connection requests failed");
                             }
                         });
@@ -891,7 +952,7 @@ impl Operations {
             tokio::spawn(async move {
                 match ops.store.job_queued_devices(job_id).await {
                     Ok(devices) => {
-                        if let Err(e) = ops.connection_requests(&devices).await {
+                        if let Err(e) = ops.job_connection_requests(job_id, &devices).await {
                             tracing::warn!(job = job_id, error = %e, "connection requests failed");
                         }
                     }

@@ -508,7 +508,7 @@ async fn next_request(state: &Arc<CwmpState>, live: &mut Live) -> HttpResponse {
         // payload that is no CWMP request, a method the CPE's version lacks, or a request the
         // schema forbids (say, "often" as an unsignedInt). Such a task fails without ever
         // reaching the CPE.
-        let cwmp_id = Session::cwmp_id(task.id, task.attempts + 1);
+        let cwmp_id = task.next_cwmp_id();
         let body = match request_body(state, &task, live).await {
             Ok(body) => body,
             Err(e) => {
@@ -678,16 +678,15 @@ async fn store_cpe_request(
                     "start_time": tc.start_time.as_str(),
                     "complete_time": tc.complete_time.as_str(),
                 });
-                state
+                let fault = (!tc.fault_struct.is_success())
+                    .then_some((code, tc.fault_struct.fault_string.as_str()));
+                if state
                     .store
-                    .record_task_transfer(
-                        device_id,
-                        task_id,
-                        transfer,
-                        tc.fault_struct.is_success(),
-                        now,
-                    )
-                    .await?;
+                    .record_task_transfer(device_id, task_id, transfer, fault, now)
+                    .await?
+                {
+                    state.ops.task_changed(task_id);
+                }
             }
             Ok(())
         }

@@ -92,13 +92,6 @@ fn max_failures(text: &str) -> anyhow::Result<Value> {
     })
 }
 
-/// The SoftwareVersion an MPP image reports once installed: its name without `.loads`
-/// (`sip88xx.12-0-3MPP.loads` → `sip88xx.12-0-3MPP`, SPEC §9), so the rollout can verify it.
-fn mpp_version(name: &str) -> Option<String> {
-    let stem = name.strip_suffix(".loads")?;
-    (stem.contains('.') && !stem.starts_with('.')).then(|| stem.to_owned())
-}
-
 /// The FileType a custom CA certificate is pushed with unless `--file-type` says otherwise:
 /// the TR-069 vendor form (`X <OUI> <name>`, A.3.2.8) with the device's own OUI. Cisco does not
 /// document the MPP value, so this is our choice; set the one your phones expect.
@@ -141,6 +134,17 @@ fn rollout(args: PushArgs, pushed: Pushed) -> anyhow::Result<()> {
         Pushed::Ca(t) => ("a CA certificate", "ca", t.clone()),
     };
     let limit = args.max_failures.as_deref().map(max_failures).transpose()?;
+    if let (Pushed::Ca(_), Some(path)) = (&pushed, &args.path) {
+        // Refused before anything is uploaded or any device is asked (the server checks too).
+        let content =
+            std::fs::read(path).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+        acs_core::filekind::check_certificate(&content).map_err(|e| {
+            client::usage(format!(
+                "{}: not a CA certificate: {e} (give a PEM or DER X.509 certificate)",
+                path.display()
+            ))
+        })?;
+    }
     client::run(async move {
         let client = Client::new(&args.client)?;
         let resolved = resolve(&client, &args.target).await?;
@@ -158,7 +162,7 @@ fn rollout(args: PushArgs, pushed: Pushed) -> anyhow::Result<()> {
                     Pushed::Firmware => path
                         .file_name()
                         .and_then(|n| n.to_str())
-                        .and_then(mpp_version),
+                        .and_then(acs_core::filekind::firmware_version),
                     Pushed::Ca(_) => None,
                 };
                 let file =
@@ -172,9 +176,19 @@ fn rollout(args: PushArgs, pushed: Pushed) -> anyhow::Result<()> {
                 file
             }
             (None, Some(id)) => {
-                client
+                let file = client
                     .get(client.url(&["files", &id.to_string()], &[]))
-                    .await?
+                    .await?;
+                // Only `ca` files were checked to be certificates when stored.
+                if matches!(pushed, Pushed::Ca(_)) && text(&file, "type") != "ca" {
+                    return Err(client::usage(format!(
+                        "file {id} ({}) is of type {:?}, not a CA certificate; upload the \
+                         certificate with `acs files upload --type ca`",
+                        text(&file, "name"),
+                        text(&file, "type")
+                    )));
+                }
+                file
             }
             (None, None) => unreachable!("clap requires FILE or --file"),
         };
@@ -325,13 +339,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn versions_and_failure_limits() {
-        assert_eq!(
-            mpp_version("sip88xx.12-0-3MPP.loads").as_deref(),
-            Some("sip88xx.12-0-3MPP")
-        );
-        assert_eq!(mpp_version("firmware.bin"), None);
-        assert_eq!(mpp_version("noversion.loads"), None);
+    fn failure_limits() {
         assert_eq!(max_failures("5").unwrap(), json!(5));
         assert_eq!(max_failures("10%").unwrap(), json!("10%"));
         for bad in ["-1", "x", "101%", "%"] {

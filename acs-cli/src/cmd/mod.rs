@@ -9,6 +9,7 @@ pub mod files;
 pub mod firmware;
 pub mod get;
 pub mod nbi;
+pub mod outcome;
 pub mod output;
 pub mod provision;
 pub mod serve;

@@ -15,6 +15,7 @@ use crate::cmd::client::{
     self, ApiError, Client, ClientArgs, EXIT_PARTIAL, explain_filter, note, text,
 };
 use crate::cmd::nbi::AFTER_HELP;
+use crate::cmd::outcome::{JOB_TASKS, connection_request_note, describe_failure, show_job};
 use crate::cmd::output::{self, Column, Format, at, col, pick};
 
 /// The filter that matches every device (used for `--all` jobs).
@@ -117,6 +118,7 @@ pub const TASK_LIST: &[Column] = &[
     col("finished_at"),
     col("job_id"),
     at("fault_code", "fault.code"),
+    at("meaning", "fault.meaning"),
     at("fault_string", "fault.string"),
 ];
 
@@ -144,6 +146,7 @@ const FAULT_LIST: &[Column] = &[
     col("device_id"),
     col("kind"),
     at("fault_code", "fault.code"),
+    at("meaning", "fault.meaning"),
     at("fault_string", "fault.string"),
     col("attempts"),
     col("finished_at"),
@@ -164,35 +167,6 @@ const JOB_LIST: &[Column] = &[
     col("created_by"),
     col("created_at"),
     col("finished_at"),
-];
-
-const JOB_SHOW: &[Column] = &[
-    col("id"),
-    at("kind", "definition.kind"),
-    col("state"),
-    col("total"),
-    at("queued", "counts.queued"),
-    at("sent", "counts.sent"),
-    at("done", "counts.done"),
-    at("fault", "counts.fault"),
-    at("expired", "counts.expired"),
-    at("cancelled", "counts.cancelled"),
-    col("filter"),
-    col("definition"),
-    col("connection_request"),
-    col("created_by"),
-    col("created_at"),
-    col("finished_at"),
-];
-
-const JOB_TASKS: &[Column] = &[
-    at("task_id", "id"),
-    col("device_id"),
-    col("state"),
-    col("attempts"),
-    col("finished_at"),
-    at("fault_code", "fault.code"),
-    at("fault_string", "fault.string"),
 ];
 
 const TASK_STATES: &[&str] = &[
@@ -322,7 +296,7 @@ pub async fn submit(
             let job = create_job(client, spec, resolved, delivery.connection_request()).await?;
             let id = job_id(&job)?;
             let Some(secs) = delivery.wait else {
-                output::show(format, JOB_SHOW, &job)?;
+                show_job(client, format, job.clone()).await?;
                 note(format!(
                     "job {id} created for {} devices; follow it with `acs jobs show {id} --tasks`",
                     job.get("total").and_then(Value::as_i64).unwrap_or(0)
@@ -330,7 +304,7 @@ pub async fn submit(
                 return Ok(());
             };
             let (job, timed_out) = wait_job(client, id, Duration::from_secs(secs)).await?;
-            output::show(format, JOB_SHOW, &job)?;
+            show_job(client, format, job).await?;
             let failures = report_job_failures(client, id, timed_out, secs).await?;
             if failures > 0 {
                 return Err(Exit(EXIT_PARTIAL).into());
@@ -397,24 +371,6 @@ async fn submit_task(
         return Err(Exit(EXIT_PARTIAL).into());
     }
     Ok(())
-}
-
-/// `DEVICE: fault 9002 Internal error (task N)`, `DEVICE: expired (task N)`, …
-fn describe_failure(task: &Value) -> String {
-    let device = text(task, "device_id");
-    let id = task.get("id").map(Value::to_string).unwrap_or_default();
-    match text(task, "state") {
-        "fault" => {
-            let f = task.get("fault").unwrap_or(&Value::Null);
-            let code = f.get("code").map(output::cell).unwrap_or_default();
-            format!(
-                "{device}: fault {code} {} (task {id})",
-                f.get("string").map(output::cell).unwrap_or_default()
-            )
-        }
-        "expired" => format!("{device}: expired before the device took it (task {id})"),
-        other => format!("{device}: {other} (task {id})"),
-    }
 }
 
 /// Creates a bulk job.
@@ -533,9 +489,10 @@ pub async fn report_job_failures(
                         note(describe_failure(&t));
                     } else {
                         note(format!(
-                            "{}: no answer within {secs} s (task {} still {state})",
+                            "{}: no answer within {secs} s (task {} still {state}{})",
                             text(&t, "device_id"),
-                            t.get("id").map(Value::to_string).unwrap_or_default()
+                            t.get("id").map(Value::to_string).unwrap_or_default(),
+                            connection_request_note(&t)
                         ));
                     }
                     Ok(())
@@ -865,7 +822,7 @@ pub fn jobs(command: JobsCommand) -> anyhow::Result<()> {
                     .await
                     .map_err(|e| not_found(e, "job", a.id))?;
                 if !a.tasks {
-                    return output::show(a.client.format(), JOB_SHOW, &job);
+                    return show_job(&client, a.client.format(), job).await;
                 }
                 note(format!(
                     "job {id} ({}): {}, {} devices: {} queued, {} sent, {} done, {} fault, {} \
@@ -903,7 +860,7 @@ pub fn jobs(command: JobsCommand) -> anyhow::Result<()> {
                     )
                     .await
                     .map_err(|e| not_found(e, "job", a.id))?;
-                output::show(a.client.format(), JOB_SHOW, &job)
+                show_job(&client, a.client.format(), job).await
             }
         }
     })

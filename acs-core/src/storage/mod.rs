@@ -61,8 +61,8 @@ pub use files::{FileKind, FileRow, FileTransferRecord, NewFile, TransferCounts};
 pub use inform::normalize_mac;
 pub use jobs::{FailureLimit, JobState, NewJobRow, StoredJob, TaskCounts, TaskFilter};
 pub use model::{
-    DeviceRow, EventRecord, EventRow, InformRecord, NewTask, ParameterRecord, ParameterRow,
-    TaskRow, TaskState, UnknownTaskState,
+    ConnReqRecord, DeviceRow, EventRecord, EventRow, InformRecord, NewTask, ParameterRecord,
+    ParameterRow, TaskRow, TaskState, UnknownTaskState,
 };
 pub use provision::{ProvisionStateRow, StoredRule};
 pub use query::{

@@ -299,11 +299,43 @@ pub struct TaskRow {
     pub job_id: Option<i64>,
     /// When an operator cleared this task's fault.
     pub fault_cleared_at: Option<DateTime<Utc>>,
+    /// The last connection request made for it (`accepted`, `auth_failed`, `unreachable`,
+    /// `timeout`, …; see `ConnReqOutcome::kind`), its detail and when it completed.
+    pub connection_request: Option<ConnReqRecord>,
+}
+
+/// A connection request's outcome as stored with a task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnReqRecord {
+    /// `ConnReqOutcome::kind`, or `error` when it could not be attempted.
+    pub outcome: String,
+    /// Human-readable detail.
+    pub detail: String,
+    /// When it completed.
+    pub at: DateTime<Utc>,
 }
 
 impl TaskRow {
     /// Whether a queued task's deadline has passed at `now`.
     pub fn is_expired_at(&self, now: DateTime<Utc>) -> bool {
         self.expires_at.is_some_and(|e| e <= now)
+    }
+
+    /// The `cwmp:ID` for sending this queued task now: `acs-<id>-<attempt>` for a new
+    /// attempt, `acs-<id>-<attempt>-<step>` for a later step of the attempt under way (the
+    /// task still carries its previous step's ID), so no two sends share an ID.
+    pub fn next_cwmp_id(&self) -> String {
+        let id = crate::session::Session::cwmp_id;
+        match &self.cwmp_id {
+            None => id(self.id, self.attempts + 1),
+            Some(_) => {
+                let step = self
+                    .payload
+                    .get("step")
+                    .and_then(Json::as_u64)
+                    .unwrap_or_default();
+                format!("{}-{step}", id(self.id, self.attempts))
+            }
+        }
     }
 }

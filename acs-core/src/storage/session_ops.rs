@@ -13,6 +13,15 @@ use crate::storage::model::{
 };
 use crate::storage::{Store, StoreError, ts};
 
+/// A task's result as an object, so entries can be added next to the response.
+fn result_map(result: Option<serde_json::Value>) -> serde_json::Map<String, serde_json::Value> {
+    match result {
+        Some(serde_json::Value::Object(map)) => map,
+        Some(other) => serde_json::Map::from_iter([("response".to_owned(), other)]),
+        None => serde_json::Map::new(),
+    }
+}
+
 impl InformRecord {
     /// What storage keeps of an Inform.
     pub fn from_inform(
@@ -89,6 +98,8 @@ impl Store {
 
     /// `sent -> queued` with a new payload: the next step of a multi-step task (a refresh's
     /// GetParameterValues after its GetParameterNames). The step's result is kept in `result`.
+    /// The previous step's `cwmp_id` stays: it marks the task as part-way through an attempt,
+    /// so sending the next step does not count as another attempt (see `mark_task_sent`).
     pub async fn advance_task(
         &self,
         task_id: i64,
@@ -99,8 +110,7 @@ impl Store {
         let mut upd = sea_orm::sea_query::Query::update();
         upd.value(C::State, TaskState::Queued.as_str())
             .value(C::Payload, payload.clone())
-            .value(C::Result, step_result.clone())
-            .value(C::CwmpId, sea_orm::sea_query::Expr::val(None::<String>));
+            .value(C::Result, step_result.clone());
         self.transition(task_id, TaskState::Sent, upd).await
     }
 
@@ -153,24 +163,53 @@ impl Store {
         Ok(confirmed)
     }
 
-    /// Records the TransferComplete of a Download/Upload task (`result.transfer_complete`,
-    /// plus `confirmed_at` on success). A CPE re-sends TransferComplete until acknowledged, so
-    /// only the first one counts. Returns whether the task was updated.
+    /// Records the (Autonomous)TransferComplete of a task that asked for a transfer (Download,
+    /// Upload, ScheduleDownload) as `result.transfer_complete`. On success the task is
+    /// confirmed (`confirmed_at`); with a non-zero FaultCode the transfer failed, so the task
+    /// moves `done -> fault` with the CPE's code and string, the TransferComplete as the fault
+    /// detail: the DownloadResponse only said the CPE accepted the job. A CPE re-sends
+    /// TransferComplete until acknowledged, so only the first one counts. Returns whether the
+    /// task was updated.
     pub async fn record_task_transfer(
         &self,
         device_id: &str,
         task_id: i64,
         transfer: serde_json::Value,
-        succeeded: bool,
+        fault: Option<(i32, &str)>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        self.annotate_done_task(
-            device_id,
-            task_id,
-            Some(("transfer_complete", transfer, succeeded)),
-            now,
-        )
-        .await
+        let Some((code, string)) = fault else {
+            return self
+                .annotate_done_task(
+                    device_id,
+                    task_id,
+                    Some(("transfer_complete", transfer, true)),
+                    now,
+                )
+                .await;
+        };
+        let Some(task) = self.get_task(task_id).await? else {
+            return Ok(false);
+        };
+        if task.device_id != device_id || task.state != TaskState::Done {
+            return Ok(false);
+        }
+        let mut result = result_map(task.result);
+        if result.contains_key("transfer_complete") {
+            return Ok(false);
+        }
+        result.insert("transfer_complete".into(), transfer.clone());
+        let mut upd = crate::storage::tasks::fault_update(code, string, Some(&transfer), now);
+        upd.value(
+            crate::storage::entity::task::Column::Result,
+            serde_json::Value::Object(result),
+        );
+        match self.transition(task_id, TaskState::Done, upd).await {
+            Ok(_) => Ok(true),
+            // Another copy of the same TransferComplete got there first.
+            Err(StoreError::TaskStateConflict { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// Adds `confirmed_at` (and optionally one more entry) to a done task's result, once.
@@ -187,11 +226,7 @@ impl Store {
         if task.device_id != device_id || task.state != TaskState::Done {
             return Ok(false);
         }
-        let mut result = match task.result {
-            Some(serde_json::Value::Object(map)) => map,
-            Some(other) => serde_json::Map::from_iter([("response".to_owned(), other)]),
-            None => serde_json::Map::new(),
-        };
+        let mut result = result_map(task.result);
         let key = extra.as_ref().map_or("confirmed_at", |(k, _, _)| *k);
         if result.contains_key(key) {
             return Ok(false);

@@ -14,7 +14,7 @@ use sea_orm::{
 use serde_json::Value as Json;
 
 use crate::storage::entity::task;
-use crate::storage::model::{NewTask, TaskRow, TaskState};
+use crate::storage::model::{ConnReqRecord, NewTask, TaskRow, TaskState};
 use crate::storage::{Store, StoreError, ts};
 
 impl TryFrom<task::Model> for TaskRow {
@@ -50,6 +50,14 @@ impl TryFrom<task::Model> for TaskRow {
             fault_detail: m.fault_detail,
             job_id: m.job_id,
             fault_cleared_at: m.fault_cleared_at,
+            connection_request: match (m.connreq_outcome, m.connreq_at) {
+                (Some(outcome), Some(at)) => Some(ConnReqRecord {
+                    outcome,
+                    detail: m.connreq_detail.unwrap_or_default(),
+                    at,
+                }),
+                _ => None,
+            },
         })
     }
 }
@@ -141,8 +149,10 @@ impl Store {
     }
 
     /// `queued -> sent`: records the SOAP `cwmp:ID` and send time and
-    /// increments `attempts`. Fails with `TaskStateConflict` if the task is
-    /// not queued (e.g. another session sent it first).
+    /// increments `attempts`, except for the next step of a multi-step task
+    /// (a queued task that still carries its previous step's `cwmp_id`): the
+    /// steps of a refresh are one attempt. Fails with `TaskStateConflict` if
+    /// the task is not queued (e.g. another session sent it first).
     pub async fn mark_task_sent(
         &self,
         task_id: i64,
@@ -154,7 +164,11 @@ impl Store {
         upd.value(C::State, TaskState::Sent.as_str())
             .value(C::CwmpId, cwmp_id)
             .value(C::SentAt, ts(now))
-            .value(C::Attempts, Expr::col(C::Attempts).add(1));
+            .value(
+                C::Attempts,
+                Expr::col(C::Attempts)
+                    .add(Expr::case(Expr::col(C::CwmpId).is_null(), 1).finally(0)),
+            );
         self.transition(task_id, TaskState::Queued, upd).await
     }
 
@@ -227,6 +241,50 @@ impl Store {
         self.transition(task_id, TaskState::Queued, upd).await
     }
 
+    /// Stores what the connection request made for task `task_id` did (`outcome` is a
+    /// `ConnReqOutcome::kind`). Returns whether the task exists.
+    pub async fn record_task_connection_request(
+        &self,
+        task_id: i64,
+        outcome: &str,
+        detail: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let upd = connreq_update(outcome, detail, now)
+            .and_where(Expr::col(task::Column::Id).eq(task_id))
+            .to_owned();
+        Ok(self.write.execute(&upd).await?.rows_affected() > 0)
+    }
+
+    /// Stores the outcome of a job's connection request to each device on the job's tasks
+    /// that still wait for it (`held` or `queued`): a task already sent no longer depends on
+    /// being woken, and its earlier outcome is what explains its history.
+    pub async fn record_job_connection_requests(
+        &self,
+        job_id: i64,
+        outcomes: &[(String, String, String)],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        use task::Column as C;
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        let txn = self.begin_write().await?;
+        for (device_id, outcome, detail) in outcomes {
+            let upd = connreq_update(outcome, detail, now)
+                .and_where(Expr::col(C::JobId).eq(job_id))
+                .and_where(Expr::col(C::DeviceId).eq(device_id.as_str()))
+                .and_where(
+                    Expr::col(C::State)
+                        .is_in([TaskState::Held.as_str(), TaskState::Queued.as_str()]),
+                )
+                .to_owned();
+            txn.execute(&upd).await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
     /// Applies `upd` (its SET list) to task `task_id` only if it is in state
     /// `from`; returns the updated row or the reason it was not updated.
     pub(crate) async fn transition(
@@ -273,6 +331,17 @@ async fn queue_head<C: ConnectionTrait>(
         .await?
         .map(TaskRow::try_from)
         .transpose()
+}
+
+/// The `UPDATE` (without its WHERE) that stores a connection request's outcome on tasks.
+fn connreq_update(outcome: &str, detail: &str, now: DateTime<Utc>) -> UpdateStatement {
+    use task::Column as C;
+    Query::update()
+        .table(task::Entity)
+        .value(C::ConnreqOutcome, outcome)
+        .value(C::ConnreqDetail, detail)
+        .value(C::ConnreqAt, ts(now))
+        .to_owned()
 }
 
 /// The `UPDATE` that moves a task to `fault`, from whichever state the caller checks.

@@ -3,9 +3,7 @@
 use std::time::Duration;
 
 use acs_core::filter::Filter;
-use acs_core::ops::{
-    ConnReqReport, DeviceSelection, Operations, ParameterCursor, ParameterQueryRow, TaskOptions,
-};
+use acs_core::ops::{DeviceSelection, Operations, ParameterCursor, ParameterQueryRow, TaskOptions};
 use acs_core::storage::{DeviceQuery, DeviceRow, DeviceSort, SortDirection, SortField, Store};
 use acs_core::tasks::TaskSpec;
 use actix_web::web::{Bytes, Data, Json, Path, Query};
@@ -360,11 +358,12 @@ pub async fn create_task(
     let connection_request = if q.connection_request {
         // The task is stored already: a failed wake-up is reported, not turned into an error
         // response, or a client would retry and queue the task twice.
-        Some(match ops.connection_request(&id).await {
-            Ok(outcome) => ConnReq::from(ConnReqReport::from(&outcome)),
+        Some(match ops.connection_request_for_task(&task).await {
+            Ok(stored) => ConnReq::from(stored),
             Err(e) => ConnReq {
                 outcome: "error".into(),
                 detail: e.to_string(),
+                at: None,
             },
         })
     } else {
@@ -380,7 +379,10 @@ pub async fn create_task(
         StatusCode::ACCEPTED
     };
     let mut dto = Task::from(task);
-    dto.connection_request = connection_request;
+    // The task was read before its wake-up was stored unless the request waited for it.
+    if connection_request.is_some() {
+        dto.connection_request = connection_request;
+    }
     Ok(HttpResponse::build(status).json(dto))
 }
 

@@ -7,7 +7,7 @@
 use acs_core::ops::{
     ConnReqReport, FailureLimit, JobState, JobStatus, ParameterQueryRow, TaskCounts,
 };
-use acs_core::storage::{DeviceRow, EventRow, ParameterRow, TaskRow, TaskState};
+use acs_core::storage::{ConnReqRecord, DeviceRow, EventRow, ParameterRow, TaskRow, TaskState};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
@@ -234,7 +234,10 @@ pub struct TaskFault {
     pub code: Option<i32>,
     /// Fault string.
     pub string: Option<String>,
-    /// Detail, e.g. a SetParameterValuesFault list.
+    /// What TR-069 says the code means (Table A.5 / A.6); `null` without a code.
+    pub meaning: Option<String>,
+    /// Detail, e.g. a SetParameterValuesFault list, or the TransferComplete of a failed
+    /// transfer.
     pub detail: Option<Json>,
 }
 
@@ -247,6 +250,8 @@ pub struct ConnReq {
     pub outcome: String,
     /// Human-readable detail.
     pub detail: String,
+    /// When it completed (`null` when it could not be stored).
+    pub at: Option<DateTime<Utc>>,
 }
 
 impl From<ConnReqReport> for ConnReq {
@@ -254,6 +259,17 @@ impl From<ConnReqReport> for ConnReq {
         ConnReq {
             outcome: r.outcome,
             detail: r.detail,
+            at: None,
+        }
+    }
+}
+
+impl From<ConnReqRecord> for ConnReq {
+    fn from(r: ConnReqRecord) -> ConnReq {
+        ConnReq {
+            outcome: r.outcome,
+            detail: r.detail,
+            at: Some(r.at),
         }
     }
 }
@@ -290,7 +306,9 @@ pub struct Task {
     pub fault: Option<TaskFault>,
     /// The bulk job it belongs to.
     pub job_id: Option<i64>,
-    /// Only on task creation with `connection_request=true`.
+    /// The last connection request made for it (task creation with
+    /// `connection_request=true`, or a job's wake-ups of the device while the task waited);
+    /// absent when none was made.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connection_request: Option<ConnReq>,
     /// Only in a job's task listing: where the device stands in the rollout.
@@ -303,6 +321,11 @@ impl From<TaskRow> for Task {
         let fault = (t.fault_code.is_some() || t.fault_string.is_some()).then_some(TaskFault {
             code: t.fault_code,
             string: t.fault_string,
+            meaning: t.fault_code.map(|c| {
+                acs_core::cwmp::FaultCode::from_code(u32::try_from(c).unwrap_or_default())
+                    .meaning()
+                    .to_owned()
+            }),
             detail: t.fault_detail,
         });
         Task {
@@ -324,7 +347,7 @@ impl From<TaskRow> for Task {
             }),
             fault,
             job_id: t.job_id,
-            connection_request: None,
+            connection_request: t.connection_request.map(ConnReq::from),
             rollout: None,
         }
     }

@@ -140,7 +140,10 @@ pub struct UploadQuery {
     file_type: Option<String>,
     /// Only for devices of this product class.
     product_class: Option<String>,
-    /// Version it carries (for firmware: what SoftwareVersion reads once installed).
+    /// Version it carries (for firmware: what SoftwareVersion reads once installed). A
+    /// firmware image named like an MPP image (`sip88xx.12-0-9MPP.loads`) gets the name
+    /// without `.loads` when none is given. A `ca` file must be a PEM or DER X.509
+    /// certificate.
     version: Option<String>,
 }
 

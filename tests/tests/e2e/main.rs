@@ -7,6 +7,7 @@ mod durability;
 mod device_credentials;
 mod files;
 mod operations;
+mod outcomes;
 mod provision;
 mod rollout;
 mod sessions;

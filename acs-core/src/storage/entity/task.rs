@@ -26,6 +26,9 @@ pub struct Model {
     pub fault_detail: Option<Json>,
     pub job_id: Option<i64>,
     pub fault_cleared_at: Option<DateTimeUtc>,
+    pub connreq_outcome: Option<String>,
+    pub connreq_detail: Option<String>,
+    pub connreq_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,334 @@
+//! The stored state never lies, as the operator sees it (issue 11): a failed firmware Download
+//! shows in `acs faults list`, `acs jobs show N` and `acs jobs show N --tasks` with its code and
+//! meaning; a device whose connection request failed says so in `acs get --live`; a firmware
+//! file uploaded with `acs files upload` knows its version; a CA push refuses what is not a
+//! certificate.
+//!
+//! Runs the real binary against a real `acs serve` on port 0 (as `nbi.rs` does), with simulated
+//! MPP phones. Nothing waits for a fixed time except where stated.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn binary() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_acs"));
+    for v in ["ACS_TOKEN", "ACS_SERVER", "ACS_DATA_DIR", "ACS_CONFIG"] {
+        c.env_remove(v);
+    }
+    c
+}
+
+/// A running `acs serve`, killed on drop.
+struct Acs {
+    child: Child,
+    dir: tempfile::TempDir,
+    nbi: String,
+    cwmp: String,
+}
+
+impl Drop for Acs {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Acs {
+    fn start() -> Acs {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = binary()
+            .current_dir(dir.path())
+            .args([
+                "serve",
+                "--cwmp-addr",
+                "127.0.0.1:0",
+                "--nbi-addr",
+                "127.0.0.1:0",
+            ])
+            .env("ACS_LOG__FORMAT", "json")
+            .env(
+                "ACS_CWMP__PROVISION_CONNECTION_REQUEST_CREDENTIALS",
+                "false",
+            )
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A guard against a hang only: nothing asserted depends on it.
+        let pid = child.id();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(300));
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+        });
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut addrs = None;
+        for line in lines.by_ref() {
+            let Ok(line) = line else { break };
+            if let Ok(v) = serde_json::from_str::<Value>(&line)
+                && v["message"] == "acs is serving"
+            {
+                addrs = Some((
+                    v["nbi"].as_str().unwrap().to_owned(),
+                    v["cwmp"].as_str().unwrap().to_owned(),
+                ));
+                break;
+            }
+        }
+        std::thread::spawn(move || for _ in lines {});
+        let (nbi, cwmp) = addrs.expect("the server announced its addresses");
+        Acs {
+            child,
+            dir,
+            nbi: format!("http://{nbi}"),
+            cwmp: format!("http://{cwmp}/"),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        binary()
+            .current_dir(self.dir.path())
+            .args(args)
+            .args(["--server", &self.nbi])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let out = self.run(&[args, &["--format", "json"]].concat());
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}\n{}", String::from_utf8_lossy(&out.stdout)))
+    }
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Expects exit code `code` and `part` in stderr.
+fn fails(out: &Output, code: i32, part: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
+    assert!(err.contains(part), "expected {part:?} in: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// `n` simulated MPP phones (serials `<prefix>N`), running in the background.
+fn phones(acs: &Acs, n: usize, prefix: &str) -> (tokio::runtime::Runtime, acs_cli::sim::Simulator) {
+    use acs_cli::sim::{SimConfig, Simulator, profile::Profile};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut config = SimConfig::new(acs.cwmp.clone(), n, Profile::builtin("cisco-mpp").unwrap());
+    config.periodic = false;
+    config.serial_prefix = Some(prefix.into());
+    config.reboot_delay = std::time::Duration::from_millis(50);
+    let sim = rt.block_on(async {
+        let sim = Simulator::start(config).await.unwrap();
+        sim.run();
+        for i in 0..n {
+            sim.wait_for_session(i, 1).await.unwrap();
+        }
+        sim
+    });
+    (rt, sim)
+}
+
+fn write(dir: &Path, name: &str, content: &[u8]) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, content).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_failed_download_shows_in_every_view_and_uploaded_firmware_knows_its_version() {
+    let acs = Acs::start();
+    let (rt, sim) = phones(&acs, 2, "TF");
+    let dir = tempfile::tempdir().unwrap();
+    let serial = |i: usize| {
+        sim.device(i)
+            .value("Device.DeviceInfo.SerialNumber")
+            .unwrap()
+    };
+    let (tf0, tf1) = (serial(0), serial(1));
+
+    // Uploaded with `acs files upload`, the image gets the version `firmware push FILE` gives
+    // it, so a rollout by --file reaches `verified`.
+    let image = write(dir.path(), "sip88xx.12-0-9MPP.loads", &[7u8; 50_000]);
+    let file = acs.json(&["files", "upload", "--type", "firmware", &image]);
+    assert_eq!(file["version"], "sip88xx.12-0-9MPP", "{file}");
+    let id = file["id"].to_string();
+    let out = acs.run(&[
+        "firmware",
+        "push",
+        "--file",
+        &id,
+        "-d",
+        &tf0,
+        "--wait=300",
+        "--format",
+        "json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report[0]["rollout_state"], "verified", "{report}");
+
+    // An image the phone cannot use: its TransferComplete carries 9018.
+    let broken = write(dir.path(), "broken.bin", &[1u8; 1000]);
+    let file = acs.json(&["files", "upload", "--type", "firmware", &broken]);
+    assert_eq!(file["version"], Value::Null, "no version to guess: {file}");
+    let out = acs.run(&[
+        "firmware",
+        "push",
+        "--file",
+        &file["id"].to_string(),
+        "-d",
+        &tf1,
+        "--max-failures",
+        "0",
+        "--wait=300",
+        "--format",
+        "json",
+    ]);
+    fails(&out, 3, "stopped");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report[0]["rollout_state"], "failed", "{report}");
+    assert_eq!(report[0]["fault_code"], 9018, "{report}");
+    let job = stderr(&out)
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("rollout ")?
+                .split(':')
+                .next()?
+                .parse::<i64>()
+                .ok()
+        })
+        .expect("the rollout's id on stderr")
+        .to_string();
+    let meaning = acs_core::cwmp::FaultCode::from_code(9018).meaning();
+
+    // The hint names `acs jobs show N`: counts, stop reason and the failed phone.
+    let shown = acs.json(&["jobs", "show", &job]);
+    assert_eq!(shown["state"], "stopped", "{shown}");
+    assert_eq!(
+        (shown["failed"].as_i64(), shown["verified"].as_i64()),
+        (Some(1), Some(0))
+    );
+    assert!(
+        shown["stop_reason"].as_str().unwrap().contains("1 of 1"),
+        "{shown}"
+    );
+    let failed = shown["failed_devices"][0].as_str().unwrap();
+    assert!(
+        failed.contains("fault 9018") && failed.contains(meaning) && failed.contains(&tf1),
+        "{failed}"
+    );
+    let table = acs.run(&["jobs", "show", &job]);
+    assert!(String::from_utf8_lossy(&table.stdout).contains("9018"));
+
+    let tasks = acs.json(&["jobs", "show", &job, "--tasks"]);
+    assert_eq!(tasks[0]["state"], "fault", "{tasks}");
+    assert_eq!(tasks[0]["rollout"], "failed", "{tasks}");
+    assert_eq!(tasks[0]["fault_code"], 9018, "{tasks}");
+    assert_eq!(tasks[0]["meaning"], meaning, "{tasks}");
+
+    let faults = acs.json(&["faults", "list"]);
+    let fault = faults
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == tasks[0]["task_id"])
+        .unwrap_or_else(|| panic!("the failed Download is a fault: {faults}"));
+    assert_eq!(
+        (&fault["fault_code"], fault["meaning"].as_str()),
+        (&Value::from(9018), Some(meaning)),
+        "{fault}"
+    );
+    assert!(
+        !fault["fault_string"].as_str().unwrap().is_empty(),
+        "{fault}"
+    );
+
+    // A CA push takes certificates only, and says why not.
+    let junk = write(dir.path(), "lab-ca.pem", b"hello, not a certificate");
+    fails(
+        &acs.run(&["ca", "push", &junk, "-d", &tf0]),
+        2,
+        "not a CA certificate",
+    );
+    fails(
+        &acs.run(&["ca", "push", "--file", &id, "-d", &tf0]),
+        2,
+        "not a CA certificate",
+    );
+    // The server refuses it too, whoever uploads it.
+    fails(
+        &acs.run(&["files", "upload", "--type", "ca", &junk]),
+        1,
+        "refused as a CA file",
+    );
+    assert_eq!(
+        acs.json(&["files", "list", "--type", "ca"]),
+        Value::Array(vec![])
+    );
+    rt.block_on(sim.shutdown());
+}
+
+#[test]
+fn get_live_names_the_connection_request_outcome_of_a_device_that_never_came() {
+    use acs_core::cwmp::{self, Body, EventCode, EventStruct};
+    let acs = Acs::start();
+    // A device whose ConnectionRequestURL is a loopback port nobody listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let cr_url = format!("http://{}/cr", closed.local_addr().unwrap());
+    drop(closed);
+    let mut inform = cwmp::examples::inform(0);
+    inform.device_id.serial_number = "CRDEAD".into();
+    inform.event = vec![EventStruct::new(EventCode::Bootstrap)];
+    for p in &mut inform.parameter_list {
+        if p.name.ends_with("ConnectionRequestURL") {
+            p.value = cr_url.clone();
+        }
+    }
+    let env = cwmp::Envelope::new(
+        cwmp::CwmpNamespace::for_version(cwmp::CwmpVersion::V1_2),
+        Some("1".into()),
+        Body::Inform(inform),
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        let resp = http
+            .post(&acs.cwmp)
+            .body(cwmp::encode(&env).unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+    });
+
+    // The wake-up is refused within milliseconds of the job runner's next pass (every second);
+    // the 10 s are for the answer that never comes.
+    let out = acs.run(&[
+        "get",
+        "--live",
+        "-d",
+        "CRDEAD",
+        "Device.DeviceInfo.SoftwareVersion",
+        "--timeout",
+        "10",
+    ]);
+    fails(&out, 3, "connection request unreachable");
+    assert!(
+        stderr(&out).contains("no answer within 10 s"),
+        "{}",
+        stderr(&out)
+    );
+    let tasks = acs.json(&["tasks", "list"]);
+    let job = tasks[0]["job_id"].to_string();
+    let listed = acs.json(&["jobs", "show", &job, "--tasks"]);
+    assert_eq!(listed[0]["connection_request"], "unreachable", "{listed}");
+}
