@@ -32,6 +32,7 @@ mod query;
 mod session_ops;
 mod tasks;
 mod tokens;
+mod truth;
 mod writer;
 
 #[cfg(test)]
@@ -67,6 +68,7 @@ pub use tokens::{
     ADMIN_TOKEN_FILE, ADMIN_TOKEN_NAME, LAST_USED_RESOLUTION, Role, TOKEN_CACHE_TTL, TokenInfo,
     UnknownRole, ensure_admin_token, parse_token,
 };
+pub use truth::AttributeRecord;
 pub use writer::InformWriter;
 
 /// Largest number of bind parameters put in one statement.
