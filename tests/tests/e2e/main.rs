@@ -11,3 +11,4 @@ mod sessions;
 mod simulated;
 mod tasks;
 mod transport;
+mod truth;
