@@ -565,3 +565,60 @@ async fn a_bootstrapping_mpp_phone_is_read_for_the_views() {
     assert!(requests.is_empty());
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_simulated_mpp_phone_is_known_by_its_mac_after_bootstrap() {
+    use acs_cli::sim::{SimConfig, Simulator, profile::Profile};
+    let app = acs_tests::spawn_app_with(|c| c.cwmp.bootstrap.fetch = true).await;
+    let mut config = SimConfig::new(
+        app.cwmp_url.clone(),
+        1,
+        Profile::builtin("cisco-mpp").unwrap(),
+    );
+    config.periodic = false;
+    let sim = Simulator::start(config).await.unwrap();
+    let phone = sim.device(0);
+    let report = sim.run_session(0, vec![]).await.unwrap();
+    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(report.rpcs_received, ["GetParameterValues"], "{report:?}");
+    let mac = phone
+        .value("Device.Ethernet.Interface.1.MACAddress")
+        .unwrap();
+    let id = phone.device_id();
+    assert_eq!(
+        app.store
+            .get_device(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .mac
+            .as_deref(),
+        Some(mac.as_str())
+    );
+    let status = "Device.Services.VoiceService.1.VoiceProfile.1.Line.1.Status";
+    assert_eq!(
+        param(&app, &id, status).await.unwrap().value,
+        phone.value(status).unwrap()
+    );
+    // The phone is named by its MAC, and a template's {{ mac }} is it.
+    let token = api_token(&app, "ops", Role::Operator).await;
+    let rendered = Api::new(&app, Some(&token))
+        .post(
+            "/api/v1/config/render",
+            &json!({"device": mac.to_lowercase(),
+                    "template": "<flat-profile><Station_Name>{{ mac }}</Station_Name></flat-profile>"}),
+        )
+        .await;
+    assert_eq!(rendered.status, 200, "{}", rendered.text);
+    assert_eq!(rendered.json()["device_id"], id.as_str());
+    assert!(
+        rendered.json()["rendered"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("<Station_Name>{mac}</Station_Name>")),
+        "{}",
+        rendered.text
+    );
+    sim.shutdown().await;
+    app.cleanup().await;
+}
