@@ -123,6 +123,8 @@ pub struct Settings {
     pub cpe_auth: CpeAuthSettings,
     pub files: FilesSettings,
     pub provision: ProvisionSettings,
+    /// `[bootstrap]`: what is read from a device at `0 BOOTSTRAP`.
+    pub bootstrap: crate::truth::bootstrap::BootstrapSettings,
     pub log: LogSettings,
     /// `ACS_…` environment variables that look like a mistyped setting (single `_` where `__`
     /// separates levels); reported by [`Settings::warnings`].
@@ -141,6 +143,7 @@ impl Default for Settings {
             cpe_auth: CpeAuthSettings::default(),
             files: FilesSettings::default(),
             provision: ProvisionSettings::default(),
+            bootstrap: Default::default(),
             log: LogSettings::default(),
             ignored_env: Vec::new(),
         }
@@ -627,6 +630,9 @@ impl Settings {
 
         if self.data_dir.as_os_str().is_empty() {
             bad("data_dir", "must not be empty".into());
+        }
+        for (key, message) in self.bootstrap.problems() {
+            bad(&key, message);
         }
         if !(1..=300).contains(&self.connection_request.timeout_secs) {
             bad(

@@ -16,6 +16,7 @@
 //!   faults, bulk parameter queries.
 //! - [`rollout`]: where each device of a firmware rollout stands (derived, never stored).
 //! - [`session`]: the CWMP session state machine (pure; the HTTP layer drives it).
+//! - [`truth`]: what CPE answers change in the stored tree; value types; the bootstrap read.
 
 pub mod auth;
 pub mod config;
@@ -34,3 +35,4 @@ pub mod storage;
 pub mod tasks;
 pub mod template;
 pub mod vault;
+pub mod truth;

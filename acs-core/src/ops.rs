@@ -360,7 +360,13 @@ impl Operations {
         spec: &TaskSpec,
         options: &TaskOptions,
     ) -> Result<TaskRow, OpsError> {
-        let new = Self::new_task(device_id, spec, options)?;
+        // Types known now are fixed now, so a value that cannot be one is refused here, and the
+        // task shows what will be sent; the rest is resolved when it is sent.
+        let mut spec = spec.clone();
+        if let TaskSpec::SetParameterValues { values } = &mut spec {
+            crate::truth::types::resolve_for_device(&self.store, device_id, values).await?;
+        }
+        let new = Self::new_task(device_id, &spec, options)?;
         self.store.enqueue_task(&new).await.map_err(|e| match e {
             StoreError::DeviceNotFound(id) => OpsError::NotFound { what: "device", id },
             e => e.into(),

@@ -22,7 +22,10 @@ pub enum TaskSpec {
     },
     /// SetParameterValues, atomic on the CPE.
     SetParameterValues {
-        /// Name, value and type of each parameter.
+        /// Name, value and type of each parameter. A value without `type` gets the stored
+        /// type, else the data model's, else the one the CPE reports in a GetParameterValues
+        /// sent first (see [`crate::truth::types`]); until then it is [`UNSPECIFIED_TYPE`].
+        #[serde(deserialize_with = "values_maybe_untyped")]
         values: Vec<ParameterValue>,
     },
     /// GetParameterNames.
@@ -141,6 +144,42 @@ pub enum TaskSpec {
         /// A partial path ending in `.` (e.g. `Device.DeviceInfo.`).
         path: String,
     },
+}
+
+/// The type of a SetParameterValues value the caller did not give: the ACS resolves it before
+/// sending, and never sends it as such.
+pub const UNSPECIFIED_TYPE: ValueType = ValueType::Other(String::new());
+
+/// Whether a value's type is still to be resolved.
+pub fn is_unspecified(t: &ValueType) -> bool {
+    matches!(t, ValueType::Other(s) if s.is_empty())
+}
+
+/// `{"name", "value", "type"?}`: a missing or null type is [`UNSPECIFIED_TYPE`] (the codec's own
+/// JSON form defaults to xsd:string, which is what a CPE means by an absent `xsi:type`, not
+/// what an operator means by leaving it out).
+fn values_maybe_untyped<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<ParameterValue>, D::Error> {
+    #[derive(Deserialize)]
+    struct MaybeTyped {
+        name: String,
+        value: String,
+        #[serde(rename = "type", default)]
+        value_type: Option<ValueType>,
+    }
+    Ok(Vec::<MaybeTyped>::deserialize(d)?
+        .into_iter()
+        .map(|v| ParameterValue::new(v.name, v.value, v.value_type.unwrap_or(UNSPECIFIED_TYPE)))
+        .collect())
+}
+
+fn untyped_names(values: &[ParameterValue]) -> Vec<String> {
+    values
+        .iter()
+        .filter(|v| is_unspecified(&v.value_type))
+        .map(|v| v.name.clone())
+        .collect()
 }
 
 /// Why a task definition is refused (the API answers 400 with this).
@@ -269,7 +308,9 @@ impl TaskSpec {
                             format!("{:?} is an object, not a parameter", v.name),
                         );
                     }
-                    if let ValueType::Other(t) = &v.value_type {
+                    if let ValueType::Other(t) = &v.value_type
+                        && !t.is_empty()
+                    {
                         return invalid(
                             "values",
                             format!("{t:?} is not a CWMP value type for {}", v.name),
@@ -389,9 +430,11 @@ impl TaskSpec {
     }
 
     /// How many RPCs the task takes.
-    pub const fn steps(&self) -> usize {
+    pub fn steps(&self) -> usize {
         match self {
             TaskSpec::Refresh { .. } => 2,
+            // GetParameterValues for the types nothing else knows, then the set.
+            TaskSpec::SetParameterValues { values } if !untyped_names(values).is_empty() => 2,
             _ => 1,
         }
     }
@@ -405,6 +448,20 @@ impl TaskSpec {
     /// The request for step `step` (0-based) of the task with id `task_id`; `None` past the
     /// last step.
     pub fn request(&self, task_id: i64, step: usize) -> Option<Body> {
+        if let TaskSpec::SetParameterValues { values } = self {
+            // The step count shrinks once the first step has supplied the types.
+            let untyped = untyped_names(values);
+            return match (untyped.is_empty(), step) {
+                (true, 0 | 1) => Some(Body::SetParameterValues(cwmp::SetParameterValues {
+                    parameter_list: values.clone(),
+                    parameter_key: Self::command_key(task_id),
+                })),
+                (false, 0) => Some(Body::GetParameterValues(cwmp::GetParameterValues {
+                    parameter_names: untyped,
+                })),
+                _ => None,
+            };
+        }
         if step >= self.steps() {
             return None;
         }
@@ -598,10 +655,27 @@ impl Payload {
     /// The request to send now for task `task_id`.
     pub fn request(&self, task_id: i64) -> Result<Body, String> {
         match self {
-            Payload::Task(t) => t
-                .spec
-                .request(task_id, t.step)
-                .ok_or_else(|| format!("step {} is past the task's end", t.step)),
+            Payload::Task(t) => {
+                if let TaskSpec::SetParameterValues { values } = &t.spec {
+                    let untyped = untyped_names(values);
+                    if t.step > 0 && !untyped.is_empty() {
+                        return Err(format!(
+                            "the CPE reported no usable type for {}; give one (NAME=VALUE:TYPE)",
+                            untyped.join(", ")
+                        ));
+                    }
+                    // A type resolved after the task was created was not checked then.
+                    if let Some(v) = values.iter().find(|v| !v.value_type.accepts(&v.value)) {
+                        return Err(format!(
+                            "{:?} is not a valid {} for {}",
+                            v.value, v.value_type, v.name
+                        ));
+                    }
+                }
+                t.spec
+                    .request(task_id, t.step)
+                    .ok_or_else(|| format!("step {} is past the task's end", t.step))
+            }
             Payload::Request(b) if b.is_response() => {
                 Err(format!("{} is not a request", b.element_name()))
             }
@@ -609,9 +683,30 @@ impl Payload {
         }
     }
 
-    /// The payload for the next step, if the task has one.
-    pub fn next_step(&self) -> Option<serde_json::Value> {
+    /// The payload for the next step, if the task has one, given the CPE's answer to this one.
+    pub fn next_step(&self, response: &Body) -> Option<serde_json::Value> {
         match self {
+            Payload::Task(QueuedTask {
+                spec: TaskSpec::SetParameterValues { values },
+                step: 0,
+            }) if !untyped_names(values).is_empty() => {
+                // The GetParameterValues step: the CPE's own types complete the set.
+                let mut values = values.clone();
+                if let Body::GetParameterValuesResponse(r) = response {
+                    for v in values.iter_mut().filter(|v| is_unspecified(&v.value_type)) {
+                        if let Some(p) = r.parameter_list.iter().find(|p| p.name == v.name)
+                            && !matches!(p.value_type, ValueType::Other(_))
+                        {
+                            v.value_type = p.value_type.clone();
+                        }
+                    }
+                }
+                serde_json::to_value(QueuedTask {
+                    spec: TaskSpec::SetParameterValues { values },
+                    step: 1,
+                })
+                .ok()
+            }
             Payload::Task(t) if t.step + 1 < t.spec.steps() => serde_json::to_value(QueuedTask {
                 spec: t.spec.clone(),
                 step: t.step + 1,

@@ -43,6 +43,8 @@ pub struct CwmpConfig {
     pub tls: bool,
     /// Give every bootstrapping device fresh connection-request credentials.
     pub provision_cr_credentials: bool,
+    /// What to read from a bootstrapping device.
+    pub bootstrap: acs_core::truth::bootstrap::BootstrapSettings,
 }
 
 impl Default for CwmpConfig {
@@ -55,6 +57,7 @@ impl Default for CwmpConfig {
             trusted_proxies: Vec::new(),
             tls: false,
             provision_cr_credentials: true,
+            bootstrap: Default::default(),
         }
     }
 }
@@ -335,6 +338,15 @@ async fn open_session(
         {
             warn!(error = %e, "could not queue the device's own ACS credentials");
         }
+        if begun.inform.event.iter().any(|e| e.event_code == EventCode::Bootstrap)
+            && let Err(e) = state
+                .config
+                .bootstrap
+                .queue(&state.store, &device_id, &begun.inform.device_id.product_class, &data_model_root(&begun.inform))
+                .await
+        {
+            warn!(error = %e, "could not queue the bootstrap read");
+        }
         // After the credentials above and before any task is served, so this session already
         // carries what the rules want (in rule order).
         match state
@@ -583,6 +595,9 @@ async fn request_body(
         Ok(p) => p,
         Err(e) => return Ok(Err(e)),
     };
+    // Values the caller gave no type get one now, for this device; stored before sending.
+    let payload =
+        acs_core::truth::types::settle(&state.store, &live.device_id, task.id, payload).await?;
     let mut body = match payload.request(task.id) {
         Ok(b) => b,
         Err(e) => return Ok(Err(e)),
@@ -719,27 +734,27 @@ async fn store_completion(
     let now = Utc::now();
     match &done.result {
         Ok(body) => {
-            if let Body::GetParameterValuesResponse(r) = body {
-                let records: Vec<_> = r
-                    .parameter_list
-                    .iter()
-                    .map(storage::ParameterRecord::from_value)
-                    .collect();
-                state
-                    .store
-                    .upsert_parameters(device_id, &records, now)
-                    .await?;
-            }
             let json = serde_json::to_value(body).unwrap_or(serde_json::Value::Null);
             let payload = match state.store.get_task(done.task_id).await? {
                 Some(task) => Payload::parse(&state.store.open_payload(&task.payload)?).ok(),
                 None => None,
             };
+            // What the device now has is stored before the task says done (or takes its next
+            // step), so whoever sees the result sees the tree it produced.
+            let request = payload.as_ref().and_then(|p| p.request(done.task_id).ok());
+            acs_core::truth::record::record_completion(
+                &state.store,
+                device_id,
+                request.as_ref(),
+                body,
+                now,
+            )
+            .await?;
             if let Some(Payload::Task(task)) = &payload {
                 // Applied: credentials the ACS set are stored now, and used from now on.
                 device_credentials::store_applied(state, device_id, &task.spec).await?;
             }
-            let next = payload.and_then(|p| p.next_step());
+            let next = payload.and_then(|p| p.next_step(body));
             match next {
                 // A multi-step task goes back to the queue for its next RPC, in this session.
                 Some(payload) => state

@@ -16,6 +16,7 @@ pub mod m20261121_000004_files;
 pub mod m20261121_000005_rollouts;
 pub mod m20261121_000006_provisioning;
 pub mod m20261205_000007_device_credentials;
+pub mod m20261205_000008_parameter_truth;
 pub mod m20261205_000009_task_outcomes;
 
 /// The ordered list of all acs migrations.
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000005_rollouts::Migration),
             Box::new(m20261121_000006_provisioning::Migration),
             Box::new(m20261205_000007_device_credentials::Migration),
+            Box::new(m20261205_000008_parameter_truth::Migration),
             Box::new(m20261205_000009_task_outcomes::Migration),
         ]
     }

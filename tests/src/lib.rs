@@ -145,10 +145,14 @@ pub fn test_config() -> ServerConfig {
         nbi_listen: "127.0.0.1:0".parse().expect("addr"),
         tls: None,
         keep_alive: std::time::Duration::from_secs(60),
-        // Off by default so each suite sees only the requests it queued; the credentials suite
-        // turns it on.
+        // Off by default so each suite sees only the requests it queued; the credentials and
+        // truth suites turn them on.
         cwmp: acs_http::CwmpConfig {
             provision_cr_credentials: false,
+            bootstrap: acs_core::truth::bootstrap::BootstrapSettings {
+                fetch: false,
+                ..Default::default()
+            },
             ..acs_http::CwmpConfig::default()
         },
         cpe_auth: acs_http::CpeAuthConfig::default(),

@@ -68,8 +68,10 @@ pub struct GetArgs {
                   bulk job (several devices, a filter).\n\nEach value is NAME=VALUE[:TYPE]. TYPE \
                   is an XML Schema type with or without `xsd:` (string, int, unsignedInt, long, \
                   unsignedLong, boolean, dateTime, base64Binary, hexBinary, decimal). Without \
-                  TYPE, the type stored for the parameter is used, else xsd:string. A VALUE that \
-                  itself ends in `:<type name>` needs an explicit TYPE (`X=a:string:string`)."
+                  TYPE, the ACS uses the type stored for the parameter, else the data model's \
+                  (TR-181, TR-098, the device profile), else asks the device first (a \
+                  GetParameterValues in the same session). A VALUE that itself ends in \
+                  `:<type name>` needs an explicit TYPE (`X=a:string:string`)."
 )]
 pub struct SetArgs {
     #[command(flatten)]
@@ -294,10 +296,6 @@ pub fn get(args: GetArgs) -> anyhow::Result<()> {
     })
 }
 
-/// At most this many rows are read to find the stored types of the names `acs set` got
-/// without one.
-const TYPE_LOOKUP_ROWS: u64 = 10_000;
-
 pub fn set(args: SetArgs) -> anyhow::Result<()> {
     let mut assignments = Vec::with_capacity(args.values.len());
     for a in &args.values {
@@ -309,61 +307,18 @@ pub fn set(args: SetArgs) -> anyhow::Result<()> {
         if matches!(&resolved, Resolved::Devices(d) if d.is_empty()) {
             return Err(usage("no device given"));
         }
-        let untyped: Vec<String> = assignments
-            .iter()
-            .filter(|a| a.value_type.is_none())
-            .map(|a| a.name.clone())
-            .collect();
-        let mut stored: Vec<(String, ValueType)> = Vec::new();
-        if !untyped.is_empty() {
-            let mut query = vec![("names", untyped.join(","))];
-            query.push(resolved.parameter_query());
-            let mut seen = 0u64;
-            stream_parameters(&client, &query, |s| {
-                let Streamed::Row(v) = s else {
-                    return Ok(true);
-                };
-                seen += 1;
-                if let (Some(name), Some(t)) = (
-                    v.get("name").and_then(Value::as_str),
-                    v.get("type").and_then(Value::as_str),
-                ) && !stored.iter().any(|(n, _)| n == name)
-                {
-                    stored.push((name.to_owned(), ValueType::parse(t)));
-                }
-                Ok(stored.len() < untyped.len() && seen < TYPE_LOOKUP_ROWS)
+        // Without :TYPE the ACS picks the type per device when it sends the request (stored
+        // type, data model, else the CPE's own answer), so every device of a job gets its own.
+        let values: Vec<ParameterValue> = assignments
+            .into_iter()
+            .map(|a| {
+                ParameterValue::new(
+                    a.name,
+                    a.value,
+                    a.value_type.unwrap_or(acs_core::tasks::UNSPECIFIED_TYPE),
+                )
             })
-            .await
-            .map_err(|e| resolved.explain(e))?;
-        }
-        let mut values = Vec::with_capacity(assignments.len());
-        for a in assignments {
-            let ty = match a.value_type {
-                Some(t) => t,
-                None => match stored.iter().find(|(n, _)| *n == a.name) {
-                    Some((_, t)) => {
-                        if !t.accepts(&a.value) {
-                            return Err(usage(format!(
-                                "{}: {:?} is not a valid {} (the type stored for it); add \
-                                 :TYPE to send another type",
-                                a.name,
-                                a.value,
-                                t.wire_name()
-                            )));
-                        }
-                        t.clone()
-                    }
-                    None => {
-                        note(format!(
-                            "{}: no stored type, sending xsd:string (add :TYPE to choose)",
-                            a.name
-                        ));
-                        ValueType::String
-                    }
-                },
-            };
-            values.push(ParameterValue::new(a.name, a.value, ty));
-        }
+            .collect();
         let spec = serde_json::to_value(TaskSpec::SetParameterValues { values })?;
         submit(
             &client,

@@ -123,6 +123,7 @@ pub fn server_config(settings: &Settings) -> ServerConfig {
             trusted_proxies: settings.cwmp.trusted_proxies.clone(),
             tls: settings.cwmp.tls.is_some(),
             provision_cr_credentials: settings.cwmp.provision_connection_request_credentials,
+            bootstrap: settings.bootstrap.clone(),
         },
         cpe_auth: CpeAuthConfig {
             mode: auth.effective_mode(),

@@ -224,6 +224,13 @@ impl From<device_parameter::Model> for ParameterRow {
             value: m.value,
             xsd_type: m.xsd_type,
             writable: m.writable,
+            notification: m.notification,
+            access_list: m.access_list.map(|s| {
+                s.split(',')
+                    .filter(|e| !e.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            }),
             updated_at: m.updated_at,
         }
     }

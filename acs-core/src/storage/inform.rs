@@ -26,12 +26,24 @@ fn strip_root(name: &str) -> Option<&str> {
 
 impl Derived {
     /// Scans the (deduplicated) parameters. For the fixed paths the last
-    /// occurrence wins (like the parameter upsert). For the MAC, the first
-    /// parameter whose name ends in `MACAddress` and whose value is a valid,
-    /// non-zero MAC is used: Informs typically carry the WAN connection's
+    /// occurrence wins (like the parameter upsert). For the MAC, a parameter
+    /// that holds the device's own MAC (`crate::truth::record::mac_of`, the
+    /// same rule as for values stored later, so the two never disagree) wins;
+    /// else the first parameter whose name ends in `MACAddress` and whose
+    /// value is a valid MAC: Informs typically carry the WAN connection's
     /// `MACAddress` only.
-    pub(crate) fn from_params<'a>(params: impl IntoIterator<Item = &'a ParameterRecord>) -> Self {
-        let mut d = Derived::default();
+    pub(crate) fn from_params<'a>(
+        params: impl IntoIterator<Item = &'a ParameterRecord> + Clone,
+    ) -> Self {
+        let mut d = Derived {
+            mac: crate::truth::record::mac_of(
+                params
+                    .clone()
+                    .into_iter()
+                    .map(|p| (p.name.as_str(), p.value.as_str())),
+            ),
+            ..Derived::default()
+        };
         for p in params {
             if d.mac.is_none() && p.name.ends_with("MACAddress") {
                 d.mac = normalize_mac(&p.value);
@@ -109,6 +121,24 @@ mod tests {
 
     fn p(name: &str, value: &str) -> ParameterRecord {
         ParameterRecord::new(name, value, "xsd:string")
+    }
+
+    #[test]
+    fn the_devices_own_mac_wins_over_a_wan_connections() {
+        let wan = p(
+            "InternetGatewayDevice.WANDevice.1.WANConnectionDevice.1.WANIPConnection.1.MACAddress",
+            "00:1a:2b:3c:4d:01",
+        );
+        let lan = p(
+            "InternetGatewayDevice.LANDevice.1.LANEthernetInterfaceConfig.1.MACAddress",
+            "00:1a:2b:3c:4d:02",
+        );
+        for params in [[wan.clone(), lan.clone()], [lan, wan]] {
+            assert_eq!(
+                Derived::from_params(&params).mac.as_deref(),
+                Some("00:1A:2B:3C:4D:02")
+            );
+        }
     }
 
     #[test]

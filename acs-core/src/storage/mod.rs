@@ -36,6 +36,7 @@ mod session_ops;
 mod tasks;
 mod tokens;
 mod txn;
+mod truth;
 mod writer;
 
 #[cfg(test)]
@@ -74,6 +75,7 @@ pub use tokens::{
     ADMIN_TOKEN_FILE, ADMIN_TOKEN_NAME, LAST_USED_RESOLUTION, Role, TOKEN_CACHE_TTL, TokenInfo,
     UnknownRole, ensure_admin_token, parse_token,
 };
+pub use truth::AttributeRecord;
 pub use writer::InformWriter;
 
 /// Largest number of bind parameters put in one statement.

@@ -142,6 +142,10 @@ pub struct ParameterRow {
     pub xsd_type: String,
     /// Writability, when known.
     pub writable: Option<bool>,
+    /// Notification attribute (0–6) as last set or reported, when known.
+    pub notification: Option<i32>,
+    /// AccessList as last set or reported (`Subscriber`, …), when known.
+    pub access_list: Option<Vec<String>>,
     /// When value, type or writability last changed. Re-reporting an
     /// unchanged value does not rewrite the row (see
     /// [`crate::storage::Store::upsert_parameters`]).

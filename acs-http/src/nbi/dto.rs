@@ -109,11 +109,16 @@ pub struct Parameter {
     pub name: String,
     /// Value as text.
     pub value: String,
-    /// xsd type as reported (`xsd:string`, …).
+    /// xsd type as reported (`xsd:string`, …); empty for a name known only from
+    /// GetParameterNames or AddObject (not read yet).
     #[serde(rename = "type")]
     pub xsd_type: String,
     /// Writability, when known.
     pub writable: Option<bool>,
+    /// Notification attribute (0 off, 1 passive, 2 active, …), when known.
+    pub notification: Option<i32>,
+    /// AccessList (`Subscriber`, …), when known.
+    pub access_list: Option<Vec<String>>,
     /// When the value last changed.
     pub updated_at: DateTime<Utc>,
 }
@@ -125,6 +130,8 @@ impl From<ParameterRow> for Parameter {
             value: p.value,
             xsd_type: p.xsd_type,
             writable: p.writable,
+            notification: p.notification,
+            access_list: p.access_list,
             updated_at: p.updated_at,
         }
     }
@@ -676,7 +683,9 @@ pub struct SetValue {
     pub name: String,
     /// Value as text.
     pub value: String,
-    /// `xsd:string` (default), `xsd:unsignedInt`, `xsd:boolean`, `xsd:dateTime`, …
+    /// `xsd:string`, `xsd:unsignedInt`, `xsd:boolean`, `xsd:dateTime`, … Absent: the type stored
+    /// for the parameter, else the data model's (TR-181, TR-098, device profile), else the one
+    /// the device reports in a GetParameterValues sent just before.
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub value_type: Option<String>,
 }

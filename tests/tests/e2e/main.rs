@@ -14,3 +14,4 @@ mod sessions;
 mod simulated;
 mod tasks;
 mod transport;
+mod truth;

@@ -10,6 +10,8 @@ pub struct Model {
     pub value: String,
     pub xsd_type: String,
     pub writable: Option<bool>,
+    pub notification: Option<i32>,
+    pub access_list: Option<String>,
     pub updated_at: DateTimeUtc,
 }
 
