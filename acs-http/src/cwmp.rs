@@ -261,6 +261,9 @@ async fn open_session(
         Err(e) => {
             m::session_failed("decode");
             warn!(?ip, error = %e, "undecodable message opening a session");
+            if let Some(fault) = cwmp::decode_fault(&body, &e) {
+                return cwmp_response(&fault);
+            }
             return HttpResponse::BadRequest().body(format!("malformed CWMP message: {e}\n"));
         }
     };
@@ -417,7 +420,10 @@ async fn continue_session(
                 Ok(env) => Some(env),
                 Err(e) => {
                     warn!(error = %e, "undecodable message in a session");
-                    let response = HttpResponse::BadRequest().body(format!("malformed CWMP message: {e}\n"));
+                    let response = match cwmp::decode_fault(&body, &e) {
+                        Some(fault) => cwmp_response(&fault),
+                        None => HttpResponse::BadRequest().body(format!("malformed CWMP message: {e}\n")),
+                    };
                     return fail(state, &mut live, Failure { response, reason: "decode" }).await;
                 }
             }
