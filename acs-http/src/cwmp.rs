@@ -616,12 +616,9 @@ async fn request_body(
         download.url = format!(
             "{}{}",
             base.trim_end_matches('/'),
-            state.files.download_path(
-                &live.device_id,
-                Some(task.id),
-                &file.name,
-                DOWNLOAD_TOKEN_TTL
-            )
+            state
+                .files
+                .download_path(&live.device_id, Some(task.id), &file, DOWNLOAD_TOKEN_TTL)
         );
     }
     // Vendor file types (`X <OUI> <name>`, TR-069 A.3.2.8) name the device's own OUI; a task

@@ -15,6 +15,7 @@ pub mod m20261121_000003_jobs;
 pub mod m20261121_000004_files;
 pub mod m20261121_000005_rollouts;
 pub mod m20261121_000006_provisioning;
+pub mod m20261205_000011_transfer_files;
 
 /// The ordered list of all acs migrations.
 #[derive(Debug)]
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000004_files::Migration),
             Box::new(m20261121_000005_rollouts::Migration),
             Box::new(m20261121_000006_provisioning::Migration),
+            Box::new(m20261205_000011_transfer_files::Migration),
         ]
     }
 }

@@ -27,7 +27,7 @@ pub struct File {
     pub id: i64,
     /// Name (the last segment of its download URL).
     pub name: String,
-    /// `firmware`, `config-template`, `ca` or `other`.
+    /// `firmware`, `config-template`, `ca`, `vars` (a variables CSV, never served to devices) or `other`.
     #[serde(rename = "type")]
     pub file_type: String,
     /// Only for devices of this product class.
@@ -111,7 +111,7 @@ pub struct TransferLog {
 fn parse_kind(s: &str) -> Result<FileKind, ApiError> {
     FileKind::parse(s).ok_or_else(|| {
         ApiError::invalid(format!(
-            "unknown file type `{s}`: firmware, config-template, ca or other"
+            "unknown file type `{s}`: firmware, config-template, ca, vars or other"
         ))
     })
 }
@@ -135,7 +135,7 @@ impl From<FileStoreError> for ApiError {
 pub struct UploadQuery {
     /// File name: 1–255 of letters, digits, `.`, `-`, `_`, `+` (e.g. `sip88xx.12-0-3MPP.loads`).
     name: String,
-    /// `firmware`, `config-template`, `ca` or `other` (default `other`).
+    /// `firmware`, `config-template`, `ca`, `vars` (a variables CSV, never served to devices) or `other` (default `other`).
     #[serde(rename = "type")]
     file_type: Option<String>,
     /// Only for devices of this product class.
