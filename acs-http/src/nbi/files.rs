@@ -293,12 +293,15 @@ pub struct Rendered {
 }
 
 /// Renders a configuration template for one device without pushing anything (a dry run).
-/// Missing variables are a 400 naming every one of them.
+/// Missing variables are a 400 naming every one of them. Operator: the result holds the
+/// device's secrets (passwords from the variables CSV and the stored parameters).
 #[utoipa::path(post, path = "/api/v1/config/render", tag = "files", request_body = RenderRequest,
     responses((status = 200, body = Rendered),
+        (status = 403, description = "A viewer token", body = ErrorBody),
         (status = 400, description = "Invalid template, CSV, or missing variables", body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, description = "`ambiguous` device name", body = ErrorBody)))]
 pub async fn render_config(
+    _op: Operator,
     ops: Data<acs_core::ops::Operations>,
     body: actix_web::web::Json<RenderRequest>,
 ) -> Result<HttpResponse, ApiError> {

@@ -257,6 +257,16 @@ async fn files_are_managed_through_the_api() {
     assert_eq!(file["version"], "sip88xx.12-0-3MPP");
     let id = file["id"].as_i64().unwrap();
 
+    // A rendering holds the device's secrets: a viewer may not ask for one.
+    let render = serde_json::json!({"template": "<flat-profile><A>{{ serial }}</A></flat-profile>", "device": device});
+    assert_eq!(
+        viewer.post("/api/v1/config/render", &render).await.status,
+        403
+    );
+    assert_eq!(
+        operator.post("/api/v1/config/render", &render).await.status,
+        200
+    );
     let listed = viewer.get("/api/v1/files?type=firmware").await.json();
     assert_eq!(listed["files"].as_array().unwrap().len(), 1);
     assert_eq!(
