@@ -217,6 +217,16 @@ impl Cpe {
     /// One CWMP session: Inform, then answer every request with `answer` until the ACS ends the
     /// session. Returns the requests the ACS sent.
     fn session(&self, acs: &Acs, answer: impl Fn(&Body) -> Body) -> Vec<Body> {
+        self.session_from(acs, self.inform(EventCode::Periodic), answer)
+    }
+
+    /// [`Cpe::session`] opened with `inform`.
+    fn session_from(
+        &self,
+        acs: &Acs,
+        inform: Envelope,
+        answer: impl Fn(&Body) -> Body,
+    ) -> Vec<Body> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -232,14 +242,9 @@ impl Cpe {
                 req.header("Content-Type", "text/xml; charset=\"utf-8\"")
                     .send()
             };
-            let resp = post(
-                cwmp::encode(&self.inform(EventCode::Periodic))
-                    .unwrap()
-                    .into_bytes(),
-                None,
-            )
-            .await
-            .unwrap();
+            let resp = post(cwmp::encode(&inform).unwrap().into_bytes(), None)
+                .await
+                .unwrap();
             assert_eq!(resp.status(), 200, "InformResponse");
             if let Some(c) = resp
                 .headers()
@@ -487,6 +492,45 @@ fn devices_and_the_bulk_parameter_query() {
     assert_eq!(acs.json(&["devices", "list"]).as_array().unwrap().len(), 3);
     // Now the serial is unique.
     assert_eq!(acs.json(&["devices", "show", "DUP"])["id"], C.id());
+}
+
+#[test]
+fn device_supplied_control_characters_are_escaped_in_table_and_csv() {
+    let acs = Acs::start();
+    // C1 controls and DEL are XML characters, so a CPE can store them: U+009B is the 8-bit
+    // CSI that starts a terminal escape sequence (here: clear the screen, then red).
+    let hostile = "12-0\u{9b}2J\u{9b}31mOK\u{7f}";
+    let mut inform = A.inform(EventCode::Boot);
+    let Body::Inform(i) = &mut inform.body else {
+        unreachable!()
+    };
+    for p in &mut i.parameter_list {
+        if p.name == "Device.DeviceInfo.SoftwareVersion" {
+            p.value = hostile.to_owned();
+        }
+    }
+    assert!(A.session_from(&acs, inform, |b| panic!("{b:?}")).is_empty());
+    let escaped = "12-0\\u{9b}2J\\u{9b}31mOK\\x7f";
+    let sw = "Device.DeviceInfo.SoftwareVersion";
+    for args in [
+        &["devices", "list"][..],
+        &["devices", "show", "SN-A"],
+        &["get", "-d", "SN-A", sw],
+    ] {
+        for format in ["table", "csv"] {
+            let out = acs.run(&[args, &["--format", format]].concat());
+            assert!(ok(&out), "{args:?}: {}", stderr(&out));
+            let text = stdout(&out);
+            assert!(
+                !text.chars().any(|c| c.is_control() && c != '\n'),
+                "{args:?} {format}: {text:?}"
+            );
+            assert!(text.contains(escaped), "{args:?} {format}: {text}");
+        }
+    }
+    // JSON carries the value itself, for scripts.
+    let d = acs.json(&["devices", "show", "SN-A"]);
+    assert_eq!(d["software_version"], hostile);
 }
 
 #[test]

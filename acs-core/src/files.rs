@@ -18,6 +18,9 @@ use tokio::io::AsyncWriteExt;
 
 use crate::storage::{FileRow, NewFile, Store, StoreError};
 
+mod release;
+pub use release::{is_release_manifest, listed_names};
+
 /// Why a file operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum FileStoreError {
@@ -483,19 +486,26 @@ mod tests {
     }
 }
 
-/// A per-transfer download token: which device may fetch files, for which task, until when.
+/// A per-transfer download token: which device may fetch which file, for which task, until
+/// when.
 ///
-/// The token is `<expires>.<task>.<device>.<mac>`: expiry in Unix seconds, the task id (0 for
-/// none), the device id in base64url, and a truncated HMAC-SHA-256 over the rest under the
-/// server's transfer key. It is stateless, so a token minted before a restart stays valid after
-/// it (the key is kept in the data directory), and it authorises a *directory*: an MPP phone
-/// fetches the other files of a firmware release from next to the `.loads` file it was sent.
+/// The token is `<expires>.<task>.<file>.<hash>.<device>.<mac>`: expiry in Unix seconds, the
+/// task id (0 for none), the file id and the first 16 hex digits of its SHA-256, the device id
+/// in base64url, and a truncated HMAC-SHA-256 over the rest under the server's transfer key. It
+/// is stateless, so a token minted before a restart stays valid after it (the key is kept in
+/// the data directory). It opens the one file it was made for (the hash makes a file deleted
+/// and replaced under a reused id a different file), and for an MPP release manifest the
+/// files that manifest names ([`is_release_manifest`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransferToken {
     /// The device the transfer is for.
     pub device_id: String,
     /// The task that asked for it (Download), if any.
     pub task_id: Option<i64>,
+    /// The stored file it opens.
+    pub file_id: i64,
+    /// The start of that file's SHA-256 ([`TransferToken::hash_of`]).
+    pub file_hash: String,
     /// Unix seconds after which the token is refused.
     pub expires: i64,
 }
@@ -523,15 +533,30 @@ fn token_mac(key: &[u8; 32], payload: &str) -> [u8; TOKEN_MAC_BYTES] {
     out
 }
 
+/// Hex digits of the content hash a token carries: 64 bits, enough to tell two uploads apart.
+const TOKEN_HASH_DIGITS: usize = 16;
+
 impl TransferToken {
+    /// The token's form of a file's SHA-256.
+    pub fn hash_of(file: &FileRow) -> String {
+        file.sha256.chars().take(TOKEN_HASH_DIGITS).collect()
+    }
+
+    /// Whether the token was made for `file` (same id, same content).
+    pub fn opens(&self, file: &FileRow) -> bool {
+        self.file_id == file.id && self.file_hash == Self::hash_of(file)
+    }
+
     /// The signed, URL-safe form.
     pub fn sign(&self, key: &[u8; 32]) -> String {
         use base64::Engine as _;
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let payload = format!(
-            "{}.{}.{}",
+            "{}.{}.{}.{}.{}",
             self.expires,
             self.task_id.unwrap_or(0),
+            self.file_id,
+            self.file_hash,
             b64.encode(self.device_id.as_bytes())
         );
         let mac = b64.encode(token_mac(key, &payload));
@@ -555,15 +580,21 @@ impl TransferToken {
         {
             return Err(TokenError::Invalid);
         }
-        let mut parts = payload.splitn(3, '.');
-        let expires: i64 = parts
+        let mut parts = payload.splitn(5, '.');
+        let mut number = || -> Result<i64, TokenError> {
+            parts
+                .next()
+                .and_then(|p| p.parse().ok())
+                .ok_or(TokenError::Invalid)
+        };
+        let expires = number()?;
+        let task = number()?;
+        let file_id = number()?;
+        let file_hash = parts
             .next()
-            .and_then(|p| p.parse().ok())
-            .ok_or(TokenError::Invalid)?;
-        let task: i64 = parts
-            .next()
-            .and_then(|p| p.parse().ok())
-            .ok_or(TokenError::Invalid)?;
+            .filter(|h| h.len() == TOKEN_HASH_DIGITS)
+            .ok_or(TokenError::Invalid)?
+            .to_owned();
         let device = parts
             .next()
             .and_then(|p| b64.decode(p).ok())
@@ -575,6 +606,8 @@ impl TransferToken {
         Ok(TransferToken {
             device_id: device,
             task_id: (task != 0).then_some(task),
+            file_id,
+            file_hash,
             expires,
         })
     }
@@ -637,6 +670,8 @@ mod token_tests {
         let t = TransferToken {
             device_id: "00562B-CP%2D8851%2D3PCC-FCH1".into(),
             task_id: Some(42),
+            file_id: 7,
+            file_hash: "0123456789abcdef".into(),
             expires: 2_000,
         };
         let signed = t.sign(&key);

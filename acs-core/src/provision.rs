@@ -809,7 +809,7 @@ pub async fn import_config_rules(
             None => None,
         };
         let vars = match &r.vars {
-            Some(p) => Some(import_file(files, store, &r.name, p, FileKind::Other, None).await?),
+            Some(p) => Some(import_file(files, store, &r.name, p, FileKind::Vars, None).await?),
             None => None,
         };
         let firmware = match &r.firmware {
@@ -1033,11 +1033,9 @@ impl Provisioner {
             "template",
         )
         .await?;
-        if let Some(id) = rule.spec.vars_file
-            && self.store.get_file(id).await?.is_none()
-        {
-            return invalid(&name, format!("vars file {id} does not exist"));
-        }
+        // Only a file stored as `vars` is never served to devices: a CSV of secrets uploaded
+        // as anything else is refused rather than silently left downloadable.
+        file(rule.spec.vars_file, FileKind::Vars, "vars").await?;
         if let Some(fw) = file(rule.spec.firmware_file, FileKind::Firmware, "firmware").await? {
             let version = rule
                 .spec
@@ -1086,6 +1084,30 @@ impl Provisioner {
             Some(_) => Ok(()),
             None => Err(ProvisionError::NotFound(name.to_owned())),
         }
+    }
+
+    /// The files the rules that apply to a device send it (templates and firmware; never a
+    /// variables CSV, which is only read here): what it may fetch by name from
+    /// `/files/d/<name>`. One query per rule that names a file.
+    pub async fn files_assigned_to(&self, device_id: &str) -> Result<Vec<i64>, ProvisionError> {
+        let now = Utc::now();
+        let mut ids = Vec::new();
+        for rule in self.rules().await? {
+            let files: Vec<i64> = [rule.spec.template_file, rule.spec.firmware_file]
+                .into_iter()
+                .flatten()
+                .filter(|id| !ids.contains(id))
+                .collect();
+            if !files.is_empty()
+                && self
+                    .store
+                    .device_matches(device_id, rule.filter.as_ref(), now)
+                    .await?
+            {
+                ids.extend(files);
+            }
+        }
+        Ok(ids)
     }
 
     /// The rules using a stored file (a file in use must not be deleted).

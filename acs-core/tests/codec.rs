@@ -539,6 +539,61 @@ fn encoder_refuses_what_the_schema_forbids() {
     assert!(cwmp::encode(&Envelope::new(ns10, None, control)).is_err());
 }
 
+/// The characters XML 1.0's `Char` production leaves out, sampled at every edge.
+const FORBIDDEN: [u32; 12] = [
+    0x0, 0x1, 0x8, 0xB, 0xC, 0xE, 0x1B, 0x1F, 0xFFFE, 0xFFFF, 0xD800, 0xDFFF,
+];
+
+#[test]
+fn characters_xml_forbids_are_refused_with_fault_8003() {
+    for cp in FORBIDDEN {
+        let mut variants = vec![
+            format!("&#{cp};"),
+            format!("&#x{cp:x};"),
+            format!("&#x{cp:04X};"),
+        ];
+        // Surrogates cannot be written raw in UTF-8; the others can.
+        if let Some(c) = char::from_u32(cp) {
+            variants.push(c.to_string());
+        }
+        for bad in variants {
+            let param = PARAM.replace("sip88xx.12-0-2MPP-1", &format!("v{bad}1"));
+            let xml = inform_xml("", HEADER, DEVICE_ID, EVENT, TIME, &param);
+            let err = cwmp::decode(xml.as_bytes()).expect_err(&format!("{bad:?} accepted"));
+            assert!(
+                matches!(err, DecodeError::ForbiddenChar { code_point, .. } if code_point == cp),
+                "{bad:?}: {err}"
+            );
+            let fault = cwmp::decode_fault(xml.as_bytes(), &err).expect("a fault");
+            assert_eq!(fault.namespace.as_str(), "urn:dslforum-org:cwmp-1-2");
+            let Body::Fault(f) = &fault.body else {
+                panic!("{fault:?}")
+            };
+            assert_eq!(f.detail.fault_code.code(), 8003, "{bad:?}");
+            // The fault itself is writable: its text names the code point, not the raw byte.
+            let written = cwmp::encode(&fault).expect("the fault encodes");
+            assert!(written.contains(&format!("U+{cp:04X}")), "{written}");
+        }
+    }
+    // In a name, an attribute and the header too, not only in values.
+    for xml in [
+        default_inform().replace("<SerialNumber>FCH1", "<SerialNumber>FC\u{0}H1"),
+        default_inform().replace("<Name>Device.", "<Name>&#x7;Device."),
+        default_inform().replace("mustUnderstand=\"1\"", "mustUnderstand=\"&#1;\""),
+        default_inform().replace(">42<", ">4\u{1b}2<"),
+    ] {
+        let err = cwmp::decode(xml.as_bytes()).expect_err("accepted");
+        assert!(matches!(err, DecodeError::ForbiddenChar { .. }), "{err}");
+    }
+    // Other decode errors stay HTTP errors: no fault for a message that is not XML.
+    let err = cwmp::decode(b"<a>").unwrap_err();
+    assert!(cwmp::decode_fault(b"<a>", &err).is_none());
+    // Without a cwmp namespace in sight, the fault is written in cwmp-1-0.
+    let err = cwmp::decode(b"<a>\0</a>").unwrap_err();
+    let fault = cwmp::decode_fault(b"<a>\0</a>", &err).unwrap();
+    assert_eq!(fault.namespace.as_str(), "urn:dslforum-org:cwmp-1-0");
+}
+
 mod properties {
     use super::*;
     use acs_core::cwmp::*;
@@ -1230,6 +1285,35 @@ mod properties {
             let xml = cwmp::encode(&env).map_err(|e| TestCaseError::fail(format!("{e}")))?;
             let back = cwmp::decode(xml.as_bytes()).map_err(|e| TestCaseError::fail(format!("{e}\n{xml}")))?;
             prop_assert_eq!(back, env, "{}", xml);
+        }
+
+        #[test]
+        fn a_value_is_refused_exactly_when_it_holds_a_character_outside_xml_char(
+            value in "[a-z]{0,5}", c in any::<char>(), tail in "[a-z]{0,5}", as_ref in any::<bool>(),
+        ) {
+            let allowed = matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..);
+            let written = match c {
+                _ if as_ref => format!("&#x{:X};", u32::from(c)),
+                '<' => "&lt;".to_owned(),
+                '&' => "&amp;".to_owned(),
+                // A raw CR is normalised to LF by XML's end-of-line handling.
+                '\r' => "&#13;".to_owned(),
+                _ => c.to_string(),
+            };
+            let param = super::PARAM.replace("sip88xx.12-0-2MPP-1", &format!("v{value}{written}{tail}1"));
+            let xml = super::inform_xml("", super::HEADER, super::DEVICE_ID, super::EVENT, super::TIME, &param);
+            match cwmp::decode(xml.as_bytes()) {
+                Ok(env) => {
+                    prop_assert!(allowed, "U+{:04X} accepted", u32::from(c));
+                    let Body::Inform(inform) = env.body else { panic!("not an Inform") };
+                    prop_assert_eq!(&inform.parameter_list[0].value, &format!("v{value}{c}{tail}1"));
+                }
+                Err(DecodeError::ForbiddenChar { code_point, .. }) => {
+                    prop_assert!(!allowed);
+                    prop_assert_eq!(code_point, u32::from(c));
+                }
+                Err(e) => prop_assert!(false, "U+{:04X}: {}", u32::from(c), e),
+            }
         }
 
         #[test]

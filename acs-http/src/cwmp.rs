@@ -253,6 +253,9 @@ async fn open_session(
         Err(e) => {
             m::session_failed("decode");
             warn!(?ip, error = %e, "undecodable message opening a session");
+            if let Some(fault) = cwmp::decode_fault(&body, &e) {
+                return cwmp_response(&fault);
+            }
             return HttpResponse::BadRequest().body(format!("malformed CWMP message: {e}\n"));
         }
     };
@@ -434,7 +437,10 @@ async fn continue_session(
                 Ok(env) => Some(env),
                 Err(e) => {
                     warn!(error = %e, "undecodable message in a session");
-                    let response = HttpResponse::BadRequest().body(format!("malformed CWMP message: {e}\n"));
+                    let response = match cwmp::decode_fault(&body, &e) {
+                        Some(fault) => cwmp_response(&fault),
+                        None => HttpResponse::BadRequest().body(format!("malformed CWMP message: {e}\n")),
+                    };
                     return fail(state, &mut live, Failure { response, reason: "decode" }).await;
                 }
             }
@@ -634,12 +640,9 @@ async fn request_body(
         download.url = format!(
             "{}{}",
             base.trim_end_matches('/'),
-            state.files.download_path(
-                &live.device_id,
-                Some(task.id),
-                &file.name,
-                DOWNLOAD_TOKEN_TTL
-            )
+            state
+                .files
+                .download_path(&live.device_id, Some(task.id), &file, DOWNLOAD_TOKEN_TTL)
         );
     }
     // Vendor file types (`X <OUI> <name>`, TR-069 A.3.2.8) name the device's own OUI; a task

@@ -1,10 +1,15 @@
-//! The file server for CPEs: `GET`/`HEAD /files/t/{token}/{name}` on the CWMP listener.
+//! The file server for CPEs: `GET`/`HEAD /files/t/{token}/{name}` and `/files/d/{name}` on the
+//! CWMP listener.
 //!
-//! Every download is authorised by a per-transfer token in the URL
-//! ([`acs_core::files::TransferToken`]); nothing is served without one. The token names a
-//! device, and the file is looked up by name among the stored files that suit that device's
-//! product class, so an MPP phone can fetch the other files of a firmware release from next to
-//! the `.loads` file it was pointed at (SPEC §9).
+//! Every download is authorised for one device and a known set of files; nothing is served to
+//! an unauthenticated client. A per-transfer token in the URL
+//! ([`acs_core::files::TransferToken`]) opens the file of its own Download and, when that file
+//! is an MPP release manifest (`.loads`), the files of the same release the manifest names
+//! (SPEC §9), looked up among the stored files that suit the device's product class.
+//! `/files/d/{name}` with a device's own credentials opens only the files assigned to it: by a
+//! provisioning rule that applies to it, or by an unfinished Download task of its own (a job's
+//! or a rollout's included), and the files of such a release. A variables CSV
+//! ([`FileKind::Vars`]) is never served, under any name or token.
 //!
 //! HTTP behaviour (RFC 9110), which MPP phones and other CPEs rely on: `ETag` is the content's
 //! SHA-256 and `If-None-Match` gets 304; one `Range` (`a-b`, `a-`, `-n`) gets 206 with
@@ -74,20 +79,23 @@ impl FileServer {
             .clone()
     }
 
-    /// A download URL path (`/files/t/<token>/<name>`) for `device_id`, valid for `ttl`.
+    /// A download URL path (`/files/t/<token>/<name>`) for `device_id` to fetch `file`,
+    /// valid for `ttl`.
     pub fn download_path(
         &self,
         device_id: &str,
         task_id: Option<i64>,
-        name: &str,
+        file: &FileRow,
         ttl: chrono::TimeDelta,
     ) -> String {
         let token = TransferToken {
             device_id: device_id.to_owned(),
             task_id,
+            file_id: file.id,
+            file_hash: TransferToken::hash_of(file),
             expires: (Utc::now() + ttl).timestamp(),
         };
-        format!("/files/t/{}/{name}", token.sign(&self.key))
+        format!("/files/t/{}/{}", token.sign(&self.key), file.name)
     }
 }
 
@@ -294,8 +302,74 @@ pub async fn download_authenticated(
         },
         None => None,
     };
-    record.device_id = device.as_ref().map(|d| d.id.clone());
-    serve(&req, &server, &name, device, None, record).await
+    let Some(device) = device else {
+        // Shared credentials name no device, and files are assigned to devices.
+        record.status = 403;
+        record.outcome = "unauthorized".into();
+        log(&server, record).await;
+        return plain(
+            StatusCode::FORBIDDEN,
+            "downloads without a token URL need the device's own credentials (username = device id)",
+        );
+    };
+    record.device_id = Some(device.id.clone());
+    let file = match assigned_file(&server, &cwmp.provisioner, &device, &name).await {
+        Ok(Some(f)) => f,
+        Ok(None) => return not_found(&server, record, &name).await,
+        Err(e) => {
+            warn!(error = %e, "file server: reading the device's assignments failed");
+            return storage_unavailable();
+        }
+    };
+    serve(&req, &server, file, Some(device), None, record).await
+}
+
+/// The file named `name` that `device` may fetch by name: one a rule that applies to it or
+/// an unfinished Download of its own sends, or a file of such a release.
+async fn assigned_file(
+    server: &FileServer,
+    provisioner: &acs_core::provision::Provisioner,
+    device: &DeviceRow,
+    name: &str,
+) -> Result<Option<FileRow>, String> {
+    let Some(file) = server
+        .store
+        .find_file_for_device(name, Some(&device.product_class))
+        .await
+        .map_err(|e| e.to_string())?
+    else {
+        return Ok(None);
+    };
+    let mut assigned = server
+        .store
+        .files_of_pending_downloads(&device.id)
+        .await
+        .map_err(|e| e.to_string())?;
+    assigned.extend(
+        provisioner
+            .files_assigned_to(&device.id)
+            .await
+            .map_err(|e| e.to_string())?,
+    );
+    if assigned.contains(&file.id) {
+        return Ok(Some(file));
+    }
+    for id in assigned {
+        let Some(release) = server.store.get_file(id).await.map_err(|e| e.to_string())? else {
+            continue;
+        };
+        if server
+            .files
+            .release_names(&release)
+            .await
+            .map_err(|e| e.to_string())?
+            .contains(name)
+        {
+            return Ok(Some(file));
+        }
+    }
+    // Unassigned files are reported as absent: the answer tells nothing about what is stored.
+    Ok(None)
 }
 
 /// `GET`/`HEAD /files/t/{token}/{name}`.
@@ -328,35 +402,110 @@ pub async fn download(
             return storage_unavailable();
         }
     };
-    serve(&req, &server, &name, device, token.task_id, record).await
-}
-
-/// Answers an authorised request for `name` (for `device`, by the Download `task_id`).
-async fn serve(
-    req: &HttpRequest,
-    server: &FileServer,
-    name: &str,
-    device: Option<DeviceRow>,
-    task_id: Option<i64>,
-    mut record: FileTransferRecord,
-) -> HttpResponse {
-    let file = match server
-        .store
-        .find_file_for_device(name, device.as_ref().map(|d| d.product_class.as_str()))
-        .await
-    {
-        Ok(Some(f)) => f,
-        Ok(None) => {
-            record.status = 404;
-            record.outcome = "not_found".into();
-            log(server, record).await;
-            return plain(StatusCode::NOT_FOUND, &format!("no file named {name}"));
-        }
+    let own = match server.store.get_file(token.file_id).await {
+        Ok(Some(f)) if token.opens(&f) => f,
+        // Deleted, or deleted and its id reused by other content.
+        Ok(_) => return not_found(&server, record, &name).await,
         Err(e) => {
             warn!(error = %e, "file server: reading the file failed");
             return storage_unavailable();
         }
     };
+    let file = if own.name == name {
+        own
+    } else {
+        match release_file(&server, &own, &name, device.as_ref()).await {
+            Ok(Release::File(f)) => f,
+            Ok(Release::Missing) => return not_found(&server, record, &name).await,
+            Ok(Release::NotListed) => {
+                record.status = 403;
+                record.outcome = "unauthorized".into();
+                log(&server, record).await;
+                return plain(
+                    StatusCode::FORBIDDEN,
+                    &format!("this transfer's token does not open {name}"),
+                );
+            }
+            Err(e) => {
+                warn!(error = %e, "file server: reading the release failed");
+                return storage_unavailable();
+            }
+        }
+    };
+    serve(&req, &server, file, device, token.task_id, record).await
+}
+
+/// What a token made for one file says about another name.
+enum Release {
+    /// A file of the same release, stored.
+    File(FileRow),
+    /// Listed by the release but not stored.
+    Missing,
+    /// Not part of the token's transfer.
+    NotListed,
+}
+
+/// The file `name` of the release whose manifest is `own`, for `device`.
+async fn release_file(
+    server: &FileServer,
+    own: &FileRow,
+    name: &str,
+    device: Option<&DeviceRow>,
+) -> Result<Release, String> {
+    let listed = server
+        .files
+        .release_names(own)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !listed.contains(name) {
+        return Ok(Release::NotListed);
+    }
+    let product_class = device
+        .map(|d| d.product_class.as_str())
+        .or(own.product_class.as_deref());
+    Ok(
+        match server
+            .store
+            .find_file_for_device(name, product_class)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            Some(f) => Release::File(f),
+            None => Release::Missing,
+        },
+    )
+}
+
+async fn not_found(
+    server: &FileServer,
+    mut record: FileTransferRecord,
+    name: &str,
+) -> HttpResponse {
+    record.status = 404;
+    record.outcome = "not_found".into();
+    log(server, record).await;
+    plain(StatusCode::NOT_FOUND, &format!("no file named {name}"))
+}
+
+/// Answers an authorised request for `file` (for `device`, by the Download `task_id`).
+async fn serve(
+    req: &HttpRequest,
+    server: &FileServer,
+    file: FileRow,
+    device: Option<DeviceRow>,
+    task_id: Option<i64>,
+    mut record: FileTransferRecord,
+) -> HttpResponse {
+    let name = file.name.clone();
+    // The last line of defence: whatever route or token led here, a variables CSV holds every
+    // phone's secrets and is only ever read by the server.
+    if !file.kind.servable() {
+        warn!(
+            file = file.id,
+            "file server: refused to serve a variables file"
+        );
+        return not_found(server, record, &name).await;
+    }
     record.file_id = Some(file.id);
     // A template is rendered for the device asking, never served raw.
     let rendered = if file.kind == FileKind::ConfigTemplate {

@@ -18,6 +18,7 @@ pub mod m20261121_000006_provisioning;
 pub mod m20261205_000007_device_credentials;
 pub mod m20261205_000008_parameter_truth;
 pub mod m20261205_000009_task_outcomes;
+pub mod m20261205_000011_transfer_files;
 
 /// The ordered list of all acs migrations.
 #[derive(Debug)]
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000007_device_credentials::Migration),
             Box::new(m20261205_000008_parameter_truth::Migration),
             Box::new(m20261205_000009_task_outcomes::Migration),
+            Box::new(m20261205_000011_transfer_files::Migration),
         ]
     }
 }

@@ -47,7 +47,7 @@ pub struct UploadArgs {
     pub path: PathBuf,
     /// What it is.
     #[arg(long = "type", value_name = "TYPE", default_value = "other",
-        value_parser = ["firmware", "config-template", "ca", "other"])]
+        value_parser = ["firmware", "config-template", "ca", "vars", "other"])]
     pub file_type: String,
     /// Only for devices of this product class (e.g. CP-8851-3PCC).
     #[arg(long, value_name = "PC")]
@@ -67,7 +67,7 @@ pub struct UploadArgs {
 pub struct ListArgs {
     /// Only files of this type.
     #[arg(long = "type", value_name = "TYPE",
-        value_parser = ["firmware", "config-template", "ca", "other"])]
+        value_parser = ["firmware", "config-template", "ca", "vars", "other"])]
     pub file_type: Option<String>,
     #[command(flatten)]
     pub client: ClientArgs,
@@ -339,7 +339,8 @@ pub fn push(a: PushArgs) -> anyhow::Result<()> {
                     .and_then(|s| s.to_str())
                     .unwrap_or("config");
                 let name = format!("{stem}.vars-{}.csv", file["id"]);
-                Some(upload_file(&client, path, "other", None, None, Some(&name)).await?)
+                // Stored as `vars`: the file server never sends one to a device.
+                Some(upload_file(&client, path, "vars", None, None, Some(&name)).await?)
             }
             None => None,
         };

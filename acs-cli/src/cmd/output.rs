@@ -10,6 +10,12 @@
 //! Values keep their JSON type in `json`/`ndjson` (`null` stays `null`); in `table` and `csv`
 //! null is an empty cell, a list of strings (tags) is joined with `,`, and an object is its
 //! compact JSON.
+//!
+//! Values come from devices (a CPE chooses its own parameter values, serial number, fault
+//! strings), so `table` and `csv` cells escape control characters (C0, DEL, C1) as `\x1b` /
+//! `\u{9b}`: an escape sequence a device stored must never reach an operator's terminal raw,
+//! where it could rewrite the screen or the title, or inject a fake line. JSON escapes them
+//! by itself.
 
 use std::io::{self, Write};
 
@@ -78,20 +84,39 @@ pub fn pick(object: &Value, columns: &[Column]) -> Vec<Value> {
         .collect()
 }
 
-/// The text of a value in a table or CSV cell.
+/// The text of a value in a table or CSV cell, control characters escaped.
 pub fn cell(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
-        Value::String(s) => s.clone(),
+        Value::String(s) => escape_controls(s),
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => n.to_string(),
         Value::Array(items) if items.iter().all(Value::is_string) => items
             .iter()
             .filter_map(Value::as_str)
+            .map(escape_controls)
             .collect::<Vec<_>>()
             .join(","),
-        other => other.to_string(),
+        // Compact JSON: its strings already escape C0 controls; DEL and C1 are escaped here.
+        other => escape_controls(&other.to_string()),
     }
+}
+
+/// `s` with every C0 control, DEL and C1 control written as an escape: `\x07`, `\x7f`,
+/// `\u{9b}`. Everything else, including non-ASCII text, is kept.
+pub fn escape_controls(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_owned();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match u32::from(c) {
+            cp @ (0..=0x1f | 0x7f) => out.push_str(&format!("\\x{cp:02x}")),
+            cp @ 0x80..=0x9f => out.push_str(&format!("\\u{{{cp:x}}}")),
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 enum Sink<W: Write> {
@@ -424,6 +449,35 @@ mod tests {
              │ tags  ┆ lab   │\n\
              └───────┴───────┘\n",
         );
+    }
+
+    #[test]
+    fn control_characters_are_escaped_in_table_and_csv() {
+        let hostile = "FCH\u{1b}]0;pwned\u{7}\u{1b}[2J\r\nok\u{7f}\u{9b}31m\u{0}é";
+        let escaped = "FCH\\x1b]0;pwned\\x07\\x1b[2J\\x0d\\x0aok\\x7f\\u{9b}31m\\x00é";
+        let rows = [json!({"id": hostile, "fault": {"code": hostile}, "tags": [hostile]})];
+        for format in [Format::Table, Format::Csv] {
+            for single in [false, true] {
+                let mut out = if single {
+                    Output::single(format, COLS, Vec::new())
+                } else {
+                    Output::list(format, COLS, Vec::new())
+                };
+                out.row(&pick(&rows[0], COLS)).unwrap();
+                let text = String::from_utf8(out.finish().unwrap()).unwrap();
+                assert!(
+                    !text.chars().any(|c| c.is_control() && c != '\n'),
+                    "{format:?}: {text:?}"
+                );
+                assert_eq!(text.matches(escaped).count(), 3, "{format:?}: {text}");
+            }
+        }
+        // An object cell (compact JSON) escapes DEL and C1 too.
+        assert_eq!(
+            cell(&json!({"k": "\u{9b}\u{7f}"})),
+            "{\"k\":\"\\u{9b}\\x7f\"}"
+        );
+        assert_eq!(escape_controls("plain café"), "plain café");
     }
 
     #[test]

@@ -336,7 +336,7 @@ async fn add(a: AddArgs) -> anyhow::Result<()> {
     }
     let uploads = [
         ("template_file", &a.template, "config-template", None),
-        ("vars_file", &a.vars, "other", None),
+        ("vars_file", &a.vars, "vars", None),
         (
             "firmware_file",
             &a.firmware,

@@ -253,6 +253,14 @@ pub enum DecodeError {
         /// Where.
         position: Position,
     },
+    /// A character XML 1.0 forbids (`Char`, §2.2), raw or as a character reference.
+    #[error("character U+{code_point:04X} is not allowed in XML 1.0 (at {position})")]
+    ForbiddenChar {
+        /// The code point.
+        code_point: u32,
+        /// Where.
+        position: Position,
+    },
     /// Not well-formed XML.
     #[error("malformed XML at {position}: {message}")]
     Xml {
@@ -315,6 +323,7 @@ impl DecodeError {
             DecodeError::TooDeep { position, .. }
             | DecodeError::Dtd { position }
             | DecodeError::Encoding { position }
+            | DecodeError::ForbiddenChar { position, .. }
             | DecodeError::Xml { position, .. }
             | DecodeError::NotEnvelope { position, .. }
             | DecodeError::MissingElement { position, .. }
@@ -358,6 +367,41 @@ pub fn decode(input: &[u8]) -> Result<Envelope, DecodeError> {
 /// Reads an envelope under explicit limits.
 pub fn decode_with_limits(input: &[u8], limits: &Limits) -> Result<Envelope, DecodeError> {
     decode::decode(input, limits)
+}
+
+/// The SOAP fault answering a message that could not be decoded, when the reason is an
+/// invalid argument the CPE sent (fault 8003, TR-069 A.5.1), not a broken transport: a
+/// character XML forbids. `None` for other errors, which get an HTTP 400.
+///
+/// The reply is written in the cwmp namespace the message named, found by a plain search
+/// since the message cannot be parsed; cwmp-1-0 when it names none.
+pub fn decode_fault(input: &[u8], error: &DecodeError) -> Option<Envelope> {
+    if !matches!(error, DecodeError::ForbiddenChar { .. }) {
+        return None;
+    }
+    let prefix = CwmpNamespace::PREFIX.as_bytes();
+    let namespace = input
+        .windows(prefix.len())
+        .position(|w| w == prefix)
+        .and_then(|start| {
+            let rest = &input[start + prefix.len()..];
+            let len = rest
+                .iter()
+                .take_while(|b| b.is_ascii_digit() || **b == b'-')
+                .count();
+            std::str::from_utf8(&input[start..start + prefix.len() + len]).ok()
+        })
+        .and_then(CwmpNamespace::parse)
+        .unwrap_or_default();
+    Some(Envelope::new(
+        namespace,
+        None,
+        Body::Fault(SoapFault::new(CwmpFault {
+            fault_code: FaultCode::AcsInvalidArguments,
+            fault_string: error.to_string(),
+            set_parameter_values_faults: vec![],
+        })),
+    ))
 }
 
 /// Writes an envelope as schema-valid XML.

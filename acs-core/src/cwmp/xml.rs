@@ -8,6 +8,10 @@
 //! Architecture invariant: nothing here expands a DTD or an external entity. A `<!DOCTYPE` is an
 //! error, entity references other than the five predefined ones and character references are
 //! errors, nesting depth and input size are capped before any allocation grows with them.
+//!
+//! Architecture invariant: every character of the result is an XML 1.0 `Char` (§2.2). A raw
+//! U+0000 or `&#1;` is refused here, so no backend ever receives a control character that
+//! PostgreSQL cannot store or that one backend keeps and another rejects.
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
@@ -120,6 +124,14 @@ impl<'a> Doc<'a> {
                 limit: limits.max_bytes,
             });
         }
+        // Raw characters are checked once up front (a linear scan); references are checked as
+        // they are resolved, below.
+        if let Some((offset, c)) = src.char_indices().find(|&(_, c)| !is_xml_char(c)) {
+            return Err(DecodeError::ForbiddenChar {
+                code_point: u32::from(c),
+                position: Position::at(src, offset),
+            });
+        }
         let mut doc = Doc {
             src,
             nodes: Vec::with_capacity(src.len() / 48 + 8),
@@ -181,14 +193,19 @@ impl<'a> Doc<'a> {
                 }
                 Event::GeneralRef(reference) => {
                     let resolved: Cow<'_, str> = if reference.is_char_ref() {
-                        match reference.resolve_char_ref() {
-                            Ok(Some(c)) => Cow::Owned(c.to_string()),
-                            _ => {
-                                return Err(
-                                    doc.xml_error(event_start, "invalid character reference")
-                                );
-                            }
-                        }
+                        Cow::Owned(
+                            char_ref(&reference)
+                                .map_err(|code_point| match code_point {
+                                    Some(code_point) => DecodeError::ForbiddenChar {
+                                        code_point,
+                                        position: Position::at(src, event_start),
+                                    },
+                                    None => {
+                                        doc.xml_error(event_start, "invalid character reference")
+                                    }
+                                })?
+                                .to_string(),
+                        )
                     } else {
                         match &*reference {
                             "lt" => Cow::Borrowed("<"),
@@ -280,6 +297,14 @@ impl<'a> Doc<'a> {
             let value = attr
                 .normalized_value(quick_xml::XmlVersion::Implicit1_0)
                 .map_err(|e| self.xml_error(offset, &e.to_string()))?;
+            // References in attribute values are resolved by quick-xml, so they are checked
+            // here rather than in the event loop.
+            if let Some(c) = value.chars().find(|&c| !is_xml_char(c)) {
+                return Err(DecodeError::ForbiddenChar {
+                    code_point: u32::from(c),
+                    position: Position::at(self.src, offset),
+                });
+            }
             let name = self.push_str(alocal.as_ref());
             let value = self.push_str(&value);
             self.attrs.push(Attr { name, value });
@@ -403,6 +428,31 @@ impl Iterator for Children<'_, '_> {
     }
 }
 
+/// XML 1.0 §2.2 `Char`: `#x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] |
+/// [#x10000-#x10FFFF]` (surrogates cannot occur in a Rust `char`).
+pub(crate) fn is_xml_char(c: char) -> bool {
+    matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// Resolves the body of a character reference (`#65`, `#x1F600`). `Err(Some(cp))` is a
+/// well-formed reference to a code point XML forbids, `Err(None)` a malformed one.
+fn char_ref(reference: &str) -> Result<char, Option<u32>> {
+    let body = reference.strip_prefix('#').ok_or(None)?;
+    let (digits, radix) = match body.strip_prefix('x') {
+        Some(hex) => (hex, 16),
+        None => (body, 10),
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return Err(None);
+    }
+    // Leading zeros are allowed (`&#x0000;`), so the digits are trimmed before the width check.
+    let code_point = u32::from_str_radix(digits, radix).map_err(|_| None)?;
+    match char::from_u32(code_point) {
+        Some(c) if is_xml_char(c) => Ok(c),
+        _ => Err(Some(code_point)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -452,6 +502,50 @@ mod tests {
             Doc::parse("<a>0123456789</a>", &limits),
             Err(DecodeError::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn characters_outside_xml_char_are_refused_raw_and_as_references() {
+        for bad in [
+            "<a>x\u{0}y</a>",
+            "<a>\u{1b}[31m</a>",
+            "<a>\u{FFFE}</a>",
+            "<a>\u{FFFF}</a>",
+            "<a>&#0;</a>",
+            "<a>&#x0;</a>",
+            "<a>&#x0000;</a>",
+            "<a>&#x1;</a>",
+            "<a>&#27;</a>",
+            "<a>&#xD800;</a>",
+            "<a>&#xFFFE;</a>",
+            "<a b='&#x7;'/>",
+            "<a b='\u{8}'/>",
+            "<a><![CDATA[\u{0}]]></a>",
+        ] {
+            assert!(
+                matches!(parse(bad), Err(DecodeError::ForbiddenChar { .. })),
+                "{bad:?}: {:?}",
+                parse(bad).map(|_| ())
+            );
+        }
+        assert!(matches!(
+            parse("<a>&#x110000;</a>"),
+            Err(DecodeError::ForbiddenChar { .. })
+        ));
+        assert!(matches!(
+            parse("<a>&#99999999999;</a>"),
+            Err(DecodeError::Xml { .. })
+        ));
+        // Everything in Char is kept, at both ends of each range (a raw CR is normalised to
+        // LF by XML's end-of-line handling).
+        let doc = parse(
+            "<a>\t\r\n &#x9;&#xD7FF;&#xE000;&#xFFFD;&#x10000;&#x10FFFF;\u{80}\u{9f}\u{7f}</a>",
+        )
+        .unwrap();
+        assert_eq!(
+            doc.text(doc.root()),
+            "\t\n \t\u{D7FF}\u{E000}\u{FFFD}\u{10000}\u{10FFFF}\u{80}\u{9f}\u{7f}"
+        );
     }
 
     #[test]

@@ -21,6 +21,10 @@ pub enum FileKind {
     ConfigTemplate,
     /// A CA certificate bundle.
     Ca,
+    /// A CSV of per-device template variables (`acs config push --vars`, a rule's
+    /// `vars_file`): every phone's secrets. Read by the server to render a template, never
+    /// served to any device.
+    Vars,
     /// Anything else.
     Other,
 }
@@ -32,6 +36,7 @@ impl FileKind {
             FileKind::Firmware => "firmware",
             FileKind::ConfigTemplate => "config-template",
             FileKind::Ca => "ca",
+            FileKind::Vars => "vars",
             FileKind::Other => "other",
         }
     }
@@ -42,9 +47,15 @@ impl FileKind {
             "firmware" => FileKind::Firmware,
             "config-template" => FileKind::ConfigTemplate,
             "ca" => FileKind::Ca,
+            "vars" => FileKind::Vars,
             "other" => FileKind::Other,
             _ => return None,
         })
+    }
+
+    /// Whether a device may ever be sent a file of this kind.
+    pub fn servable(self) -> bool {
+        self != FileKind::Vars
     }
 }
 
@@ -196,7 +207,8 @@ impl Store {
     }
 
     /// The newest file with this name that suits a device of `product_class`: one restricted
-    /// to that product class first, else one without restriction.
+    /// to that product class first, else one without restriction. Variables CSVs are never
+    /// found: this is the lookup of files to send to devices.
     pub async fn find_file_for_device(
         &self,
         name: &str,
@@ -204,6 +216,7 @@ impl Store {
     ) -> Result<Option<FileRow>, StoreError> {
         let rows = file::Entity::find()
             .filter(file::Column::Name.eq(name))
+            .filter(file::Column::FileType.ne(FileKind::Vars.as_str()))
             .order_by_desc(file::Column::Id)
             .all(&self.read)
             .await?
@@ -216,6 +229,34 @@ impl Store {
         Ok(exact
             .or_else(|| rows.iter().find(|f| f.product_class.is_none()))
             .cloned())
+    }
+
+    /// The stored files a device's unfinished Download tasks (its own, a job's or a
+    /// rollout's, held ones included) send.
+    pub async fn files_of_pending_downloads(
+        &self,
+        device_id: &str,
+    ) -> Result<Vec<i64>, StoreError> {
+        use crate::storage::entity::task;
+        use crate::tasks::{Payload, QueuedTask, TaskSpec};
+        let payloads: Vec<serde_json::Value> = task::Entity::find()
+            .select_only()
+            .column(task::Column::Payload)
+            .filter(task::Column::DeviceId.eq(device_id))
+            .filter(task::Column::State.is_in(["queued", "sent", "held"]))
+            .into_tuple()
+            .all(&self.read)
+            .await?;
+        Ok(payloads
+            .iter()
+            .filter_map(|p| match Payload::parse(p) {
+                Ok(Payload::Task(QueuedTask {
+                    spec: TaskSpec::Download { file_id, .. },
+                    ..
+                })) => file_id,
+                _ => None,
+            })
+            .collect())
     }
 
     /// Deletes a file's metadata; returns it, and whether other files still use its content.

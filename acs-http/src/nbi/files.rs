@@ -27,7 +27,7 @@ pub struct File {
     pub id: i64,
     /// Name (the last segment of its download URL).
     pub name: String,
-    /// `firmware`, `config-template`, `ca` or `other`.
+    /// `firmware`, `config-template`, `ca`, `vars` (a variables CSV, never served to devices) or `other`.
     #[serde(rename = "type")]
     pub file_type: String,
     /// Only for devices of this product class.
@@ -111,7 +111,7 @@ pub struct TransferLog {
 fn parse_kind(s: &str) -> Result<FileKind, ApiError> {
     FileKind::parse(s).ok_or_else(|| {
         ApiError::invalid(format!(
-            "unknown file type `{s}`: firmware, config-template, ca or other"
+            "unknown file type `{s}`: firmware, config-template, ca, vars or other"
         ))
     })
 }
@@ -135,7 +135,7 @@ impl From<FileStoreError> for ApiError {
 pub struct UploadQuery {
     /// File name: 1–255 of letters, digits, `.`, `-`, `_`, `+` (e.g. `sip88xx.12-0-3MPP.loads`).
     name: String,
-    /// `firmware`, `config-template`, `ca` or `other` (default `other`).
+    /// `firmware`, `config-template`, `ca`, `vars` (a variables CSV, never served to devices) or `other` (default `other`).
     #[serde(rename = "type")]
     file_type: Option<String>,
     /// Only for devices of this product class.
@@ -296,12 +296,15 @@ pub struct Rendered {
 }
 
 /// Renders a configuration template for one device without pushing anything (a dry run).
-/// Missing variables are a 400 naming every one of them.
+/// Missing variables are a 400 naming every one of them. Operator: the result holds the
+/// device's secrets (passwords from the variables CSV and the stored parameters).
 #[utoipa::path(post, path = "/api/v1/config/render", tag = "files", request_body = RenderRequest,
     responses((status = 200, body = Rendered),
+        (status = 403, description = "A viewer token", body = ErrorBody),
         (status = 400, description = "Invalid template, CSV, or missing variables", body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, description = "`ambiguous` device name", body = ErrorBody)))]
 pub async fn render_config(
+    _op: Operator,
     ops: Data<acs_core::ops::Operations>,
     body: actix_web::web::Json<RenderRequest>,
 ) -> Result<HttpResponse, ApiError> {

@@ -85,7 +85,7 @@ async fn a_bootstrapping_phone_gets_its_rules_configuration_and_firmware_once() 
     let serial = sim.device(0).serial().to_owned();
     let vars = app
         .upload(
-            FileKind::Other,
+            FileKind::Vars,
             "phones.csv",
             None,
             format!("serial,station\n{serial},Reception\n").as_bytes(),

@@ -564,3 +564,40 @@ async fn another_device_on_the_same_connection_does_not_end_a_session() {
     assert_eq!(b.post(Vec::new()).await.status, 204);
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn characters_xml_forbids_get_fault_8003_and_store_nothing() {
+    let app = spawn_app().await;
+    let serial = "NUL1";
+    let key = device_key(serial);
+    let clean = cwmp::encode(&inform(serial, &[EventCode::Bootstrap], "77")).unwrap();
+    assert!(clean.contains("sip88xx.12-0-2MPP-1"));
+    for bad in ["\u{0}", "&#0;", "&#x1;", "\u{1b}", "&#xFFFE;"] {
+        let body = clean.replace("sip88xx.12-0-2MPP-1", &format!("sip{bad}88xx"));
+        let mut cpe = RawCpe::new(&app.cwmp_url);
+        let reply = cpe.post(body).await;
+        assert_eq!(reply.status, 200, "{bad:?}: {}", reply.text);
+        let env = reply.envelope();
+        assert_eq!(env.namespace.as_str(), "urn:dslforum-org:cwmp-1-2");
+        let Body::Fault(fault) = env.body else {
+            panic!("{bad:?}: {:?}", env.body)
+        };
+        assert_eq!(fault.detail.fault_code.code(), 8003, "{bad:?}");
+        assert!(
+            app.store.get_device(&key).await.unwrap().is_none(),
+            "{bad:?}: nothing is stored"
+        );
+    }
+    // The same device then registers normally, with its real value.
+    let mut cpe = RawCpe::new(&app.cwmp_url);
+    let reply = cpe.post(clean.clone()).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert!(matches!(reply.envelope().body, Body::InformResponse(_)));
+    let device = app.store.get_device(&key).await.unwrap().expect("stored");
+    assert_eq!(device.serial_number, serial);
+    assert_eq!(
+        device.software_version.as_deref(),
+        Some("sip88xx.12-0-2MPP-1")
+    );
+    app.cleanup().await;
+}
