@@ -3,6 +3,7 @@
 
 mod api;
 mod auth;
+mod edge;
 mod files;
 mod operations;
 mod provision;
