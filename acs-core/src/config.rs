@@ -195,6 +195,10 @@ pub struct CwmpSettings {
     /// Largest request body accepted, in bytes. Default 16 MiB (16777216): GetParameterValues
     /// responses of a large data model are several MiB. Bigger requests get 413.
     pub max_body_bytes: usize,
+    /// Seconds a request body may take to arrive, from the end of its headers. Default 30. A
+    /// body that trickles, or a chunked body that never ends, is cut off (408, connection
+    /// closed) so a slow client cannot hold a worker's memory indefinitely.
+    pub body_timeout_secs: u64,
     /// Seconds an idle HTTP keep-alive connection is held open between the requests of a session.
     /// Default 60, minimum 30: CPEs keep one TCP connection per session and some take many
     /// seconds to compute a response; closing too early breaks sessions.
@@ -222,6 +226,7 @@ impl Default for CwmpSettings {
             tls: None,
             session_timeout_secs: 60,
             max_body_bytes: 16 * 1024 * 1024,
+            body_timeout_secs: 30,
             keep_alive_secs: 60,
             trusted_proxies: Vec::new(),
             public_url: None,
@@ -237,6 +242,10 @@ impl CwmpSettings {
 
     pub fn keep_alive(&self) -> Duration {
         Duration::from_secs(self.keep_alive_secs)
+    }
+
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_timeout_secs)
     }
 
     /// Whether `peer` is one of `trusted_proxies`, i.e. its `X-Forwarded-For` is believed.
@@ -707,6 +716,9 @@ impl Settings {
         }
         if self.cwmp.session_timeout_secs == 0 {
             bad("cwmp.session_timeout_secs", "must be at least 1".into());
+        }
+        if self.cwmp.body_timeout_secs == 0 {
+            bad("cwmp.body_timeout_secs", "must be at least 1".into());
         }
         if self.cwmp.max_body_bytes < 64 * 1024 {
             bad(
@@ -1291,6 +1303,7 @@ mod tests {
         assert!(s.cwmp.tls.is_none());
         assert_eq!(s.cwmp.session_timeout(), Duration::from_secs(60));
         assert_eq!(s.cwmp.max_body_bytes, 16 * 1024 * 1024);
+        assert_eq!(s.cwmp.body_timeout(), Duration::from_secs(30));
         assert_eq!(s.cwmp.keep_alive_secs, 60);
         assert!(s.cwmp.trusted_proxies.is_empty());
         assert_eq!(s.cwmp.public_url, None);

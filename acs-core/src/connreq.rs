@@ -390,6 +390,9 @@ impl ConnReqClient {
             // Every CPE is a different host, asked at most every 30 s: idle connections would
             // only pile up.
             .pool_max_idle_per_host(0)
+            // Strict agents (easycwmp on OpenWrt among them) match `Authorization: Digest`
+            // byte for byte; HTTP/1 header names are case-insensitive but they do not know.
+            .http1_title_case_headers()
             .user_agent(concat!("acs/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Self {

@@ -34,5 +34,5 @@ pub mod session;
 pub mod storage;
 pub mod tasks;
 pub mod template;
-pub mod vault;
 pub mod truth;
+pub mod vault;

@@ -4,10 +4,11 @@
 //! on it is sent — the Inform before its InformResponse, a CPE request before its answer, a
 //! task's `sent` state before the request, a task's result before the next request or the 204.
 
-use crate::cpe_auth::CpeAuth;
+use crate::cpe_auth::{CpeAuth, Verdict};
 use crate::device_credentials;
+use crate::edge;
 use crate::metrics as m;
-use crate::registry::{Live, Registry, Slot};
+use crate::registry::{Admission, Live, Registry, Slot};
 use acs_core::cwmp::{self, Body, Envelope, EventCode, SoapFault};
 use acs_core::session::{Completion, Session, SessionConfig, Step};
 use acs_core::storage::{self, Store, TaskRow};
@@ -17,7 +18,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use tracing::{Instrument, debug, info, info_span, warn};
 
 /// In a Download's FileType, replaced by the device's OUI when the request is sent.
@@ -35,6 +36,8 @@ pub struct CwmpConfig {
     pub session_timeout: Duration,
     /// Largest body accepted.
     pub max_body_bytes: usize,
+    /// How long a body may take to arrive once the headers are in.
+    pub body_timeout: Duration,
     /// Events kept per device.
     pub event_retention: usize,
     /// Proxies (addresses or networks) whose X-Forwarded-For is believed.
@@ -53,6 +56,7 @@ impl Default for CwmpConfig {
             session: SessionConfig::default(),
             session_timeout: Duration::from_secs(60),
             max_body_bytes: 16 * 1024 * 1024,
+            body_timeout: Duration::from_secs(30),
             event_retention: 100,
             trusted_proxies: Vec::new(),
             tls: false,
@@ -214,20 +218,131 @@ fn new_session_id() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// What the headers alone decided about a request.
+enum Admit {
+    /// Continue this session; `rebind` when the request proved itself on a new connection.
+    Continue { slot: Slot, rebind: Option<String> },
+    /// Open a session.
+    Open,
+    /// Refuse, with this answer, before the body is read.
+    Refuse(HttpResponse),
+}
+
+/// Checks the request's own `Authorization`; the refusal is logged and counted like any failed
+/// authentication.
+async fn authenticate(
+    state: &CwmpState,
+    req: &HttpRequest,
+) -> Result<Option<String>, Box<HttpResponse>> {
+    let Some(source) = client_ip(req, &state.config.trusted_proxies) else {
+        return Err(Box::new(
+            HttpResponse::BadRequest().body("the client address is unknown\n"),
+        ));
+    };
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    // `verify`, not `check`: a success clears the source's failures only once the session is
+    // bound to its device (`device_credentials::bind_inform`).
+    match state
+        .auth
+        .verify("POST", authorization, source, SystemTime::now())
+        .await
+    {
+        Verdict::Allowed(principal) => Ok(principal.map(|p| p.username)),
+        Verdict::Refused(response, reason) => {
+            if reason.counts_as_failure() {
+                m::auth_failure();
+                warn!(source = %source, ?reason, "CPE authentication failed");
+            }
+            Err(Box::new(response))
+        }
+    }
+}
+
+/// Decides from the headers whether the request may touch a session, open one, or is refused.
+/// A session named only by its cookie is neither locked nor touched here.
+async fn admit(state: &CwmpState, req: &HttpRequest, connection: Option<SocketAddr>) -> Admit {
+    let auth_on = state.auth.mode() != acs_core::auth::CpeAuthMode::None;
+    match state
+        .registry
+        .find(cookie_value(req).as_deref(), connection)
+    {
+        Some(Admission::OnConnection(slot)) => Admit::Continue { slot, rebind: None },
+        Some(Admission::CookieOnly {
+            slot,
+            id,
+            identity,
+            source,
+        }) => {
+            // A CPE may reconnect mid-session; with authentication on it answers the challenge
+            // on the new connection, as it did on the first one.
+            let proved = if auth_on {
+                match authenticate(state, req).await {
+                    Ok(user) if user.is_some() && user == identity => true,
+                    Ok(_) => {
+                        warn!(session = %id, "session cookie presented with another identity's credentials");
+                        return Admit::Refuse(
+                            HttpResponse::Forbidden()
+                                .body("the session belongs to another identity\n"),
+                        );
+                    }
+                    Err(challenge) => return Admit::Refuse(*challenge),
+                }
+            } else {
+                source.is_some() && client_ip(req, &state.config.trusted_proxies) == source
+            };
+            if !proved {
+                warn!(session = %id, client = ?client_ip(req, &state.config.trusted_proxies), "session cookie presented from another address");
+                return Admit::Refuse(
+                    HttpResponse::Forbidden()
+                        .body("the session cookie was issued to another address\n"),
+                );
+            }
+            Admit::Continue {
+                slot,
+                rebind: Some(id),
+            }
+        }
+        None if auth_on => match authenticate(state, req).await {
+            Ok(_) => Admit::Open,
+            Err(challenge) => Admit::Refuse(*challenge),
+        },
+        None => Admit::Open,
+    }
+}
+
 /// POST handler for every path of the CWMP listener.
 pub async fn endpoint(
     req: HttpRequest,
-    body: web::Bytes,
+    mut payload: web::Payload,
     state: web::Data<CwmpState>,
 ) -> HttpResponse {
     let state = state.into_inner();
     let connection = req.peer_addr();
-    let slot = state
-        .registry
-        .find(cookie_value(&req).as_deref(), connection);
-    match slot {
-        Some(slot) => continue_session(&state, &req, slot, body, connection).await,
-        None => open_session(&state, &req, body, connection).await,
+    let timeout = state.config.body_timeout;
+    let admitted = admit(&state, &req, connection).await;
+    if let Admit::Refuse(response) = admitted {
+        return edge::refuse_unread(&req, payload, timeout, response).await;
+    }
+    let body = match edge::read_body(&req, &mut payload, state.config.max_body_bytes, timeout).await
+    {
+        Ok(body) => body,
+        Err(e) => {
+            warn!(?connection, error = %e, "request body refused");
+            return e.response(payload);
+        }
+    };
+    match admitted {
+        Admit::Continue { slot, rebind } => {
+            if let Some(id) = rebind {
+                // Proved to be the session's CPE: its new connection is admitted from now on.
+                state.registry.touch_connection(&id, connection);
+            }
+            continue_session(&state, &req, slot, body, connection).await
+        }
+        _ => open_session(&state, &req, body, connection).await,
     }
 }
 
@@ -242,6 +357,7 @@ async fn open_session(
         Ok(principal) => principal,
         Err(response) => return response,
     };
+    let identity = principal.as_ref().map(|p| p.username.clone());
     if body.is_empty() {
         // An empty POST that belongs to no session: nothing to do (TR-069 would have the CPE
         // open with an Inform; some send a stray empty POST after a restart of ours).
@@ -389,6 +505,8 @@ async fn open_session(
             connection,
             closed: false,
             retry_later: Default::default(),
+            identity,
+            source: ip,
             base_url: {
                 let info = req.connection_info();
                 format!("{}://{}", info.scheme(), info.host())

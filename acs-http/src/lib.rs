@@ -7,6 +7,7 @@
 pub mod cpe_auth;
 pub mod cwmp;
 mod device_credentials;
+pub mod edge;
 pub mod files;
 pub mod metrics;
 pub mod nbi;
@@ -211,6 +212,7 @@ impl Application {
         let max_body = state.config.max_body_bytes;
         let mut cwmp_http = HttpServer::new(move || {
             App::new()
+                .wrap_fn(edge::title_case_headers)
                 .app_data(data.clone())
                 .app_data(web::PayloadConfig::new(max_body))
                 .app_data(files_data.clone())

@@ -4,10 +4,16 @@
 //! simply retries, while everything a session decided (task states, the Inform) is already in
 //! the database. Architecture invariant: at most one live session per device; a new Inform from
 //! a device supersedes its old session, whose outstanding task goes back to the queue.
+//!
+//! Architecture invariant: a cookie alone never admits a request into a session. The registry
+//! maps only *admitted* TCP connections to their session (the one that opened it, and any the
+//! session was re-admitted on); a cookie presented on another connection is reported as
+//! [`Admission::CookieOnly`] with the identity and source the session was opened by, and the
+//! endpoint decides before the session is locked or touched.
 
 use acs_core::session::Session;
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -30,6 +36,10 @@ pub struct Live {
     pub closed: bool,
     /// Tasks that faulted in this session and wait for a later one.
     pub retry_later: std::collections::HashSet<i64>,
+    /// The username that authenticated the session; `None` when CPE authentication is off.
+    pub identity: Option<String>,
+    /// The client address that opened the session (after trusted-proxy resolution).
+    pub source: Option<IpAddr>,
     /// `scheme://host[:port]` the CPE reached us at (from the Inform's request), the base of
     /// file-server URLs when `[files] base_url` is not set: an address the CPE can reach.
     pub base_url: String,
@@ -38,9 +48,37 @@ pub struct Live {
 /// A session slot: the lock serialises the POSTs of one session.
 pub type Slot = Arc<tokio::sync::Mutex<Live>>;
 
+/// A session as the registry keeps it: the slot and who may use it, readable without locking
+/// the slot (so a refused request never waits for, or touches, the session's state).
+#[derive(Debug, Clone)]
+struct Entry {
+    slot: Slot,
+    identity: Option<String>,
+    source: Option<IpAddr>,
+}
+
+/// How a request relates to the live session it names.
+#[derive(Debug)]
+pub enum Admission {
+    /// The request arrived on a connection admitted into the session: it continues it.
+    OnConnection(Slot),
+    /// Only the cookie names the session; the request must prove it comes from the same CPE
+    /// (authenticate again as `identity`, or come from `source` when authentication is off).
+    CookieOnly {
+        /// The session.
+        slot: Slot,
+        /// The session's id, to admit the connection once the request has proved itself.
+        id: String,
+        /// Who authenticated the session.
+        identity: Option<String>,
+        /// Where the session was opened from.
+        source: Option<IpAddr>,
+    },
+}
+
 #[derive(Debug, Default)]
 struct Maps {
-    by_id: HashMap<String, Slot>,
+    by_id: HashMap<String, Entry>,
     by_connection: HashMap<SocketAddr, String>,
     by_device: HashMap<String, String>,
 }
@@ -64,14 +102,24 @@ impl Registry {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Finds a session by cookie, else by the TCP connection it last used.
-    pub fn find(&self, cookie: Option<&str>, connection: Option<SocketAddr>) -> Option<Slot> {
+    /// Finds a session by cookie, else by the TCP connection; says whether the request's
+    /// connection is one the session admitted.
+    pub fn find(&self, cookie: Option<&str>, connection: Option<SocketAddr>) -> Option<Admission> {
         let maps = self.maps();
-        if let Some(slot) = cookie.and_then(|c| maps.by_id.get(c)) {
-            return Some(slot.clone());
+        let on_connection = connection.and_then(|c| maps.by_connection.get(&c));
+        if let Some((id, entry)) = cookie.and_then(|c| maps.by_id.get_key_value(c)) {
+            if on_connection == Some(id) {
+                return Some(Admission::OnConnection(entry.slot.clone()));
+            }
+            return Some(Admission::CookieOnly {
+                slot: entry.slot.clone(),
+                id: id.clone(),
+                identity: entry.identity.clone(),
+                source: entry.source,
+            });
         }
-        let id = connection.and_then(|c| maps.by_connection.get(&c))?;
-        maps.by_id.get(id).cloned()
+        let entry = maps.by_id.get(on_connection?)?;
+        Some(Admission::OnConnection(entry.slot.clone()))
     }
 
     /// The live session of a device.
@@ -80,7 +128,7 @@ impl Registry {
         maps.by_device
             .get(device_id)
             .and_then(|id| maps.by_id.get(id))
-            .cloned()
+            .map(|e| e.slot.clone())
     }
 
     /// Adds a session; returns the device's previous session, which the caller must close.
@@ -88,20 +136,30 @@ impl Registry {
         let id = live.id.clone();
         let device = live.device_id.clone();
         let connection = live.connection;
+        let (identity, source) = (live.identity.clone(), live.source);
         let slot: Slot = Arc::new(tokio::sync::Mutex::new(live));
         let mut maps = self.maps();
         let previous = maps
             .by_device
             .insert(device, id.clone())
-            .and_then(|old| maps.by_id.remove(&old));
+            .and_then(|old| maps.by_id.remove(&old))
+            .map(|e| e.slot);
         if let Some(c) = connection {
             maps.by_connection.insert(c, id.clone());
         }
-        maps.by_id.insert(id, slot.clone());
+        maps.by_id.insert(
+            id,
+            Entry {
+                slot: slot.clone(),
+                identity,
+                source,
+            },
+        );
         (slot, previous.map(Superseded))
     }
 
-    /// Notes that a session moved to another TCP connection (a CPE may reconnect mid-session).
+    /// Admits another TCP connection into a session (a CPE may reconnect mid-session); only
+    /// after the request on it proved it comes from the session's CPE.
     pub fn touch_connection(&self, id: &str, connection: Option<SocketAddr>) {
         if let Some(c) = connection {
             self.maps().by_connection.insert(c, id.to_owned());
@@ -130,7 +188,7 @@ impl Registry {
 
     /// All slots, for the expiry sweep.
     pub fn slots(&self) -> Vec<Slot> {
-        self.maps().by_id.values().cloned().collect()
+        self.maps().by_id.values().map(|e| e.slot.clone()).collect()
     }
 
     /// Whether a session has been idle longer than `timeout` at `now`.

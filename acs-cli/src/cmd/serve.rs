@@ -119,6 +119,7 @@ pub fn server_config(settings: &Settings) -> ServerConfig {
             session: SessionConfig::default(),
             session_timeout: settings.cwmp.session_timeout(),
             max_body_bytes: settings.cwmp.max_body_bytes,
+            body_timeout: settings.cwmp.body_timeout(),
             event_retention: settings.database.event_retention as usize,
             trusted_proxies: settings.cwmp.trusted_proxies.clone(),
             tls: settings.cwmp.tls.is_some(),

@@ -206,6 +206,51 @@ fn digest_cpe(algorithms: Vec<DigestAlgorithm>) -> impl Fn(&Req) -> Resp + Send 
     }
 }
 
+/// Like easycwmp: the header name and the scheme are compared byte for byte, so a lowercase
+/// `authorization:` is never seen and the request is challenged forever.
+fn case_sensitive_digest_cpe() -> impl Fn(&Req) -> Resp + Send + Sync {
+    let lenient = digest_cpe(vec![DigestAlgorithm::Md5]);
+    move |req| {
+        let strict = Req {
+            headers: req
+                .headers
+                .iter()
+                .filter(|(n, v)| n == "Authorization" && v.starts_with("Digest "))
+                .cloned()
+                .collect(),
+            ..req.clone()
+        };
+        lenient(&strict)
+    }
+}
+
+#[tokio::test]
+async fn header_names_are_title_case_for_strict_agents() {
+    let cpe = TestCpe::start(case_sensitive_digest_cpe()).await;
+    let c = client(ConnReqConfig::default());
+    let outcome = c
+        .send(&target("strict", &cpe.url(), Some((USER, PASSWORD))))
+        .await;
+    assert_eq!(outcome, ConnReqOutcome::Accepted { status: 200 });
+    let reqs = cpe.requests();
+    assert_eq!(reqs.len(), 2, "one challenge, then accepted");
+    assert!(
+        reqs[1]
+            .headers
+            .iter()
+            .any(|(n, v)| n == "Authorization" && v.starts_with("Digest ")),
+        "{:?}",
+        reqs[1].headers
+    );
+    for (name, _) in reqs.iter().flat_map(|r| &r.headers) {
+        let title_case = name.split('-').all(|part| {
+            part.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+                && part.chars().skip(1).all(|c| !c.is_ascii_uppercase())
+        });
+        assert!(title_case, "header name {name:?} as sent");
+    }
+}
+
 #[tokio::test]
 async fn digest_success() {
     for algorithms in [

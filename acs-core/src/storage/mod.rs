@@ -35,8 +35,8 @@ mod query;
 mod session_ops;
 mod tasks;
 mod tokens;
-mod txn;
 mod truth;
+mod txn;
 mod writer;
 
 #[cfg(test)]

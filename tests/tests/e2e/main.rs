@@ -3,8 +3,9 @@
 
 mod api;
 mod auth;
-mod durability;
 mod device_credentials;
+mod durability;
+mod edge;
 mod files;
 mod operations;
 mod outcomes;
