@@ -10,6 +10,7 @@ mod files;
 mod operations;
 mod outcomes;
 mod provision;
+mod roles;
 mod rollout;
 mod sessions;
 mod simulated;
