@@ -110,6 +110,29 @@ pub enum TaskSpec {
         #[serde(default)]
         delay_seconds: u32,
     },
+    /// ScheduleDownload (TR-069 A.4.1.8): a Download the CPE runs inside one or two time
+    /// windows; finished, like a Download, by the TransferComplete that names its CommandKey.
+    ScheduleDownload {
+        /// `1 Firmware Upgrade Image`, `3 Vendor Configuration File`, `X <OUI> <name>`, …
+        file_type: String,
+        /// Where the CPE fetches the file.
+        url: String,
+        /// HTTP credentials for the file server.
+        #[serde(default)]
+        username: String,
+        /// Never printed.
+        #[serde(default)]
+        password: Password,
+        /// Size in bytes, 0 if unknown.
+        #[serde(default)]
+        file_size: u32,
+        /// Name on the CPE.
+        #[serde(default)]
+        target_file_name: String,
+        /// One or two windows, in seconds from the request (A.4.1.8: the second starts at or
+        /// after the end of the first).
+        time_windows: Vec<cwmp::TimeWindow>,
+    },
     /// ScheduleInform; the CPE calls back with `3 SCHEDULED` + `M ScheduleInform`.
     ScheduleInform {
         /// Seconds from now (> 0).
@@ -264,6 +287,62 @@ fn check_url(url: &str) -> Result<(), TaskSpecError> {
     Ok(())
 }
 
+/// TR-069 A.4.1.8: one or two windows, each ending at or after its start, the second not
+/// before the first has ended, with a known WindowMode (or a vendor `X <OUI> …` one).
+fn check_time_windows(windows: &[cwmp::TimeWindow]) -> Result<(), TaskSpecError> {
+    if windows.is_empty() || windows.len() > 2 {
+        return invalid("time_windows", "one or two windows are required");
+    }
+    for (i, w) in windows.iter().enumerate() {
+        let n = i + 1;
+        if w.window_end < w.window_start {
+            return invalid(
+                "time_windows",
+                format!(
+                    "window {n} ends ({}) before it starts ({})",
+                    w.window_end, w.window_start
+                ),
+            );
+        }
+        let known = [
+            "1 At Any Time",
+            "2 Immediately",
+            "3 When Idle",
+            "4 Confirmation Needed",
+        ];
+        if !known.contains(&w.window_mode.as_str()) && !w.window_mode.starts_with("X ") {
+            return invalid(
+                "time_windows",
+                format!(
+                    "window {n}: window_mode {:?} is not one of {known:?} or a vendor mode \"X <OUI> <name>\"",
+                    w.window_mode
+                ),
+            );
+        }
+        if w.user_message.chars().count() > 256 {
+            return invalid(
+                "time_windows",
+                format!("window {n}: user_message over 256 characters"),
+            );
+        }
+        if w.max_retries < -1 {
+            return invalid(
+                "time_windows",
+                format!("window {n}: max_retries must be -1 or more"),
+            );
+        }
+    }
+    if let [first, second] = windows
+        && second.window_start < first.window_end
+    {
+        return invalid(
+            "time_windows",
+            "the second window starts before the first one ends",
+        );
+    }
+    Ok(())
+}
+
 impl TaskSpec {
     /// The kind as written in JSON (`get_parameter_values`).
     pub const fn kind(&self) -> &'static str {
@@ -279,6 +358,7 @@ impl TaskSpec {
             TaskSpec::FactoryReset {} => "factory_reset",
             TaskSpec::Download { .. } => "download",
             TaskSpec::Upload { .. } => "upload",
+            TaskSpec::ScheduleDownload { .. } => "schedule_download",
             TaskSpec::ScheduleInform { .. } => "schedule_inform",
             TaskSpec::GetRpcMethods {} => "get_rpc_methods",
             TaskSpec::Refresh { .. } => "refresh",
@@ -397,6 +477,18 @@ impl TaskSpec {
                     return invalid("file_type", "required (e.g. \"1 Firmware Upgrade Image\")");
                 }
                 Ok(())
+            }
+            TaskSpec::ScheduleDownload {
+                file_type,
+                url,
+                time_windows,
+                ..
+            } => {
+                check_url(url)?;
+                if file_type.trim().is_empty() {
+                    return invalid("file_type", "required (e.g. \"1 Firmware Upgrade Image\")");
+                }
+                check_time_windows(time_windows)
             }
             TaskSpec::ScheduleInform { delay_seconds } => {
                 if *delay_seconds == 0 {
@@ -540,6 +632,24 @@ impl TaskSpec {
                 password: password.clone(),
                 delay_seconds: *delay_seconds,
             }),
+            TaskSpec::ScheduleDownload {
+                file_type,
+                url,
+                username,
+                password,
+                file_size,
+                target_file_name,
+                time_windows,
+            } => Body::ScheduleDownload(cwmp::ScheduleDownload {
+                command_key: key,
+                file_type: file_type.clone(),
+                url: url.clone(),
+                username: username.clone(),
+                password: password.clone(),
+                file_size: *file_size,
+                target_file_name: target_file_name.clone(),
+                time_window_list: time_windows.clone(),
+            }),
             TaskSpec::ScheduleInform { delay_seconds } => {
                 Body::ScheduleInform(cwmp::ScheduleInform {
                     delay_seconds: *delay_seconds,
@@ -599,7 +709,9 @@ impl TaskSpec {
             TaskSpec::Reboot {} => Confirmation::Event("Reboot"),
             TaskSpec::ScheduleInform { .. } => Confirmation::Event("ScheduleInform"),
             TaskSpec::FactoryReset {} => Confirmation::Bootstrap,
-            TaskSpec::Download { .. } | TaskSpec::Upload { .. } => Confirmation::TransferComplete,
+            TaskSpec::Download { .. }
+            | TaskSpec::Upload { .. }
+            | TaskSpec::ScheduleDownload { .. } => Confirmation::TransferComplete,
             _ => Confirmation::Response,
         }
     }
@@ -840,6 +952,50 @@ mod tests {
             (Err(e), Err(prefix)) => assert!(e.starts_with(prefix), "{json}: {e}"),
             (got, want) => panic!("{json}: got {got:?}, want {want:?}"),
         }
+    }
+
+    #[test]
+    fn schedule_download_definitions() {
+        let w = |start: u32, end: u32, mode: &str| {
+            format!(
+                r#"{{"window_start":{start},"window_end":{end},"window_mode":"{mode}","max_retries":-1}}"#
+            )
+        };
+        let sd = |windows: &[String]| {
+            format!(
+                r#"{{"kind":"schedule_download","file_type":"1 Firmware Upgrade Image","url":"http://f.example/a.loads","time_windows":[{}]}}"#,
+                windows.join(",")
+            )
+        };
+        check(&sd(&[w(0, 3600, "1 At Any Time")]), Ok("ScheduleDownload"));
+        check(
+            &sd(&[w(0, 60, "2 Immediately"), w(60, 120, "3 When Idle")]),
+            Ok("ScheduleDownload"),
+        );
+        check(&sd(&[]), Err("time_windows: one or two"));
+        check(
+            &sd(&[
+                w(0, 1, "1 At Any Time"),
+                w(2, 3, "1 At Any Time"),
+                w(4, 5, "1 At Any Time"),
+            ]),
+            Err("time_windows: one or two"),
+        );
+        check(
+            &sd(&[w(10, 5, "1 At Any Time")]),
+            Err("time_windows: window 1 ends"),
+        );
+        check(
+            &sd(&[w(0, 5, "5 Whenever")]),
+            Err("time_windows: window 1: window_mode"),
+        );
+        check(
+            &sd(&[w(0, 100, "1 At Any Time"), w(50, 200, "1 At Any Time")]),
+            Err("time_windows: the second window starts before"),
+        );
+        let spec: TaskSpec = serde_json::from_str(&sd(&[w(0, 9, "1 At Any Time")])).unwrap();
+        assert_eq!(spec.kind(), "schedule_download");
+        assert_eq!(spec.confirmation(), Confirmation::TransferComplete);
     }
 
     #[test]

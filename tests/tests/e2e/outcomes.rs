@@ -56,6 +56,7 @@ async fn accept_transfer(app: &TestApp, serial: &str) -> String {
                 complete_time: CwmpDateTime::unknown(),
             }),
         ),
+        Body::ScheduleDownload(d) => (d.command_key.clone(), Body::ScheduleDownloadResponse),
         Body::Upload(u) => (
             u.command_key.clone(),
             Body::UploadResponse(TransferResponse {
@@ -117,6 +118,24 @@ fn download() -> TaskSpec {
     }
 }
 
+fn schedule_download() -> TaskSpec {
+    TaskSpec::ScheduleDownload {
+        file_type: "1 Firmware Upgrade Image".into(),
+        url: "http://files.example/sip88xx.12-0-3MPP.loads".into(),
+        username: String::new(),
+        password: Default::default(),
+        file_size: 0,
+        target_file_name: String::new(),
+        time_windows: vec![cwmp::TimeWindow {
+            window_start: 0,
+            window_end: 3600,
+            window_mode: "1 At Any Time".into(),
+            user_message: String::new(),
+            max_retries: -1,
+        }],
+    }
+}
+
 fn upload() -> TaskSpec {
     TaskSpec::Upload {
         file_type: "1 Vendor Configuration File".into(),
@@ -133,9 +152,15 @@ async fn a_transfer_complete_with_a_fault_ends_the_task_in_fault() {
     let api = Api::new(&app, Some(&api_token(&app, "op", Role::Operator).await));
     let device = register(&app, "TCFAIL", None).await;
     // A Download whose image the CPE rejects, an Upload whose file the server would not take,
-    // and a Download that succeeds.
+    // a ScheduleDownload whose file could not be fetched in its window, and a Download that
+    // succeeds.
     let mut tasks = Vec::new();
-    for (spec, code) in [(download(), 9010), (upload(), 9011), (download(), 0)] {
+    for (spec, code) in [
+        (download(), 9010),
+        (upload(), 9011),
+        (schedule_download(), 9016),
+        (download(), 0),
+    ] {
         let id = queue(&app, &device, spec).await;
         let key = accept_transfer(&app, "TCFAIL").await;
         assert_eq!(key, format!("acs-{id}"));
@@ -179,7 +204,9 @@ async fn a_transfer_complete_with_a_fault_ends_the_task_in_fault() {
         .iter()
         .map(|t| t["id"].as_i64().unwrap())
         .collect();
-    assert_eq!(listed, [tasks[0].0, tasks[1].0], "{faults}");
+    let mut listed = listed;
+    listed.sort_unstable();
+    assert_eq!(listed, [tasks[0].0, tasks[1].0, tasks[2].0], "{faults}");
 
     // A CPE re-sends TransferComplete until acknowledged: the copy changes nothing.
     let before = app.store.get_task(tasks[0].0).await.unwrap().unwrap();
