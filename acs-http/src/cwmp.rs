@@ -826,8 +826,24 @@ async fn store_cpe_request(
             }
             Ok(())
         }
-        Body::AutonomousTransferComplete(_)
-        | Body::RequestDownload(_)
+        Body::AutonomousTransferComplete(atc) => {
+            // No task asked for it, so no task can end in fault: the device's event log says
+            // what happened, failure and meaning included.
+            let fault = &atc.fault_struct;
+            let code = if fault.is_success() {
+                format!("AutonomousTransferComplete {}", atc.file_type)
+            } else {
+                format!(
+                    "AutonomousTransferComplete fault {}: {} ({}; {})",
+                    fault.fault_code.code(),
+                    fault.fault_string,
+                    fault.fault_code.meaning(),
+                    atc.file_type
+                )
+            };
+            state.store.append_event(device_id, &code, None, now).await
+        }
+        Body::RequestDownload(_)
         | Body::Kicked(_)
         | Body::DuStateChangeComplete(_)
         | Body::AutonomousDuStateChangeComplete(_) => {

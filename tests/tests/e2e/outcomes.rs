@@ -217,6 +217,50 @@ async fn a_transfer_complete_with_a_fault_ends_the_task_in_fault() {
 }
 
 #[tokio::test]
+async fn an_autonomous_transfer_fault_is_in_the_devices_events_with_its_meaning() {
+    let app = spawn_app().await;
+    let api = Api::new(&app, Some(&api_token(&app, "viewer", Role::Viewer).await));
+    let device = register(&app, "AUTOTC", None).await;
+    let mut cpe = RawCpe::new(&app.cwmp_url);
+    let hello = inform("AUTOTC", &[EventCode::AutonomousTransferComplete], "1");
+    let namespace = hello.namespace.clone();
+    assert_eq!(cpe.send(&hello).await.status, 200);
+    let now = CwmpDateTime::from_utc(chrono::Utc::now());
+    let atc = Envelope::new(
+        namespace,
+        Some("atc1".into()),
+        Body::AutonomousTransferComplete(cwmp::AutonomousTransferComplete {
+            announce_url: String::new(),
+            transfer_url: "http://files.example/sip88xx.12-0-3MPP.loads".into(),
+            is_download: true,
+            file_type: "1 Firmware Upgrade Image".into(),
+            file_size: 0,
+            target_file_name: String::new(),
+            fault_struct: TransferFault {
+                fault_code: FaultCode::from_code(9010),
+                fault_string: "checksum mismatch".into(),
+            },
+            start_time: now.clone(),
+            complete_time: now,
+        }),
+    );
+    assert_eq!(cpe.send(&atc).await.status, 200);
+    assert_eq!(cpe.post(Vec::new()).await.status, 204);
+    let events = api
+        .get(&format!("/api/v1/devices/{}/events", enc(&device)))
+        .await
+        .json();
+    let meaning = FaultCode::from_code(9010).meaning();
+    let found = events["events"].as_array().unwrap().iter().any(|e| {
+        let text = e.to_string();
+        text.contains("AutonomousTransferComplete fault 9010: checksum mismatch")
+            && text.contains(meaning)
+    });
+    assert!(found, "{events}");
+    app.cleanup().await;
+}
+
+#[tokio::test]
 async fn a_refresh_is_one_attempt_and_its_get_parameter_values_fault_is_the_tasks() {
     let app = spawn_app().await;
     let device = register(&app, "REFRESH", None).await;
