@@ -410,6 +410,20 @@ pub fn enc(s: &str) -> String {
     out
 }
 
+/// Validates `spec` and queues it for `device` straight in storage; returns the task id.
+pub async fn queue_task(app: &TestApp, device: &str, spec: acs_core::tasks::TaskSpec) -> i64 {
+    spec.validate().expect("valid task");
+    app.store
+        .enqueue_task(&acs_core::storage::NewTask::new(
+            device,
+            spec.kind(),
+            acs_core::tasks::QueuedTask::payload(&spec),
+        ))
+        .await
+        .expect("enqueue task")
+        .id
+}
+
 /// Creates an API token with `role` named `name` and returns the token itself.
 pub async fn api_token(app: &TestApp, name: &str, role: acs_core::storage::Role) -> String {
     let (_, secret) = app

@@ -8,22 +8,13 @@ use acs_core::cwmp::{
     self, Body, CwmpDateTime, Envelope, EventCode, FaultCode, TransferComplete, TransferFault,
     TransferResponse,
 };
-use acs_core::storage::{NewTask, Role, TaskState};
-use acs_core::tasks::{QueuedTask, TaskSpec};
+use acs_core::storage::{Role, TaskState};
+use acs_core::tasks::TaskSpec;
 use acs_tests::{Api, RawCpe, TestApp, api_token, device_key, enc, inform, spawn_app};
 use serde_json::{Value, json};
 
 async fn queue(app: &TestApp, device: &str, spec: TaskSpec) -> i64 {
-    spec.validate().expect("valid task");
-    app.store
-        .enqueue_task(&NewTask::new(
-            device,
-            spec.kind(),
-            QueuedTask::payload(&spec),
-        ))
-        .await
-        .unwrap()
-        .id
+    acs_tests::queue_task(app, device, spec).await
 }
 
 async fn register(app: &TestApp, serial: &str, cr_url: Option<&str>) -> String {

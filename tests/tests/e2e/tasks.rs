@@ -3,21 +3,12 @@
 
 use acs_cli::sim::{SimConfig, Simulator, profile::Profile};
 use acs_core::cwmp::{self, Body, Envelope, EventCode};
-use acs_core::storage::{NewTask, TaskState};
-use acs_core::tasks::{QueuedTask, TaskSpec};
+use acs_core::storage::TaskState;
+use acs_core::tasks::TaskSpec;
 use acs_tests::{RawCpe, TestApp, device_key, inform, spawn_app};
 
 async fn queue(app: &TestApp, device: &str, spec: TaskSpec) -> i64 {
-    spec.validate().expect("valid task");
-    app.store
-        .enqueue_task(&NewTask::new(
-            device,
-            spec.kind(),
-            QueuedTask::payload(&spec),
-        ))
-        .await
-        .unwrap()
-        .id
+    acs_tests::queue_task(app, device, spec).await
 }
 
 #[tokio::test]

@@ -3,24 +3,15 @@
 //! typing them, and a bootstrapping device is read without anyone asking.
 
 use acs_core::cwmp::{self, Body, Envelope, EventCode, FaultCode, ParameterValue, ValueType};
-use acs_core::storage::{NewTask, ParameterRecord, ParameterRow, Role, TaskState};
-use acs_core::tasks::{QueuedTask, TaskSpec};
+use acs_core::storage::{ParameterRecord, ParameterRow, Role, TaskState};
+use acs_core::tasks::TaskSpec;
 use acs_tests::{Api, RawCpe, TestApp, api_token, device_key, enc, inform, spawn_app};
 use serde_json::json;
 
 const INTERVAL: &str = "Device.ManagementServer.PeriodicInformInterval";
 
 async fn queue(app: &TestApp, device: &str, spec: TaskSpec) -> i64 {
-    spec.validate().expect("valid task");
-    app.store
-        .enqueue_task(&NewTask::new(
-            device,
-            spec.kind(),
-            QueuedTask::payload(&spec),
-        ))
-        .await
-        .unwrap()
-        .id
+    acs_tests::queue_task(app, device, spec).await
 }
 
 /// A device that has informed once and has nothing queued.
