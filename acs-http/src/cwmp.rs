@@ -4,7 +4,7 @@
 //! on it is sent — the Inform before its InformResponse, a CPE request before its answer, a
 //! task's `sent` state before the request, a task's result before the next request or the 204.
 
-use crate::cpe_auth::{CpeAuth, Verdict};
+use crate::cpe_auth::{CpeAuth, Principal};
 use crate::device_credentials;
 use crate::edge;
 use crate::metrics as m;
@@ -18,7 +18,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 use tracing::{Instrument, debug, info, info_span, warn};
 
 /// In a Download's FileType, replaced by the device's OUI when the request is sent.
@@ -222,54 +222,36 @@ fn new_session_id() -> String {
 enum Admit {
     /// Continue this session; `rebind` when the request proved itself on a new connection.
     Continue { slot: Slot, rebind: Option<String> },
-    /// Open a session.
-    Open,
-    /// Refuse, with this answer, before the body is read.
-    Refuse(HttpResponse),
+    /// Open a session, as whoever the headers authenticated (`None` with authentication off).
+    Open(Option<Principal>),
 }
 
-/// Checks the request's own `Authorization`; the refusal is logged and counted like any failed
-/// authentication.
+/// Checks the request's own `Authorization` (`Ok(None)` with authentication off). The refusal
+/// is logged and counted like any failed authentication by [`device_credentials::authenticate`].
 async fn authenticate(
     state: &CwmpState,
     req: &HttpRequest,
-) -> Result<Option<String>, Box<HttpResponse>> {
+) -> Result<Option<Principal>, HttpResponse> {
     let Some(source) = client_ip(req, &state.config.trusted_proxies) else {
-        return Err(Box::new(
-            HttpResponse::BadRequest().body("the client address is unknown\n"),
-        ));
+        return Err(HttpResponse::BadRequest().body("the client address is unknown\n"));
     };
-    let authorization = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    // `verify`, not `check`: a success clears the source's failures only once the session is
-    // bound to its device (`device_credentials::bind_inform`).
-    match state
-        .auth
-        .verify("POST", authorization, source, SystemTime::now())
-        .await
-    {
-        Verdict::Allowed(principal) => Ok(principal.map(|p| p.username)),
-        Verdict::Refused(response, reason) => {
-            if reason.counts_as_failure() {
-                m::auth_failure();
-                warn!(source = %source, ?reason, "CPE authentication failed");
-            }
-            Err(Box::new(response))
-        }
-    }
+    device_credentials::authenticate(state, req, Some(source)).await
 }
 
 /// Decides from the headers whether the request may touch a session, open one, or is refused.
 /// A session named only by its cookie is neither locked nor touched here.
-async fn admit(state: &CwmpState, req: &HttpRequest, connection: Option<SocketAddr>) -> Admit {
+/// `Err` is the refusal, answered before the body is read.
+async fn admit(
+    state: &CwmpState,
+    req: &HttpRequest,
+    connection: Option<SocketAddr>,
+) -> Result<Admit, HttpResponse> {
     let auth_on = state.auth.mode() != acs_core::auth::CpeAuthMode::None;
     match state
         .registry
         .find(cookie_value(req).as_deref(), connection)
     {
-        Some(Admission::OnConnection(slot)) => Admit::Continue { slot, rebind: None },
+        Some(Admission::OnConnection(slot)) => Ok(Admit::Continue { slot, rebind: None }),
         Some(Admission::CookieOnly {
             slot,
             id,
@@ -280,36 +262,29 @@ async fn admit(state: &CwmpState, req: &HttpRequest, connection: Option<SocketAd
             // on the new connection, as it did on the first one.
             let proved = if auth_on {
                 match authenticate(state, req).await {
-                    Ok(user) if user.is_some() && user == identity => true,
+                    Ok(Some(p)) if identity.as_deref() == Some(p.username.as_str()) => true,
                     Ok(_) => {
                         warn!(session = %id, "session cookie presented with another identity's credentials");
-                        return Admit::Refuse(
-                            HttpResponse::Forbidden()
-                                .body("the session belongs to another identity\n"),
-                        );
+                        return Err(HttpResponse::Forbidden()
+                            .body("the session belongs to another identity\n"));
                     }
-                    Err(challenge) => return Admit::Refuse(*challenge),
+                    Err(challenge) => return Err(challenge),
                 }
             } else {
                 source.is_some() && client_ip(req, &state.config.trusted_proxies) == source
             };
             if !proved {
                 warn!(session = %id, client = ?client_ip(req, &state.config.trusted_proxies), "session cookie presented from another address");
-                return Admit::Refuse(
-                    HttpResponse::Forbidden()
-                        .body("the session cookie was issued to another address\n"),
-                );
+                return Err(HttpResponse::Forbidden()
+                    .body("the session cookie was issued to another address\n"));
             }
-            Admit::Continue {
+            Ok(Admit::Continue {
                 slot,
                 rebind: Some(id),
-            }
+            })
         }
-        None if auth_on => match authenticate(state, req).await {
-            Ok(_) => Admit::Open,
-            Err(challenge) => Admit::Refuse(*challenge),
-        },
-        None => Admit::Open,
+        None if auth_on => authenticate(state, req).await.map(Admit::Open),
+        None => Ok(Admit::Open(None)),
     }
 }
 
@@ -322,10 +297,10 @@ pub async fn endpoint(
     let state = state.into_inner();
     let connection = req.peer_addr();
     let timeout = state.config.body_timeout;
-    let admitted = admit(&state, &req, connection).await;
-    if let Admit::Refuse(response) = admitted {
-        return edge::refuse_unread(&req, payload, timeout, response).await;
-    }
+    let admitted = match admit(&state, &req, connection).await {
+        Ok(admitted) => admitted,
+        Err(response) => return edge::refuse_unread(&req, payload, timeout, response).await,
+    };
     let body = match edge::read_body(&req, &mut payload, state.config.max_body_bytes, timeout).await
     {
         Ok(body) => body,
@@ -342,21 +317,34 @@ pub async fn endpoint(
             }
             continue_session(&state, &req, slot, body, connection).await
         }
-        _ => open_session(&state, &req, body, connection).await,
+        Admit::Open(principal) => open_session(&state, &req, principal, body, connection).await,
     }
 }
 
-async fn open_session(
+/// Opens a session for a request that was admitted to another one: it was not authenticated as
+/// a session opener yet, so it is now.
+async fn reopen(
     state: &Arc<CwmpState>,
     req: &HttpRequest,
     body: web::Bytes,
     connection: Option<SocketAddr>,
 ) -> HttpResponse {
+    match authenticate(state, req).await {
+        Ok(principal) => open_session(state, req, principal, body, connection).await,
+        Err(refusal) => refusal,
+    }
+}
+
+/// Opens a session for a request whose credentials `admit` has already verified (once: the
+/// Inform path does not look the credentials up or check the Digest response twice).
+async fn open_session(
+    state: &Arc<CwmpState>,
+    req: &HttpRequest,
+    principal: Option<Principal>,
+    body: web::Bytes,
+    connection: Option<SocketAddr>,
+) -> HttpResponse {
     let ip = client_ip(req, &state.config.trusted_proxies);
-    let principal = match device_credentials::authenticate(state, req, ip).await {
-        Ok(principal) => principal,
-        Err(response) => return response,
-    };
     let identity = principal.as_ref().map(|p| p.username.clone());
     if body.is_empty() {
         // An empty POST that belongs to no session: nothing to do (TR-069 would have the CPE
@@ -539,7 +527,7 @@ async fn continue_session(
     if live.closed {
         drop(live);
         // Superseded or expired while this request waited: treat it as sessionless.
-        return open_session(state, req, body, connection).await;
+        return reopen(state, req, body, connection).await;
     }
     let span = info_span!("cwmp_session", device = %live.device_id, session = %live.id);
     async {
@@ -573,7 +561,7 @@ async fn continue_session(
                     drop_session(state, &mut live, "new Inform").await;
                 }
                 drop(live);
-                return open_session(state, req, body, connection).await;
+                return reopen(state, req, body, connection).await;
             }
         let request_id = message.as_ref().and_then(|e| e.header.id.clone());
         let step = match live.session.handle(message) {
