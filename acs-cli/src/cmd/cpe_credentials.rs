@@ -13,7 +13,7 @@ use acs_core::secret::Secret;
 use acs_core::storage::{CredentialOrigin, DeviceCredentialInfo, StoreError};
 use anyhow::{Context as _, bail};
 use chrono::{DateTime, Utc};
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 
 use crate::cmd::serve::{ConfigArgs, connect, load};
@@ -48,20 +48,8 @@ pub struct SetArgs {
     pub config: ConfigArgs,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ListFormat {
-    Table,
-    Json,
-}
-
-#[derive(Debug, Args)]
-pub struct ListArgs {
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
-    pub format: ListFormat,
-    #[command(flatten)]
-    pub config: ConfigArgs,
-}
+// The same `list` options as `acs token list`, which also runs on the ACS machine.
+pub use super::token::{ListArgs, ListFormat};
 
 #[derive(Debug, Args)]
 pub struct RemoveArgs {
