@@ -37,7 +37,7 @@ use crate::storage::{
     DeviceRow, FileKind, FileRow, NewTask, ProvisionStateRow, Store, StoreError, StoredRule,
     TaskRow,
 };
-use crate::tasks::{QueuedTask, TaskSpec};
+use crate::tasks::TaskSpec;
 
 /// FileType of a configuration push.
 pub const CONFIG_FILE_TYPE: &str = "3 Vendor Configuration File";
@@ -1318,7 +1318,7 @@ impl Provisioner {
                 return Ok(None);
             }
         };
-        let new = NewTask::new(&device.id, spec.kind(), QueuedTask::payload(&spec));
+        let new = NewTask::for_spec(&device.id, &spec);
         Ok(self
             .store
             .save_provision_state(&row, Some(&new))

@@ -12,7 +12,7 @@ use crate::registry::{Admission, Live, Registry, Slot};
 use acs_core::cwmp::{self, Body, Envelope, EventCode, SoapFault};
 use acs_core::session::{Completion, Session, SessionConfig, Step};
 use acs_core::storage::{self, Store, TaskRow};
-use acs_core::tasks::{Payload, QueuedTask, TaskSpec};
+use acs_core::tasks::{Payload, TaskSpec};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
@@ -943,11 +943,7 @@ async fn queue_cr_credentials(
     };
     state
         .store
-        .enqueue_task(&storage::NewTask::new(
-            device_id,
-            spec.kind(),
-            QueuedTask::payload(&spec),
-        ))
+        .enqueue_task(&storage::NewTask::for_spec(device_id, &spec))
         .await?;
     Ok(())
 }

@@ -12,7 +12,7 @@ use crate::metrics as m;
 use acs_core::auth::CpeAuthMode;
 use acs_core::cwmp::{self, Body, Envelope, EventCode};
 use acs_core::storage::{self, CredentialOrigin};
-use acs_core::tasks::{QueuedTask, TaskSpec};
+use acs_core::tasks::TaskSpec;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
 use std::net::IpAddr;
@@ -131,11 +131,7 @@ pub(crate) async fn queue_management_server_credentials(
     };
     state
         .store
-        .enqueue_task(&storage::NewTask::new(
-            device_id,
-            spec.kind(),
-            QueuedTask::payload(&spec),
-        ))
+        .enqueue_task(&storage::NewTask::for_spec(device_id, &spec))
         .await?;
     Ok(())
 }

@@ -414,11 +414,7 @@ pub fn enc(s: &str) -> String {
 pub async fn queue_task(app: &TestApp, device: &str, spec: acs_core::tasks::TaskSpec) -> i64 {
     spec.validate().expect("valid task");
     app.store
-        .enqueue_task(&acs_core::storage::NewTask::new(
-            device,
-            spec.kind(),
-            acs_core::tasks::QueuedTask::payload(&spec),
-        ))
+        .enqueue_task(&acs_core::storage::NewTask::for_spec(device, &spec))
         .await
         .expect("enqueue task")
         .id

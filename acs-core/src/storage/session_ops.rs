@@ -80,6 +80,15 @@ impl NewTask {
             job_id: None,
         }
     }
+
+    /// [`NewTask::new`] for a task definition: its kind and its queued payload.
+    pub fn for_spec(device_id: &str, spec: &crate::tasks::TaskSpec) -> Self {
+        NewTask::new(
+            device_id,
+            spec.kind(),
+            crate::tasks::QueuedTask::payload(spec),
+        )
+    }
 }
 
 impl Store {

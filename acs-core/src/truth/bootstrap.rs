@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::storage::{NewTask, Store, StoreError};
-use crate::tasks::{QueuedTask, TaskSpec};
+use crate::tasks::TaskSpec;
 
 /// `[bootstrap]` settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,11 +156,7 @@ impl BootstrapSettings {
             names: profile.names.clone(),
         };
         let task = store
-            .enqueue_task(&NewTask::new(
-                device_id,
-                spec.kind(),
-                QueuedTask::payload(&spec),
-            ))
+            .enqueue_task(&NewTask::for_spec(device_id, &spec))
             .await?;
         Ok(Some(task.id))
     }

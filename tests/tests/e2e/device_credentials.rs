@@ -7,7 +7,7 @@ use acs_core::auth::{CpeAuthMode, DigestAlgorithm, LimiterConfig, client::digest
 use acs_core::cwmp::EventCode;
 use acs_core::secret::Secret;
 use acs_core::storage::{CredentialOrigin, NewTask, Store, TaskState};
-use acs_core::tasks::{QueuedTask, TaskSpec};
+use acs_core::tasks::TaskSpec;
 use acs_tests::{RawCpe, TestApp, TestDb, device_key, inform, start, test_config};
 use std::time::Duration;
 
@@ -292,7 +292,7 @@ async fn the_acs_rotates_a_bootstrapping_device_onto_its_own_credentials() {
     // the ACS gives it a fresh pair of its own.
     let spec = TaskSpec::FactoryReset {};
     app.store
-        .enqueue_task(&NewTask::new(&id, spec.kind(), QueuedTask::payload(&spec)))
+        .enqueue_task(&NewTask::for_spec(&id, &spec))
         .await
         .unwrap();
     let report = sim.run_session(0, vec![]).await.unwrap();

@@ -334,7 +334,7 @@ async fn files_are_managed_through_the_api() {
 /// Queues a Download of the stored file `file_id` for `device` (not sent: no session runs).
 async fn pending_download(app: &TestApp, device: &str, file_id: i64) -> i64 {
     use acs_core::storage::NewTask;
-    use acs_core::tasks::{QueuedTask, TaskSpec};
+    use acs_core::tasks::TaskSpec;
     let spec = TaskSpec::Download {
         file_type: "1 Firmware Upgrade Image".into(),
         url: String::new(),
@@ -348,11 +348,7 @@ async fn pending_download(app: &TestApp, device: &str, file_id: i64) -> i64 {
     };
     spec.validate().expect("valid task");
     app.store
-        .enqueue_task(&NewTask::new(
-            device,
-            spec.kind(),
-            QueuedTask::payload(&spec),
-        ))
+        .enqueue_task(&NewTask::for_spec(device, &spec))
         .await
         .unwrap()
         .id
@@ -763,7 +759,7 @@ async fn a_variables_csv_is_never_served_under_any_name() {
     // The push the way `acs config push --vars` makes it: the server reads the CSV to render.
     let task = {
         use acs_core::storage::NewTask;
-        use acs_core::tasks::{QueuedTask, TaskSpec};
+        use acs_core::tasks::TaskSpec;
         let spec = TaskSpec::Download {
             file_type: "3 Vendor Configuration File".into(),
             url: String::new(),
@@ -775,7 +771,7 @@ async fn a_variables_csv_is_never_served_under_any_name() {
             target_file_name: String::new(),
             delay_seconds: 0,
         };
-        let new = NewTask::new(device, spec.kind(), QueuedTask::payload(&spec));
+        let new = NewTask::for_spec(device, &spec);
         app.store.enqueue_task(&new).await.unwrap().id
     };
     // Assigned every way there is: a Download of the CSV itself and a rule naming it.

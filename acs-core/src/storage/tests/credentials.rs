@@ -138,11 +138,7 @@ async fn credential_task_passwords_are_sealed_in_the_queue(store: Store) {
         },
     ] {
         let task = store
-            .enqueue_task(&NewTask::new(
-                "dev-q",
-                spec.kind(),
-                QueuedTask::payload(&spec),
-            ))
+            .enqueue_task(&NewTask::for_spec("dev-q", &spec))
             .await
             .unwrap();
         let stored = store.get_task(task.id).await.unwrap().unwrap().payload;
