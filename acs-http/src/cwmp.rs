@@ -497,7 +497,14 @@ async fn open_session(
             source: ip,
             base_url: {
                 let info = req.connection_info();
-                format!("{}://{}", info.scheme(), info.host())
+                // TLS ends below actix-web on this listener (see cwmp_service), so the app
+                // cannot see it; the configuration can.
+                let scheme = if state.config.tls {
+                    "https"
+                } else {
+                    info.scheme()
+                };
+                format!("{scheme}://{}", info.host())
             },
         };
         let (_slot, superseded) = state.registry.insert(live);

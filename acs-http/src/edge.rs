@@ -155,10 +155,13 @@ impl actix_web::body::MessageBody for HoldingPayload {
 }
 
 /// Writes every response of the CWMP listener with title-case header names
-/// (`WWW-Authenticate`, `Set-Cookie`, `Content-Type`): HTTP says names are case-insensitive,
-/// but some deployed CPE agents compare them byte for byte. Handler and extractor errors reach
-/// this point as responses already (actix turns them into one per route), so they are covered.
-pub fn title_case_headers<S, B>(
+/// (`Set-Cookie`, `Content-Type`), and notes for the connection's `HeaderCaseIo` which
+/// responses answer HEAD (so it can tell where each one ends) before actix-http encodes them.
+/// HTTP says names are case-insensitive, but some deployed CPE agents compare them byte for
+/// byte. Handler and extractor errors reach this point as responses already (actix turns them
+/// into one per route), so they are covered; the note is taken even when the inner service
+/// fails, because actix still writes a response for that failure.
+pub fn note_responses<S, B>(
     req: actix_web::dev::ServiceRequest,
     srv: &S,
 ) -> impl std::future::Future<Output = Result<actix_web::dev::ServiceResponse<B>, actix_web::Error>>
@@ -170,9 +173,17 @@ where
             Error = actix_web::Error,
         >,
 {
+    let notes = req
+        .conn_data::<crate::header_case::ResponseNotes>()
+        .cloned();
+    let head = req.method() == actix_web::http::Method::HEAD;
     let call = srv.call(req);
     async move {
-        let mut response = call.await?;
+        let result = call.await;
+        if let Some(notes) = notes {
+            notes.push(head);
+        }
+        let mut response = result?;
         response
             .response_mut()
             .head_mut()

@@ -6,9 +6,11 @@
 
 pub mod cpe_auth;
 pub mod cwmp;
+mod cwmp_service;
 mod device_credentials;
 pub mod edge;
 pub mod files;
+mod header_case;
 pub mod metrics;
 pub mod nbi;
 pub mod registry;
@@ -210,9 +212,9 @@ impl Application {
             })?;
         let data = web::Data::from(state.clone());
         let max_body = state.config.max_body_bytes;
-        let mut cwmp_http = HttpServer::new(move || {
+        let cwmp_app = move || {
             App::new()
-                .wrap_fn(edge::title_case_headers)
+                .wrap_fn(edge::note_responses)
                 .app_data(data.clone())
                 .app_data(web::PayloadConfig::new(max_body))
                 .app_data(files_data.clone())
@@ -227,30 +229,24 @@ impl Application {
                         .route(web::head().to(files::download_authenticated)),
                 )
                 .default_service(web::post().to(cwmp::endpoint))
-        })
-        .keep_alive(config.keep_alive.max(Duration::from_secs(30)))
-        // Slow CPEs on bad links take long to send a request head; the default 5 s drops them.
-        .client_request_timeout(Duration::from_secs(30))
-        .disable_signals();
-        if let Some(w) = config.workers {
-            cwmp_http = cwmp_http.workers(w);
-        }
-        let cwmp_server = match &config.tls {
-            Some(files) => cwmp_http
-                .listen_rustls_0_23(cwmp_listener, tls_config(files)?)
-                .map_err(|source| StartError::Bind {
-                    addr: cwmp_addr,
-                    source,
-                })?
-                .run(),
-            None => cwmp_http
-                .listen(cwmp_listener)
-                .map_err(|source| StartError::Bind {
-                    addr: cwmp_addr,
-                    source,
-                })?
-                .run(),
         };
+        let tls = match &config.tls {
+            Some(files) => Some(tls_config(files)?),
+            None => None,
+        };
+        let cwmp_server = cwmp_service::serve(
+            cwmp_service::Listener {
+                socket: cwmp_listener,
+                keep_alive: config.keep_alive.max(Duration::from_secs(30)),
+                workers: config.workers,
+                tls,
+            },
+            cwmp_app,
+        )
+        .map_err(|source| StartError::Bind {
+            addr: cwmp_addr,
+            source,
+        })?;
 
         let nbi_listener = bind(config.nbi_listen)?;
         let nbi_addr = nbi_listener

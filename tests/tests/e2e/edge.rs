@@ -339,7 +339,7 @@ async fn an_unauthenticated_body_is_refused_before_it_is_sent() {
         let (head, _) = read_response(&mut stream).await;
         assert!(head.starts_with("HTTP/1.1 401"), "{framing}: {head}");
         assert!(
-            head.contains("\r\nWww-Authenticate: Digest "),
+            head.contains("\r\nWWW-Authenticate: Digest "),
             "{framing}: {head}"
         );
         assert!(
@@ -371,7 +371,7 @@ async fn a_small_refused_body_keeps_the_connection_for_the_digest_retry() {
     assert!(head.starts_with("HTTP/1.1 401"), "{head}");
     let challenge = head
         .lines()
-        .find_map(|l| l.strip_prefix("Www-Authenticate: "))
+        .find_map(|l| l.strip_prefix("WWW-Authenticate: "))
         .expect("title-case challenge header");
     let authorization =
         digest_authorization(challenge, "POST", "/", USER, PASSWORD, "c0ffee", 1).unwrap();
@@ -385,6 +385,59 @@ async fn a_small_refused_body_keeps_the_connection_for_the_digest_retry() {
     assert!(head.contains("\r\nSet-Cookie: acs_session="), "{head}");
     assert!(head.contains("\r\nContent-Type: text/xml"), "{head}");
     assert!(String::from_utf8_lossy(&body).contains("InformResponse"));
+    app.cleanup().await;
+}
+
+/// The spelling must survive everything that can come before a challenge on one connection: a
+/// HEAD answer (a Content-Length with no body after it), a 100 Continue, and a body that looks
+/// like a header line. Each answer is read off the raw bytes, as a strict CPE agent reads them.
+#[tokio::test]
+async fn header_names_reach_the_cpe_in_title_case_after_a_bodiless_answer() {
+    let app = spawn_app_with(digest).await;
+    let mut stream = TcpStream::connect(addr(&app)).await.unwrap();
+    // A HEAD for a device file without credentials: refused with a challenge and no body.
+    stream
+        .write_all(b"HEAD /files/d/phone.cfg HTTP/1.1\r\nHost: acs\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = stream.read(&mut chunk).await.expect("read HEAD answer");
+        assert!(n > 0, "closed after HEAD");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let head = String::from_utf8_lossy(&buf).to_string();
+    assert!(head.starts_with("HTTP/1.1 401"), "{head}");
+    assert!(head.contains("\r\nWWW-Authenticate: "), "{head}");
+    assert!(head.contains("\r\nContent-Length: "), "{head}");
+    // Then a CWMP POST with Expect: 100-continue on the same connection.
+    let body = "<x/>";
+    stream
+        .write_all(
+            post_head(&format!(
+                "Content-Length: {}\r\nExpect: 100-continue\r\n",
+                body.len()
+            ))
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    stream.write_all(body.as_bytes()).await.unwrap();
+    let mut wire = String::new();
+    loop {
+        if let Some(from) = wire.find("HTTP/1.1 401")
+            && wire[from..].contains("\r\n\r\n")
+        {
+            break;
+        }
+        let n = stream.read(&mut chunk).await.expect("read POST answer");
+        assert!(n > 0, "closed before the challenge: {wire}");
+        wire.push_str(&String::from_utf8_lossy(&chunk[..n]));
+    }
+    let from = wire.find("HTTP/1.1 401").expect("a 401 for the POST");
+    let head = &wire[from..];
+    assert!(head.contains("\r\nWWW-Authenticate: Digest "), "{wire}");
     app.cleanup().await;
 }
 
