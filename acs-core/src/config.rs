@@ -57,6 +57,9 @@ const SECTIONS: &[&str] = &[
     "connection_request",
     "cpe_auth",
     "files",
+    "jobs",
+    "provision",
+    "bootstrap",
     "log",
 ];
 
@@ -123,6 +126,7 @@ pub struct Settings {
     pub cpe_auth: CpeAuthSettings,
     pub files: FilesSettings,
     pub provision: ProvisionSettings,
+    pub jobs: JobsSettings,
     /// `[bootstrap]`: what is read from a device at `0 BOOTSTRAP`.
     pub bootstrap: crate::truth::bootstrap::BootstrapSettings,
     pub log: LogSettings,
@@ -143,6 +147,7 @@ impl Default for Settings {
             cpe_auth: CpeAuthSettings::default(),
             files: FilesSettings::default(),
             provision: ProvisionSettings::default(),
+            jobs: JobsSettings::default(),
             bootstrap: Default::default(),
             log: LogSettings::default(),
             ignored_env: Vec::new(),
@@ -217,6 +222,12 @@ pub struct CwmpSettings {
     /// (ManagementServer.ConnectionRequestUsername/Password) and store them once it has applied
     /// them: CPEs read passwords back empty, so only credentials the ACS set are usable.
     pub provision_connection_request_credentials: bool,
+    /// Set HoldRequests on the InformResponse and on every ACS request while the ACS has work
+    /// queued for the device (TR-069 §3.7.1.4), so that work runs before the CPE's own requests
+    /// (TransferComplete, GetRPCMethods). Default off: some agents mishandle the header.
+    pub hold_requests: bool,
+    /// Worker threads of the CWMP listener. Unset: one per CPU core.
+    pub workers: Option<usize>,
 }
 
 impl Default for CwmpSettings {
@@ -231,6 +242,8 @@ impl Default for CwmpSettings {
             trusted_proxies: Vec::new(),
             public_url: None,
             provision_connection_request_credentials: true,
+            hold_requests: false,
+            workers: None,
         }
     }
 }
@@ -273,12 +286,15 @@ pub struct NbiSettings {
     /// does so and the compose file publishes it on 127.0.0.1 only.
     #[serde(deserialize_with = "socket_addr")]
     pub listen: SocketAddr,
+    /// Worker threads of the API listener. Unset: one per CPU core.
+    pub workers: Option<usize>,
 }
 
 impl Default for NbiSettings {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 7557)),
+            workers: None,
         }
     }
 }
@@ -294,6 +310,12 @@ pub struct ConnectionRequestSettings {
     pub allow_basic: bool,
     /// Connection requests in flight at once when many devices are woken (bulk jobs).
     pub concurrency: usize,
+    /// Seconds between two connection requests to one device, unless its session has started
+    /// in between. Default 30: a burst of operator commands wakes a device once.
+    pub min_interval_secs: u64,
+    /// Devices whose last connection request is remembered at most (bounded memory); beyond
+    /// it, new devices are refused as rate limited until old entries expire. Default 1000000.
+    pub max_tracked_devices: usize,
 }
 
 impl Default for ConnectionRequestSettings {
@@ -302,6 +324,20 @@ impl Default for ConnectionRequestSettings {
             timeout_secs: 10,
             allow_basic: false,
             concurrency: 50,
+            min_interval_secs: 30,
+            max_tracked_devices: 1_000_000,
+        }
+    }
+}
+
+impl From<&ConnectionRequestSettings> for crate::connreq::ConnReqConfig {
+    fn from(s: &ConnectionRequestSettings) -> Self {
+        crate::connreq::ConnReqConfig {
+            timeout: Duration::from_secs(s.timeout_secs),
+            allow_basic: s.allow_basic,
+            min_interval: Duration::from_secs(s.min_interval_secs),
+            concurrency: s.concurrency,
+            max_tracked_devices: s.max_tracked_devices,
         }
     }
 }
@@ -440,7 +476,7 @@ impl From<&LimiterSettings> for LimiterConfig {
 
 /// `[files]`: firmware and other files served to CPEs (`/files/t/<token>/<name>` on the CWMP
 /// listener).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FilesSettings {
     /// Base of the download URLs put into Download requests for stored files
@@ -448,6 +484,39 @@ pub struct FilesSettings {
     /// NAT or a proxy. Unset: `cwmp.public_url` if set, else the scheme and Host the CPE itself
     /// used for its Inform.
     pub base_url: Option<String>,
+    /// Largest file accepted for upload, in bytes. Default 2 GiB (2147483648), more than any
+    /// phone or gateway firmware image.
+    pub max_bytes: u64,
+}
+
+impl Default for FilesSettings {
+    fn default() -> Self {
+        Self {
+            base_url: None,
+            max_bytes: 2 * 1024 * 1024 * 1024,
+        }
+    }
+}
+
+/// `[jobs]`: the runner that moves bulk jobs and rollouts forward.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobsSettings {
+    /// Milliseconds between two looks at running jobs (new devices to queue, rollout gates,
+    /// finished jobs). Default 1000; 10 to 60000.
+    pub interval_ms: u64,
+}
+
+impl Default for JobsSettings {
+    fn default() -> Self {
+        Self { interval_ms: 1000 }
+    }
+}
+
+impl JobsSettings {
+    pub fn interval(&self) -> Duration {
+        Duration::from_millis(self.interval_ms)
+    }
 }
 
 impl FilesSettings {
@@ -712,6 +781,23 @@ impl Settings {
                 if !path.is_file() {
                     bad(key, format!("file {} does not exist", path.display()));
                 }
+            }
+        }
+        if !(10..=60_000).contains(&self.jobs.interval_ms) {
+            bad(
+                "jobs.interval_ms",
+                format!("must be 10 to 60000, got {}", self.jobs.interval_ms),
+            );
+        }
+        if self.files.max_bytes == 0 {
+            bad("files.max_bytes", "must be at least 1".into());
+        }
+        for (key, workers) in [
+            ("cwmp.workers", self.cwmp.workers),
+            ("nbi.workers", self.nbi.workers),
+        ] {
+            if workers == Some(0) {
+                bad(key, "must be at least 1 (or unset: one per core)".into());
             }
         }
         if self.cwmp.session_timeout_secs == 0 {
@@ -1327,6 +1413,56 @@ mod tests {
         let w = s.warnings();
         assert_eq!(w.len(), 1, "{w:?}");
         assert!(w[0].starts_with("CPE authentication is off"), "{w:?}");
+    }
+
+    /// Every knob of startup is a setting: what used to be fixed in code (HoldRequests, the
+    /// job interval, the upload limit, workers, connection-request pacing) reads from the file
+    /// and from the environment, including the sections the environment used to skip.
+    #[test]
+    fn startup_knobs_are_settings() {
+        let s = load_ok(None, &[]);
+        assert!(!s.cwmp.hold_requests);
+        assert_eq!(s.jobs.interval(), Duration::from_secs(1));
+        assert_eq!(s.files.max_bytes, 2 * 1024 * 1024 * 1024);
+        assert_eq!((s.cwmp.workers, s.nbi.workers), (None, None));
+        let connreq = crate::connreq::ConnReqConfig::from(&s.connection_request);
+        assert_eq!(connreq.min_interval, Duration::from_secs(30));
+        assert_eq!(connreq.max_tracked_devices, 1_000_000);
+
+        let s = load_ok(
+            Some(
+                r#"
+                [cwmp]
+                hold_requests = true
+                workers = 4
+                [nbi]
+                workers = 2
+                [jobs]
+                interval_ms = 250
+                [files]
+                max_bytes = 1048576
+                [connection_request]
+                min_interval_secs = 5
+                max_tracked_devices = 1000
+                "#,
+            ),
+            &[
+                ("ACS_PROVISION__LOOP_LIMIT", "7"),
+                ("ACS_BOOTSTRAP__FETCH", "false"),
+            ],
+        );
+        assert!(s.cwmp.hold_requests);
+        assert_eq!((s.cwmp.workers, s.nbi.workers), (Some(4), Some(2)));
+        assert_eq!(s.jobs.interval(), Duration::from_millis(250));
+        assert_eq!(s.files.max_bytes, 1_048_576);
+        assert_eq!(s.connection_request.min_interval_secs, 5);
+        assert_eq!(s.connection_request.max_tracked_devices, 1000);
+        assert_eq!(s.provision.loop_limit, 7);
+        assert!(!s.bootstrap.fetch);
+
+        let err = load_err(Some("[jobs]\ninterval_ms = 0\n[cwmp]\nworkers = 0\n"), &[]);
+        assert!(err.contains("jobs.interval_ms"), "{err}");
+        assert!(err.contains("cwmp.workers"), "{err}");
     }
 
     #[test]

@@ -61,14 +61,9 @@ pub struct ConnReqConfig {
 }
 
 impl Default for ConnReqConfig {
+    /// The defaults of `[connection_request]`: one place says what they are.
     fn default() -> Self {
-        Self {
-            timeout: Duration::from_secs(10),
-            allow_basic: false,
-            min_interval: Duration::from_secs(30),
-            concurrency: 50,
-            max_tracked_devices: 1_000_000,
-        }
+        (&crate::config::ConnectionRequestSettings::default()).into()
     }
 }
 

@@ -45,20 +45,35 @@ pub struct CpeAuthConfig {
     pub nonce_key: Option<[u8; 32]>,
 }
 
-impl Default for CpeAuthConfig {
-    fn default() -> Self {
+impl From<&acs_core::config::CpeAuthSettings> for CpeAuthConfig {
+    fn from(auth: &acs_core::config::CpeAuthSettings) -> CpeAuthConfig {
         CpeAuthConfig {
-            mode: CpeAuthMode::None,
-            realm: "acs".into(),
-            credentials: Vec::new(),
-            device_credentials: Vec::new(),
-            provision_device_credentials: false,
-            digest_algorithms: vec![DigestAlgorithm::Md5],
-            nonce_lifetime: Duration::from_secs(300),
-            limiter: LimiterConfig::default(),
-            allow_insecure_basic: false,
+            mode: auth.effective_mode(),
+            realm: auth.realm.clone(),
+            credentials: auth
+                .shared_credentials()
+                .map(|(u, p)| (u.to_owned(), p.clone()))
+                .into_iter()
+                .collect(),
+            device_credentials: auth
+                .devices
+                .iter()
+                .map(|(id, d)| (id.clone(), d.username.clone(), d.password.clone()))
+                .collect(),
+            provision_device_credentials: auth.provision_device_credentials,
+            digest_algorithms: auth.digest_algorithms.clone(),
+            nonce_lifetime: auth.nonce_lifetime(),
+            limiter: (&auth.limiter).into(),
+            allow_insecure_basic: auth.allow_insecure_basic,
             nonce_key: None,
         }
+    }
+}
+
+impl Default for CpeAuthConfig {
+    /// `[cpe_auth]` as `Settings::default()` has it.
+    fn default() -> Self {
+        CpeAuthConfig::from(&acs_core::config::CpeAuthSettings::default())
     }
 }
 

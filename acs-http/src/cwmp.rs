@@ -50,19 +50,29 @@ pub struct CwmpConfig {
     pub bootstrap: acs_core::truth::bootstrap::BootstrapSettings,
 }
 
-impl Default for CwmpConfig {
-    fn default() -> Self {
+impl From<&acs_core::config::Settings> for CwmpConfig {
+    fn from(settings: &acs_core::config::Settings) -> CwmpConfig {
         CwmpConfig {
-            session: SessionConfig::default(),
-            session_timeout: Duration::from_secs(60),
-            max_body_bytes: 16 * 1024 * 1024,
-            body_timeout: Duration::from_secs(30),
-            event_retention: 100,
-            trusted_proxies: Vec::new(),
-            tls: false,
-            provision_cr_credentials: true,
-            bootstrap: Default::default(),
+            session: SessionConfig {
+                hold_requests: settings.cwmp.hold_requests,
+                ..SessionConfig::default()
+            },
+            session_timeout: settings.cwmp.session_timeout(),
+            max_body_bytes: settings.cwmp.max_body_bytes,
+            body_timeout: settings.cwmp.body_timeout(),
+            event_retention: settings.database.event_retention as usize,
+            trusted_proxies: settings.cwmp.trusted_proxies.clone(),
+            tls: settings.cwmp.tls.is_some(),
+            provision_cr_credentials: settings.cwmp.provision_connection_request_credentials,
+            bootstrap: settings.bootstrap.clone(),
         }
+    }
+}
+
+impl Default for CwmpConfig {
+    /// The zero-configuration endpoint: `Settings::default()` says what that is.
+    fn default() -> Self {
+        CwmpConfig::from(&acs_core::config::Settings::default())
     }
 }
 

@@ -1,8 +1,10 @@
 //! HTTP serving for `acs`: the CWMP endpoint and the file server for CPEs, and the northbound
 //! listener (health, metrics, the REST API).
 //!
-//! [`Application::build`] binds both listeners (port 0 works, for tests) and
-//! [`Application::run_until_stopped`] serves until the process is told to stop.
+//! [`Application::build`] does all of startup from [`Settings`] (migrations, the admin token,
+//! the configuration's provisioning rules, both listeners, tasks interrupted by the last stop),
+//! and [`Application::run_until_stopped`] serves until the process is told to stop. `acs serve`
+//! and the test suites start the same way; nothing else prepares a server.
 
 pub mod cpe_auth;
 pub mod cwmp;
@@ -15,6 +17,7 @@ pub mod metrics;
 pub mod nbi;
 pub mod registry;
 
+use acs_core::config::Settings;
 use acs_core::connreq::ConnReqClient;
 use acs_core::ops::Operations;
 use acs_core::storage::Store;
@@ -29,50 +32,65 @@ pub use cwmp::{CwmpConfig, CwmpState};
 
 /// Certificate and key files for the CWMP listener.
 #[derive(Debug, Clone)]
-pub struct TlsFiles {
-    /// PEM certificate chain.
-    pub cert: PathBuf,
-    /// PEM private key.
-    pub key: PathBuf,
+struct TlsFiles {
+    cert: PathBuf,
+    key: PathBuf,
 }
 
-/// Everything the HTTP side needs to start.
+/// What the servers are built from: [`Settings`] translated once, in [`ServerConfig::from`].
 #[derive(Debug, Clone)]
-pub struct ServerConfig {
-    /// CWMP listener address.
-    pub cwmp_listen: SocketAddr,
-    /// NBI listener address.
-    pub nbi_listen: SocketAddr,
-    /// TLS for the CWMP listener.
-    pub tls: Option<TlsFiles>,
+struct ServerConfig {
+    cwmp_listen: SocketAddr,
+    nbi_listen: SocketAddr,
+    tls: Option<TlsFiles>,
     /// Keep-alive for CPE connections (≥ 30 s: a CPE keeps one connection per session).
-    pub keep_alive: Duration,
-    /// Endpoint behaviour.
-    pub cwmp: CwmpConfig,
-    /// CPE authentication.
-    pub cpe_auth: CpeAuthConfig,
-    /// Worker threads per listener; `None` = one per core.
-    pub workers: Option<usize>,
-    /// Connection requests (timeouts, Basic, fan-out concurrency).
-    pub connreq: acs_core::connreq::ConnReqConfig,
-    /// How often the job runner looks at running jobs.
-    pub job_interval: Duration,
+    keep_alive: Duration,
+    cwmp: CwmpConfig,
+    cpe_auth: CpeAuthConfig,
+    cwmp_workers: Option<usize>,
+    nbi_workers: Option<usize>,
+    connreq: acs_core::connreq::ConnReqConfig,
+    job_interval: Duration,
     /// Where files for CPEs (and the transfer-token key) are kept.
-    pub files_dir: PathBuf,
-    /// Largest file accepted for upload.
-    pub max_file_bytes: u64,
-    /// Zero-touch provisioning: the configuration file's rules (files already imported, see
-    /// `acs_core::provision::import_config_rules`) and the retry policy.
-    pub provision: ProvisionConfig,
+    files_dir: PathBuf,
+    max_file_bytes: u64,
+    provision: ProvisionConfig,
+}
+
+impl From<&Settings> for ServerConfig {
+    fn from(settings: &Settings) -> ServerConfig {
+        ServerConfig {
+            cwmp_listen: settings.cwmp.listen,
+            nbi_listen: settings.nbi.listen,
+            tls: settings.cwmp.tls.as_ref().map(|t| TlsFiles {
+                cert: t.cert.clone(),
+                key: t.key.clone(),
+            }),
+            keep_alive: settings.cwmp.keep_alive(),
+            cwmp: CwmpConfig::from(settings),
+            cpe_auth: CpeAuthConfig::from(&settings.cpe_auth),
+            cwmp_workers: settings.cwmp.workers,
+            nbi_workers: settings.nbi.workers,
+            connreq: (&settings.connection_request).into(),
+            job_interval: settings.jobs.interval(),
+            files_dir: settings.data_dir.clone(),
+            max_file_bytes: settings.files.max_bytes,
+            // The rules' files are imported by `Application::build` (it needs the store).
+            provision: ProvisionConfig {
+                rules: Vec::new(),
+                policy: settings.provision.policy(),
+            },
+        }
+    }
 }
 
 /// Zero-touch provisioning settings of the server.
 #[derive(Debug, Clone, Default)]
-pub struct ProvisionConfig {
+struct ProvisionConfig {
     /// Rules from the configuration file, with file ids.
-    pub rules: Vec<acs_core::provision::RuleSpec>,
+    rules: Vec<acs_core::provision::RuleSpec>,
     /// Backoff and loop protection.
-    pub policy: acs_core::provision::ProvisionPolicy,
+    policy: acs_core::provision::ProvisionPolicy,
 }
 
 /// Why the server could not start.
@@ -104,6 +122,23 @@ pub enum StartError {
     /// A provisioning rule from the configuration is unusable.
     #[error("provisioning: {0}")]
     Provision(#[from] acs_core::provision::ProvisionError),
+    /// The database could not be prepared (migrations, admin token, stored state).
+    #[error("{step}: {source}")]
+    Storage {
+        /// What startup was doing.
+        step: &'static str,
+        /// Why it failed.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl StartError {
+    fn storage(step: &'static str) -> impl FnOnce(acs_core::storage::StoreError) -> StartError {
+        move |e| StartError::Storage {
+            step,
+            source: Box::new(e),
+        }
+    }
 }
 
 /// A built, bound, not yet running server.
@@ -155,11 +190,72 @@ fn tls_config(files: &TlsFiles) -> Result<rustls::ServerConfig, StartError> {
 }
 
 impl Application {
-    /// Binds both listeners and prepares the servers.
-    pub fn build(config: ServerConfig, store: Store) -> Result<Application, StartError> {
+    /// Does all of startup on a connected store: applies migrations, seals passwords stored in
+    /// plain text by older versions, creates the admin token on first start, imports the
+    /// configuration's provisioning rules, binds both listeners, sets the download base URL and
+    /// loads the tasks an earlier stop interrupted.
+    pub async fn build(settings: &Settings, store: Store) -> Result<Application, StartError> {
         // Passwords at rest are sealed with the data directory's key (a no-op when the caller
-        // installed it already).
-        store.install_vault(acs_core::vault::Vault::load_or_create(&config.files_dir)?);
+        // installed it already); before anything reads them.
+        acs_core::vault::create_private_dir(&settings.data_dir).map_err(|e| {
+            StartError::Storage {
+                step: "creating the data directory",
+                source: Box::new(e),
+            }
+        })?;
+        store.install_vault(acs_core::vault::Vault::load_or_create(&settings.data_dir)?);
+        store
+            .migrate()
+            .await
+            .map_err(StartError::storage("applying database migrations"))?;
+        // Databases from before sealing hold connection-request passwords in plain text.
+        let sealed = store
+            .seal_legacy_secrets()
+            .await
+            .map_err(StartError::storage("sealing stored passwords"))?;
+        if sealed > 0 {
+            tracing::info!(
+                devices = sealed,
+                "sealed plain-text connection-request passwords"
+            );
+        }
+        announce_admin_token(&store, &settings.data_dir).await?;
+        let mut config = ServerConfig::from(settings);
+        if !settings.provision.rules.is_empty() {
+            let files = acs_core::files::FileStore::new(
+                &config.files_dir,
+                store.clone(),
+                config.max_file_bytes,
+            );
+            files.prepare()?;
+            config.provision.rules =
+                acs_core::provision::import_config_rules(&files, &store, &settings.provision.rules)
+                    .await?;
+            tracing::info!(
+                rules = config.provision.rules.len(),
+                "provisioning rules from the configuration file"
+            );
+        }
+        let app = Application::assemble(config, store)?;
+        // Download URLs start with this; unset, with the address each CPE itself used.
+        app.file_server
+            .set_base_url(settings.files.effective_base_url(&settings.cwmp));
+        let orphans = app
+            .state
+            .load_orphans()
+            .await
+            .map_err(StartError::storage("reading the task queue"))?;
+        if orphans > 0 {
+            tracing::info!(
+                devices = orphans,
+                "tasks interrupted by the last stop will be resolved at each device's next Inform"
+            );
+        }
+        Ok(app)
+    }
+
+    /// Binds both listeners and prepares the servers.
+    fn assemble(config: ServerConfig, store: Store) -> Result<Application, StartError> {
         let metrics_handle = metrics::handle();
         let mut cwmp_config = config.cwmp.clone();
         cwmp_config.tls = config.tls.is_some();
@@ -238,7 +334,7 @@ impl Application {
             cwmp_service::Listener {
                 socket: cwmp_listener,
                 keep_alive: config.keep_alive.max(Duration::from_secs(30)),
-                workers: config.workers,
+                workers: config.cwmp_workers,
                 tls,
             },
             cwmp_app,
@@ -270,7 +366,7 @@ impl Application {
                 .configure(nbi::api)
         })
         .disable_signals();
-        if let Some(w) = config.workers {
+        if let Some(w) = config.nbi_workers {
             nbi_http = nbi_http.workers(w);
         }
         let nbi_server = nbi_http
@@ -352,4 +448,25 @@ impl Application {
         job_runner.abort();
         result
     }
+}
+
+/// First start: an admin token for the CLI on this machine (the token itself is never logged).
+async fn announce_admin_token(store: &Store, data_dir: &std::path::Path) -> Result<(), StartError> {
+    match acs_core::storage::ensure_admin_token(store, data_dir)
+        .await
+        .map_err(StartError::storage("creating the admin token"))?
+    {
+        Some(path) => tracing::info!(path = %path.display(), "created an admin API token"),
+        None => {
+            let path = data_dir.join(acs_core::storage::ADMIN_TOKEN_FILE);
+            if !path.exists() {
+                tracing::warn!(
+                    path = %path.display(),
+                    "no admin token file and a token named `admin` exists: \
+                     create one with `acs token create --role admin --name NAME`"
+                );
+            }
+        }
+    }
+    Ok(())
 }

@@ -4,11 +4,12 @@
 //! PostgreSQL server (e.g. `postgres://postgres@127.0.0.1:5432/postgres`), every app gets a
 //! fresh database there instead, so the same suites run on both backends.
 
+use acs_core::config::Settings;
 use acs_core::cwmp::{
     self, Body, CwmpNamespace, CwmpVersion, Envelope, EventCode, EventStruct, Header,
 };
 use acs_core::storage::{Store, StoreOptions};
-use acs_http::{Application, CwmpState, ServerConfig};
+use acs_http::{Application, CwmpState};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -133,55 +134,48 @@ fn test_files_dir() -> std::path::PathBuf {
     ))
 }
 
-/// A default server configuration on port 0.
-pub fn test_config() -> ServerConfig {
-    ServerConfig {
-        connreq: Default::default(),
-        job_interval: std::time::Duration::from_millis(100),
-        files_dir: test_files_dir(),
-        max_file_bytes: 64 * 1024 * 1024,
-        provision: Default::default(),
-        cwmp_listen: "127.0.0.1:0".parse().expect("addr"),
-        nbi_listen: "127.0.0.1:0".parse().expect("addr"),
-        tls: None,
-        keep_alive: std::time::Duration::from_secs(60),
-        // Off by default so each suite sees only the requests it queued; the credentials and
-        // truth suites turn them on.
-        cwmp: acs_http::CwmpConfig {
-            provision_cr_credentials: false,
-            bootstrap: acs_core::truth::bootstrap::BootstrapSettings {
-                fetch: false,
-                ..Default::default()
-            },
-            ..acs_http::CwmpConfig::default()
-        },
-        cpe_auth: acs_http::CpeAuthConfig::default(),
-        workers: Some(2),
-    }
+/// The production defaults on port 0 with a fresh data directory, plus the suites' choices.
+pub fn test_settings() -> Settings {
+    let mut settings = Settings::default();
+    settings.data_dir = test_files_dir();
+    settings.cwmp.listen = "127.0.0.1:0".parse().expect("addr");
+    settings.nbi.listen = "127.0.0.1:0".parse().expect("addr");
+    // Off so each suite sees only the requests it queued; the credentials and truth suites
+    // turn them on.
+    settings.cwmp.provision_connection_request_credentials = false;
+    settings.bootstrap.fetch = false;
+    // Jobs move on quickly, files stay small, and two workers per listener keep the many
+    // servers of a test run within the machine's threads.
+    settings.jobs.interval_ms = 100;
+    settings.files.max_bytes = 64 * 1024 * 1024;
+    settings.cwmp.workers = Some(2);
+    settings.nbi.workers = Some(2);
+    settings
 }
 
-/// Starts an ACS with the default test configuration.
+/// Starts an ACS with the test settings.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
-/// Starts an ACS after `configure` has adjusted the configuration.
-pub async fn spawn_app_with(configure: impl FnOnce(&mut ServerConfig)) -> TestApp {
+/// Starts an ACS after `configure` has adjusted the settings.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     init();
     let (db, url) = TestDb::create().await;
     let store = Store::connect(&url, StoreOptions::default())
         .await
         .expect("connect store");
-    store.migrate().await.expect("migrate");
-    let mut config = test_config();
-    configure(&mut config);
-    start(config, store, Some(db))
+    let mut settings = test_settings();
+    configure(&mut settings);
+    start(&settings, store, Some(db)).await
 }
 
-/// Starts an ACS on an existing store (e.g. to simulate a restart on the same database).
-pub fn start(config: ServerConfig, store: Store, db: Option<TestDb>) -> TestApp {
-    let files_dir = config.files_dir.clone();
-    let app = Application::build(config, store.clone()).expect("build app");
+/// Starts an ACS on an existing store (e.g. to simulate a restart on the same database), the
+/// way `acs serve` does: [`Application::build`] and nothing else.
+pub async fn start(settings: &Settings, store: Store, db: Option<TestDb>) -> TestApp {
+    let app = Application::build(settings, store.clone())
+        .await
+        .expect("build app");
     let cwmp_url = format!("http://{}/", app.cwmp_addr());
     let nbi_url = format!("http://{}", app.nbi_addr());
     let state = app.cwmp_state();
@@ -196,7 +190,7 @@ pub fn start(config: ServerConfig, store: Store, db: Option<TestDb>) -> TestApp 
         state,
         store,
         files,
-        files_dir,
+        files_dir: settings.data_dir.clone(),
         db,
         shutdown: Some(tx),
         server: Some(server),

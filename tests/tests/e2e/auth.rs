@@ -1,28 +1,33 @@
 //! CPE authentication on the CWMP endpoint: Digest and Basic accepted and refused as configured.
 
-use acs_core::auth::{CpeAuthMode, DigestAlgorithm, LimiterConfig, client::digest_authorization};
+use acs_core::auth::{CpeAuthMode, DigestAlgorithm, client::digest_authorization};
+use acs_core::config::{DeviceCredentials, LimiterSettings, Settings};
 use acs_core::cwmp::EventCode;
 use acs_core::secret::Secret;
-use acs_tests::{RawCpe, inform, spawn_app_with};
-use std::time::Duration;
+use acs_tests::{RawCpe, device_key, inform, spawn_app_with};
 
 fn with_auth(
     mode: CpeAuthMode,
     algorithms: Vec<DigestAlgorithm>,
     allow_insecure_basic: bool,
-) -> impl FnOnce(&mut acs_http::ServerConfig) {
+) -> impl FnOnce(&mut Settings) {
     move |c| {
-        c.cpe_auth.mode = mode;
-        c.cpe_auth.credentials = vec![
-            ("cpe".into(), Secret::new("s3cret")),
-            ("phone-7".into(), Secret::new("per-device")),
-        ];
+        c.cpe_auth.mode = Some(mode);
+        c.cpe_auth.username = Some("cpe".into());
+        c.cpe_auth.password = Some(Secret::new("s3cret"));
+        // AUTH7 has a pair of its own.
+        c.cpe_auth.devices.insert(
+            device_key("AUTH7"),
+            DeviceCredentials {
+                username: "phone-7".into(),
+                password: Secret::new("per-device"),
+            },
+        );
         c.cpe_auth.digest_algorithms = algorithms;
-        c.cpe_auth.limiter = LimiterConfig {
+        c.cpe_auth.limiter = LimiterSettings {
             max_failures: 3,
-            window: Duration::from_secs(600),
-            block_for: Duration::from_secs(600),
-            ..LimiterConfig::default()
+            window_secs: 600,
+            block_secs: 600,
         };
         // Basic over plain HTTP is a deliberate opt-in; the tests have no TLS listener.
         c.cpe_auth.allow_insecure_basic = allow_insecure_basic;
@@ -63,11 +68,16 @@ async fn digest_is_required_accepted_and_refused_as_configured() {
             );
             assert_eq!(cpe.post(body.clone()).await.status, 401);
             // Right password, shared and per-device credentials both work.
-            for (user, pass) in [("cpe", "s3cret"), ("phone-7", "per-device")] {
+            for (serial, user, pass) in [
+                ("AUTH1", "cpe", "s3cret"),
+                ("AUTH7", "phone-7", "per-device"),
+            ] {
                 cpe.authorization = Some(
                     digest_authorization(challenge, "POST", "/", user, pass, "c0ffee", 1).unwrap(),
                 );
-                let ok = cpe.post(body.clone()).await;
+                let own =
+                    acs_core::cwmp::encode(&inform(serial, &[EventCode::Bootstrap], "1")).unwrap();
+                let ok = cpe.post(own).await;
                 assert_eq!(ok.status, 200, "{challenge}: {}", ok.text);
                 // The rest of the session rides on the cookie.
                 cpe.authorization = None;
@@ -122,14 +132,16 @@ async fn basic_is_accepted_only_where_allowed() {
         )
     };
     // Over plain HTTP, Basic is refused at start unless explicitly allowed.
-    let mut config = acs_tests::test_config();
+    let mut config = acs_tests::test_settings();
     with_auth(CpeAuthMode::Basic, vec![], false)(&mut config);
     acs_tests::init();
     let (db, url) = acs_tests::TestDb::create().await;
     let store = acs_core::storage::Store::connect(&url, Default::default())
         .await
         .unwrap();
-    let err = acs_http::Application::build(config, store).unwrap_err();
+    let err = acs_http::Application::build(&config, store)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("TLS"), "{err}");
     db.drop_database().await;
     // With the opt-in, Basic works.

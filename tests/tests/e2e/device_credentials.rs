@@ -3,31 +3,31 @@
 //! plain text.
 
 use acs_cli::sim::{SimConfig, Simulator, profile::Profile};
-use acs_core::auth::{CpeAuthMode, DigestAlgorithm, LimiterConfig, client::digest_authorization};
+use acs_core::auth::{CpeAuthMode, DigestAlgorithm, client::digest_authorization};
+use acs_core::config::{DeviceCredentials, LimiterSettings, Settings};
 use acs_core::cwmp::EventCode;
 use acs_core::secret::Secret;
 use acs_core::storage::{CredentialOrigin, NewTask, Store, TaskState};
 use acs_core::tasks::TaskSpec;
-use acs_tests::{RawCpe, TestApp, TestDb, device_key, inform, start, test_config};
-use std::time::Duration;
+use acs_tests::{RawCpe, TestApp, TestDb, device_key, inform, start, test_settings};
 
 const SHARED: (&str, &str) = ("phones", "shared-pa55");
 
-fn digest(c: &mut acs_http::ServerConfig) {
-    c.cpe_auth.mode = CpeAuthMode::Digest;
+fn digest(c: &mut Settings) {
+    c.cpe_auth.mode = Some(CpeAuthMode::Digest);
     c.cpe_auth.digest_algorithms = vec![DigestAlgorithm::Md5];
-    c.cpe_auth.credentials = vec![(SHARED.0.into(), Secret::new(SHARED.1))];
+    c.cpe_auth.username = Some(SHARED.0.into());
+    c.cpe_auth.password = Some(Secret::new(SHARED.1));
 }
 
 /// Starts a server and also returns the database URL, for tests that look at the raw rows.
-async fn spawn(configure: impl FnOnce(&mut acs_http::ServerConfig)) -> (TestApp, String) {
+async fn spawn(configure: impl FnOnce(&mut Settings)) -> (TestApp, String) {
     acs_tests::init();
     let (db, url) = TestDb::create().await;
     let store = Store::connect(&url, Default::default()).await.unwrap();
-    store.migrate().await.unwrap();
-    let mut config = test_config();
+    let mut config = test_settings();
     configure(&mut config);
-    (start(config, store, Some(db)), url)
+    (start(&config, store, Some(db)).await, url)
 }
 
 async fn auth_failures(app: &TestApp) -> u64 {
@@ -84,11 +84,16 @@ async fn a_devices_credentials_authenticate_only_that_device() {
     let (app, _) = spawn(|c| {
         digest(c);
         // Configuration-file entries keep working, bound the same way.
-        c.cpe_auth.device_credentials =
-            vec![(device_key("BINDC"), "phone-c".into(), Secret::new("pw-c"))];
-        c.cpe_auth.limiter = LimiterConfig {
+        c.cpe_auth.devices.insert(
+            device_key("BINDC"),
+            DeviceCredentials {
+                username: "phone-c".into(),
+                password: Secret::new("pw-c"),
+            },
+        );
+        c.cpe_auth.limiter = LimiterSettings {
             max_failures: 1000,
-            ..LimiterConfig::default()
+            ..LimiterSettings::default()
         };
     })
     .await;
@@ -181,11 +186,10 @@ async fn a_devices_credentials_authenticate_only_that_device() {
 async fn a_binding_refusal_counts_against_the_source() {
     let (app, _) = spawn(|c| {
         digest(c);
-        c.cpe_auth.limiter = LimiterConfig {
+        c.cpe_auth.limiter = LimiterSettings {
             max_failures: 2,
-            window: Duration::from_secs(600),
-            block_for: Duration::from_secs(600),
-            ..LimiterConfig::default()
+            window_secs: 600,
+            block_secs: 600,
         };
     })
     .await;
@@ -384,7 +388,7 @@ async fn no_password_is_stored_in_plain_text() {
     let (app, url) = spawn(|c| {
         digest(c);
         c.cpe_auth.provision_device_credentials = true;
-        c.cwmp.provision_cr_credentials = true;
+        c.cwmp.provision_connection_request_credentials = true;
     })
     .await;
     let sim = Simulator::start(sim_config(&app)).await.unwrap();

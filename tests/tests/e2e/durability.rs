@@ -173,7 +173,7 @@ async fn a_restart_connects_a_fresh_store() {
         old.count_devices().await.is_err(),
         "the stopped server's store is closed"
     );
-    let app = acs_tests::start(acs_tests::test_config(), store, db);
+    let app = acs_tests::start(&acs_tests::test_settings(), store, db).await;
     let mut cpe = RawCpe::new(&app.cwmp_url);
     assert!(matches!(
         send_inform(&mut cpe, "DUR-R", "after").await,

@@ -14,13 +14,19 @@ use tokio::net::TcpStream;
 const USER: &str = "cpe";
 const PASSWORD: &str = "s3cret";
 
-fn digest(c: &mut acs_http::ServerConfig) {
-    c.cpe_auth.mode = CpeAuthMode::Digest;
+fn digest(c: &mut acs_core::config::Settings) {
+    c.cpe_auth.mode = Some(CpeAuthMode::Digest);
     c.cpe_auth.digest_algorithms = vec![DigestAlgorithm::Md5];
-    c.cpe_auth.credentials = vec![
-        (USER.into(), Secret::new(PASSWORD)),
-        ("phone-7".into(), Secret::new("per-device")),
-    ];
+    c.cpe_auth.username = Some(USER.into());
+    c.cpe_auth.password = Some(Secret::new(PASSWORD));
+    // Another identity, with a pair of its own.
+    c.cpe_auth.devices.insert(
+        acs_tests::device_key("EDGE7"),
+        acs_core::config::DeviceCredentials {
+            username: "phone-7".into(),
+            password: Secret::new("per-device"),
+        },
+    );
 }
 
 fn challenge(reply: &acs_tests::Reply) -> String {
@@ -443,7 +449,7 @@ async fn header_names_reach_the_cpe_in_title_case_after_a_bodiless_answer() {
 
 #[tokio::test]
 async fn a_body_that_does_not_arrive_in_time_is_cut_off() {
-    let app = spawn_app_with(|c| c.cwmp.body_timeout = Duration::from_secs(1)).await;
+    let app = spawn_app_with(|c| c.cwmp.body_timeout_secs = 1).await;
     for (framing, sent) in [
         // Trickles: ten bytes of a thousand, then nothing.
         ("Content-Length: 1000\r\n", "<soap:Env>"),

@@ -389,12 +389,17 @@ async fn without_a_token_a_download_needs_the_cpes_own_credentials() {
     let device = device_key("CRED1");
     let per_device = device.clone();
     let app = acs_tests::spawn_app_with(move |c| {
-        c.cpe_auth.mode = CpeAuthMode::Basic;
+        c.cpe_auth.mode = Some(CpeAuthMode::Basic);
         c.cpe_auth.allow_insecure_basic = true;
-        c.cpe_auth.credentials = vec![
-            ("phones".into(), Secret::new("shared-pw")),
-            (per_device, Secret::new("own-pw")),
-        ];
+        c.cpe_auth.username = Some("phones".into());
+        c.cpe_auth.password = Some(Secret::new("shared-pw"));
+        c.cpe_auth.devices.insert(
+            per_device.clone(),
+            acs_core::config::DeviceCredentials {
+                username: per_device,
+                password: Secret::new("own-pw"),
+            },
+        );
     })
     .await;
     let mut cpe = RawCpe::new(&app.cwmp_url);
@@ -521,11 +526,17 @@ async fn app_with_devices(serials: &[&str]) -> (TestApp, Vec<String>) {
     let ids: Vec<String> = serials.iter().map(|s| device_key(s)).collect();
     let creds = ids.clone();
     let app = acs_tests::spawn_app_with(move |c| {
-        c.cpe_auth.mode = CpeAuthMode::Basic;
+        c.cpe_auth.mode = Some(CpeAuthMode::Basic);
         c.cpe_auth.allow_insecure_basic = true;
-        c.cpe_auth.credentials = creds
+        c.cpe_auth.devices = creds
             .into_iter()
-            .map(|id| (id, Secret::new("pw")))
+            .map(|id| {
+                let credentials = acs_core::config::DeviceCredentials {
+                    username: id.clone(),
+                    password: Secret::new("pw"),
+                };
+                (id, credentials)
+            })
             .collect();
     })
     .await;

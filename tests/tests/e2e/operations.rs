@@ -10,7 +10,7 @@ use acs_core::cwmp::{ParameterValue, Password, SetParameterAttributesStruct, Val
 use acs_core::ops::{JobState, JobTarget, NewJob, Operations, TaskOptions};
 use acs_core::storage::{TaskRow, TaskState};
 use acs_core::tasks::TaskSpec;
-use acs_tests::{TestApp, spawn_app_with, start, test_config};
+use acs_tests::{TestApp, spawn_app_with, start, test_settings};
 use actix_web::{App, HttpResponse, HttpServer, web};
 
 /// Long enough for anything that is going to happen; the waits end as soon as it does.
@@ -222,7 +222,7 @@ async fn run_task(
 
 async fn every_kind_on(profile: &str, root: &str, phone: bool) {
     // Credentials on BOOTSTRAP, so connection requests are Digest-authenticated as in the field.
-    let app = spawn_app_with(|c| c.cwmp.provision_cr_credentials = true).await;
+    let app = spawn_app_with(|c| c.cwmp.provision_connection_request_credentials = true).await;
     let files = file_server();
     let sim = fleet(&app, profile, 2).await;
     let ops = app.state.ops.clone();
@@ -397,9 +397,9 @@ async fn a_restart_in_the_middle_of_a_job_loses_and_repeats_nothing() {
         .parse()
         .expect("cwmp address");
     let (store, db) = app.stop().await;
-    let mut config = test_config();
-    config.cwmp_listen = addr;
-    let app = start(config, store, db);
+    let mut config = test_settings();
+    config.cwmp.listen = addr;
+    let app = start(&config, store, db).await;
     app.state.load_orphans().await.expect("orphans");
     let ops = app.state.ops.clone();
     let midway = ops.job(job.id).await.expect("job");

@@ -1,11 +1,8 @@
 //! Zero-touch provisioning: a phone that bootstraps gets what its rules say, once; failures back
 //! off; a looping device is halted; rules are managed through the API.
 
-use std::time::Duration;
-
 use acs_cli::sim::{SimConfig, Simulator, profile::Profile};
 use acs_core::cwmp::{EventCode, EventStruct};
-use acs_core::provision::{ProvisionPolicy, RuleSpec};
 use acs_core::storage::{FileKind, Role, TaskRow};
 use acs_tests::{Api, TestApp, api_token, enc, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
@@ -271,10 +268,7 @@ async fn firmware_already_at_the_rule_version_is_not_pushed() {
 #[tokio::test]
 async fn a_failed_push_waits_for_its_backoff_and_an_operator_reset_retries_it() {
     let app = spawn_app_with(|c| {
-        c.provision.policy = ProvisionPolicy {
-            backoff: Duration::from_secs(3600),
-            ..ProvisionPolicy::default()
-        };
+        c.provision.backoff_secs = 3600;
     })
     .await;
     let api = admin(&app).await;
@@ -328,10 +322,7 @@ async fn a_failed_push_waits_for_its_backoff_and_an_operator_reset_retries_it() 
 #[tokio::test]
 async fn a_device_that_keeps_bootstrapping_is_halted_by_the_loop_protection() {
     let app = spawn_app_with(|c| {
-        c.provision.policy = ProvisionPolicy {
-            loop_limit: 2,
-            ..ProvisionPolicy::default()
-        };
+        c.provision.loop_limit = 2;
     })
     .await;
     let api = admin(&app).await;
@@ -370,22 +361,13 @@ async fn a_device_that_keeps_bootstrapping_is_halted_by_the_loop_protection() {
 
 #[tokio::test]
 async fn rules_are_checked_and_only_admins_change_them() {
-    let config_rule = RuleSpec {
-        name: "from-config".into(),
-        order: 1,
-        filter: None,
-        events: vec![acs_core::provision::ProvisionEvent::Bootstrap],
-        parameters: vec![acs_core::cwmp::ParameterValue::new(
-            INTERVAL,
-            "900",
-            acs_core::cwmp::ValueType::UnsignedInt,
-        )],
-        connection_request_credentials: false,
-        template_file: None,
-        vars_file: None,
-        firmware_file: None,
-        firmware_version: None,
-    };
+    let config_rule: acs_core::provision::ConfigRule = serde_json::from_value(json!({
+        "name": "from-config",
+        "order": 1,
+        "events": ["BOOTSTRAP"],
+        "parameters": [{"name": INTERVAL, "value": "900", "type": "xsd:unsignedInt"}],
+    }))
+    .expect("rule");
     let app = spawn_app_with(|c| c.provision.rules = vec![config_rule]).await;
     let api = admin(&app).await;
     let operator = Api::new(
@@ -535,7 +517,7 @@ async fn config_file_rules_import_their_files_once_across_restarts() {
 
 #[tokio::test]
 async fn a_credentials_rule_adopts_the_bootstrap_default_instead_of_sending_a_second_set() {
-    let app = spawn_app_with(|c| c.cwmp.provision_cr_credentials = true).await;
+    let app = spawn_app_with(|c| c.cwmp.provision_connection_request_credentials = true).await;
     let api = admin(&app).await;
     let reply = api
         .post(

@@ -15,7 +15,7 @@ use acs_core::rollout::RolloutState;
 use acs_core::storage::{FileKind, NewTask, TaskState};
 use acs_core::tasks::{QueuedTask, TaskSpec};
 use acs_tests::{
-    RawCpe, TestApp, device_key, inform, spawn_app, spawn_app_with, start, test_config,
+    RawCpe, TestApp, device_key, inform, spawn_app, spawn_app_with, start, test_settings,
 };
 
 /// How long a rollout may take before a test gives up (generous: CI machines are slow).
@@ -439,9 +439,9 @@ async fn too_many_failures_stop_the_job() {
 async fn a_restart_in_the_middle_of_a_rollout_resumes_and_completes() {
     const PHONES: usize = 6;
     const LIMIT: u32 = 2;
-    let files_dir = test_config().files_dir;
+    let files_dir = test_settings().data_dir;
     let dir = files_dir.clone();
-    let app = spawn_app_with(move |c| c.files_dir = dir).await;
+    let app = spawn_app_with(move |c| c.data_dir = dir).await;
     let sim = phones(&app, PHONES, "RR").await;
     let file = app
         .upload(FileKind::Firmware, IMAGE, Some(VERSION), &[3u8; 2048])
@@ -477,10 +477,10 @@ async fn a_restart_in_the_middle_of_a_rollout_resumes_and_completes() {
         .parse()
         .expect("cwmp address");
     let (store, db) = app.stop().await;
-    let mut config = test_config();
-    config.cwmp_listen = addr;
-    config.files_dir = files_dir;
-    let app = start(config, store, db);
+    let mut config = test_settings();
+    config.cwmp.listen = addr;
+    config.data_dir = files_dir;
+    let app = start(&config, store, db).await;
     app.state.load_orphans().await.expect("orphans");
     let ops = app.state.ops.clone();
     let end = drive(&ops, &sim, 0..PHONES, job.id, i64::from(LIMIT)).await;

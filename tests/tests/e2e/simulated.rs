@@ -334,9 +334,10 @@ async fn a_gateway_schedules_an_inform() {
 #[tokio::test]
 async fn simulated_phones_authenticate_with_digest() {
     let app = spawn_app_with(|c| {
-        c.cpe_auth.mode = CpeAuthMode::Digest;
+        c.cpe_auth.mode = Some(CpeAuthMode::Digest);
         c.cpe_auth.digest_algorithms = vec![DigestAlgorithm::Md5];
-        c.cpe_auth.credentials = vec![("phones".into(), Secret::new("pa55"))];
+        c.cpe_auth.username = Some("phones".into());
+        c.cpe_auth.password = Some(Secret::new("pa55"));
     })
     .await;
     let mut config = SimConfig::new(

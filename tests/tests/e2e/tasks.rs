@@ -218,7 +218,7 @@ async fn a_restart_with_requests_in_flight_loses_and_repeats_nothing() {
     let (store, db) = app.stop().await;
 
     // A new ACS on the same database.
-    let app = acs_tests::start(acs_tests::test_config(), store, db);
+    let app = acs_tests::start(&acs_tests::test_settings(), store, db).await;
     assert_eq!(app.state.load_orphans().await.unwrap(), 3);
 
     // CRASH1 rebooted: its Inform carries M Reboot with the task's key. Done, not resent.
@@ -288,7 +288,8 @@ async fn a_restart_with_requests_in_flight_loses_and_repeats_nothing() {
 
 #[tokio::test]
 async fn a_bootstrapping_phone_gets_connection_request_credentials() {
-    let app = acs_tests::spawn_app_with(|c| c.cwmp.provision_cr_credentials = true).await;
+    let app =
+        acs_tests::spawn_app_with(|c| c.cwmp.provision_connection_request_credentials = true).await;
     let mut config = SimConfig::new(
         app.cwmp_url.clone(),
         1,

@@ -14,13 +14,14 @@ async fn cwmp_over_tls_with_basic_authentication() {
     std::fs::write(&cert_path, cert.cert.pem()).unwrap();
     std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
     let app = spawn_app_with(|c| {
-        c.tls = Some(acs_http::TlsFiles {
+        c.cwmp.tls = Some(acs_core::config::TlsSettings {
             cert: cert_path.clone(),
             key: key_path.clone(),
         });
         // Basic is acceptable over TLS without any opt-in.
-        c.cpe_auth.mode = CpeAuthMode::Basic;
-        c.cpe_auth.credentials = vec![("cpe".into(), Secret::new("tls-pass"))];
+        c.cpe_auth.mode = Some(CpeAuthMode::Basic);
+        c.cpe_auth.username = Some("cpe".into());
+        c.cpe_auth.password = Some(Secret::new("tls-pass"));
     })
     .await;
     let url = app

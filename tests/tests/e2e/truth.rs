@@ -510,7 +510,7 @@ async fn the_mac_is_learned_from_stored_parameters() {
 
 #[tokio::test]
 async fn a_bootstrapping_mpp_phone_is_read_for_the_views() {
-    let app = acs_tests::spawn_app_with(|c| c.cwmp.bootstrap.fetch = true).await;
+    let app = acs_tests::spawn_app_with(|c| c.bootstrap.fetch = true).await;
     let line = "Device.Services.VoiceService.1.VoiceProfile.1.Line.";
     let requests = session(&app, "BOOT1", &[EventCode::Bootstrap], |r| match r {
         Body::GetParameterValues(g) => {
@@ -561,7 +561,7 @@ async fn a_bootstrapping_mpp_phone_is_read_for_the_views() {
 #[tokio::test]
 async fn a_simulated_mpp_phone_is_known_by_its_mac_after_bootstrap() {
     use acs_cli::sim::{SimConfig, Simulator, profile::Profile};
-    let app = acs_tests::spawn_app_with(|c| c.cwmp.bootstrap.fetch = true).await;
+    let app = acs_tests::spawn_app_with(|c| c.bootstrap.fetch = true).await;
     let mut config = SimConfig::new(
         app.cwmp_url.clone(),
         1,
