@@ -29,6 +29,21 @@ pub const EXIT_PARTIAL: u8 = 3;
 /// Exit code: usage error.
 pub const EXIT_USAGE: u8 = 2;
 
+/// Shown under every NBI command's `--help`.
+pub const AFTER_HELP: &str = "\
+The server is --server or $ACS_SERVER (default http://127.0.0.1:7557). The token is --token or \
+$ACS_TOKEN; without either, <data-dir>/admin.token is read, so on the ACS machine the commands \
+work without being told (data dir: --data-dir, else data_dir from --config/./acs.toml, else \
+$ACS_DATA_DIR, else ./acs-data).
+
+A DEVICE is a full device id, a serial number or a MAC address (when exactly one device has it).
+
+Output (--format): table when standard output is a terminal, else ndjson; json, ndjson and csv \
+are streamed row by row, table is printed once all rows are in.
+
+Exit codes: 0 success, 1 error, 2 usage error (including a missing --yes without a terminal), \
+3 some devices failed (a task faulted or expired, or did not finish within the wait).";
+
 /// How to reach the northbound API, and how to print. Accepted by every NBI command, anywhere
 /// after the command name.
 #[derive(Debug, Clone, Args)]
@@ -182,6 +197,14 @@ pub fn explain_filter(err: anyhow::Error, filter: &str) -> anyhow::Error {
         format!(" (at column {pos})")
     };
     anyhow::anyhow!("{}{at}\n  {filter}\n  {pad}^", api.message)
+}
+
+/// Words a 404 as "no <what> <id>"; other errors pass through.
+pub fn not_found(e: anyhow::Error, what: &str, id: i64) -> anyhow::Error {
+    match e.downcast_ref::<ApiError>() {
+        Some(a) if a.status == 404 => anyhow::anyhow!("no {what} {id}"),
+        _ => e,
+    }
 }
 
 /// A usage mistake found after argument parsing: printed like the parser's own, exit code 2.

@@ -4,8 +4,7 @@ use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::cmd::client::{self, Client, ClientArgs, explain_filter, note};
-use crate::cmd::nbi::AFTER_HELP;
+use crate::cmd::client::{self, AFTER_HELP, Client, ClientArgs, explain_filter, note};
 use crate::cmd::output::{self, Column, col, pick};
 
 #[derive(Debug, Subcommand)]

@@ -5,14 +5,14 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use futures::StreamExt as _;
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::cmd::client::{self, ApiError, Client, ClientArgs};
-use crate::cmd::nbi::AFTER_HELP;
+use crate::cmd::client::{self, AFTER_HELP, ApiError, Client, ClientArgs, not_found};
 use crate::cmd::output::{self, Column, col};
-use crate::cmd::tasks::not_found;
+use crate::cmd::submit::{PushOptions, follow};
+use crate::cmd::target::{Resolved, Target, resolve};
+use crate::cmd::upload::upload_file;
 
 /// Columns of a file.
 const FILE_COLUMNS: &[Column] = &[
@@ -136,46 +136,6 @@ async fn upload(a: UploadArgs) -> anyhow::Result<()> {
     output::show(a.client.format(), FILE_COLUMNS, &file)
 }
 
-/// Streams a file to `POST /files` and returns the stored file's JSON.
-pub async fn upload_file(
-    client: &Client,
-    path: &std::path::Path,
-    file_type: &str,
-    product_class: Option<&str>,
-    version: Option<&str>,
-    name: Option<&str>,
-) -> anyhow::Result<Value> {
-    let name = match name {
-        Some(n) => n.to_owned(),
-        None => path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .map(str::to_owned)
-            .ok_or_else(|| {
-                client::usage(format!("{}: not a file name; give --name", path.display()))
-            })?,
-    };
-    let file = tokio::fs::File::open(path)
-        .await
-        .with_context(|| format!("opening {}", path.display()))?;
-    let mut query = vec![("name", name), ("type", file_type.to_owned())];
-    query.extend(product_class.map(|p| ("product_class", p.to_owned())));
-    query.extend(version.map(|v| ("version", v.to_owned())));
-    let url = client.url(&["files"], &query);
-    // Read and sent in chunks: memory stays flat whatever the image's size.
-    let stream =
-        acs_core::files::read_chunks(file, 256 * 1024).map(|chunk| chunk.map(bytes::Bytes::from));
-    let resp = client
-        .send_body(
-            Method::POST,
-            url,
-            reqwest::Body::wrap_stream(stream),
-            "application/octet-stream",
-        )
-        .await?;
-    resp.json().await.context("the server's answer is not JSON")
-}
-
 /// `acs config …`.
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
@@ -239,12 +199,12 @@ pub struct PushArgs {
     #[arg(value_name = "TEMPLATE")]
     pub template: PathBuf,
     #[command(flatten)]
-    pub target: crate::cmd::tasks::Target,
+    pub target: Target,
     /// A CSV with a `serial` or `mac` column; each device's row adds variables.
     #[arg(long, value_name = "FILE.csv")]
     pub vars: Option<PathBuf>,
     #[command(flatten)]
-    pub push: crate::cmd::firmware::PushOptions,
+    pub push: PushOptions,
     #[command(flatten)]
     pub client: ClientArgs,
 }
@@ -268,10 +228,10 @@ pub fn push(a: PushArgs) -> anyhow::Result<()> {
     }
     client::run(async move {
         let client = Client::new(&a.client)?;
-        let resolved = crate::cmd::tasks::resolve(&client, &a.target).await?;
+        let resolved = resolve(&client, &a.target).await?;
         let ids = match &resolved {
-            crate::cmd::tasks::Resolved::Devices(ids) => ids.clone(),
-            crate::cmd::tasks::Resolved::Filter(f) => {
+            Resolved::Devices(ids) => ids.clone(),
+            Resolved::Filter(f) => {
                 let mut ids = Vec::new();
                 client
                     .pages(
@@ -369,7 +329,7 @@ pub fn push(a: PushArgs) -> anyhow::Result<()> {
         ));
         match a.push.wait {
             Some(wait) => {
-                crate::cmd::firmware::follow(
+                follow(
                     &client,
                     id,
                     std::time::Duration::from_secs(wait),

@@ -2,7 +2,6 @@
 //! file to every target device, at most `--concurrency` transferring at once, stopped when more
 //! than `--max-failures` fail; `--wait` follows it live and ends with a per-device report.
 
-use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -11,12 +10,11 @@ use acs_core::tasks::TaskSpec;
 use clap::Args;
 use serde_json::{Value, json};
 
-use crate::Exit;
-use crate::cmd::client::{self, Client, ClientArgs, EXIT_PARTIAL, note, text};
-use crate::cmd::files::upload_file;
-use crate::cmd::nbi::AFTER_HELP;
-use crate::cmd::output::{self, Column, at, col};
-use crate::cmd::tasks::{Target, resolve};
+use crate::cmd::client::{self, AFTER_HELP, Client, ClientArgs, note, text};
+use crate::cmd::output::{self, col};
+use crate::cmd::submit::{PushOptions, follow};
+use crate::cmd::target::{Target, resolve};
+use crate::cmd::upload::upload_file;
 
 /// The FileType of a firmware image (TR-069 A.3.2.8).
 pub const FIRMWARE_FILE_TYPE: &str = "1 Firmware Upgrade Image";
@@ -47,31 +45,6 @@ pub struct PushArgs {
     #[command(flatten)]
     pub client: ClientArgs,
 }
-
-/// How a push reaches the devices and whether to follow it (firmware, CA and configuration
-/// pushes share them).
-#[derive(Debug, Clone, Args)]
-pub struct PushOptions {
-    /// Leave the Download for each device's next Inform instead of waking it now.
-    #[arg(long)]
-    pub no_connection_request: bool,
-    /// Follow the push until it ends (at most SECS seconds) and print a per-device report.
-    #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "3600")]
-    pub wait: Option<u64>,
-    /// Do not ask before pushing to more than one device.
-    #[arg(long)]
-    pub yes: bool,
-}
-
-/// Columns of the per-device report.
-const REPORT: &[Column] = &[
-    col("device_id"),
-    at("rollout_state", "rollout.state"),
-    at("task_id", "id"),
-    at("fault_code", "rollout.fault_code"),
-    at("meaning", "rollout.meaning"),
-    at("fault_string", "rollout.fault_string"),
-];
 
 /// `N` or `N%`, as the API takes it.
 fn max_failures(text: &str) -> anyhow::Result<Value> {
@@ -239,99 +212,6 @@ fn rollout(args: PushArgs, pushed: Pushed) -> anyhow::Result<()> {
         };
         follow(&client, id, Duration::from_secs(wait), args.client.format()).await
     })
-}
-
-fn counts_line(job: &Value) -> String {
-    let r = &job["rollout"];
-    let n = |k: &str| r[k].as_i64().unwrap_or(0);
-    format!(
-        "{}: pending {}, queued {}, sent {}, transferring {}, installed {}, verified {}, failed {}, \
-         cancelled {}",
-        text(job, "state"),
-        n("pending"),
-        n("queued"),
-        n("sent"),
-        n("transferring"),
-        n("installed"),
-        n("verified"),
-        n("failed"),
-        n("cancelled")
-    )
-}
-
-/// Polls the rollout until it ends or `wait` passes, then prints the per-device report.
-pub async fn follow(
-    client: &Client,
-    id: i64,
-    wait: Duration,
-    format: output::Format,
-) -> anyhow::Result<()> {
-    let deadline = tokio::time::Instant::now() + wait;
-    let tty = std::io::stderr().is_terminal();
-    let mut last = String::new();
-    let job = loop {
-        let job = client
-            .get(client.url(&["jobs", &id.to_string()], &[]))
-            .await?;
-        let line = counts_line(&job);
-        if line != last {
-            // A terminal gets one line rewritten in place; a log gets each change once.
-            if tty {
-                eprint!("\r\x1b[2K{line}");
-            } else {
-                note(&line);
-            }
-            last = line;
-        }
-        if text(&job, "state") != "running" || tokio::time::Instant::now() >= deadline {
-            break job;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
-    if tty {
-        eprintln!();
-    }
-    let mut rows = Vec::new();
-    let mut after: Option<i64> = None;
-    loop {
-        let mut query = vec![("limit", "1000".to_owned())];
-        if let Some(a) = after {
-            query.push(("after", a.to_string()));
-        }
-        let page = client
-            .get(client.url(&["jobs", &id.to_string(), "tasks"], &query))
-            .await?;
-        rows.extend(page["tasks"].as_array().into_iter().flatten().cloned());
-        match page["next"].as_i64() {
-            Some(n) => after = Some(n),
-            None => break,
-        }
-    }
-    let mut out = output::stdout(format, REPORT, false);
-    for t in &rows {
-        out.row(&output::pick(t, REPORT))?;
-    }
-    out.finish()?;
-    let state = text(&job, "state");
-    let failed = job["rollout"]["failed"].as_i64().unwrap_or(0);
-    if state == "running" {
-        note(format!(
-            "rollout {id} is still running after the wait; follow it with `acs jobs show {id}`"
-        ));
-        return Err(Exit(EXIT_PARTIAL).into());
-    }
-    if state == "stopped" {
-        note(format!(
-            "rollout {id} stopped: {}",
-            job["stop_reason"].as_str().unwrap_or("too many failures")
-        ));
-        return Err(Exit(EXIT_PARTIAL).into());
-    }
-    if failed > 0 {
-        note(format!("{failed} devices failed"));
-        return Err(Exit(EXIT_PARTIAL).into());
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The subcommands.
 
+pub mod assignment;
 pub mod client;
 pub mod cpe_credentials;
 pub mod cwmp;
@@ -14,8 +15,11 @@ pub mod output;
 pub mod provision;
 pub mod serve;
 pub mod sim;
+pub mod submit;
+pub mod target;
 pub mod tasks;
 pub mod token;
+pub mod upload;
 
 use anyhow::Context as _;
 use std::io::Read as _;

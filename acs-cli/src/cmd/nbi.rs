@@ -5,21 +5,6 @@ use clap::Subcommand;
 
 use crate::cmd::{devices, files, firmware, get, provision, tasks};
 
-/// Shown under every NBI command's `--help`.
-pub const AFTER_HELP: &str = "\
-The server is --server or $ACS_SERVER (default http://127.0.0.1:7557). The token is --token or \
-$ACS_TOKEN; without either, <data-dir>/admin.token is read, so on the ACS machine the commands \
-work without being told (data dir: --data-dir, else data_dir from --config/./acs.toml, else \
-$ACS_DATA_DIR, else ./acs-data).
-
-A DEVICE is a full device id, a serial number or a MAC address (when exactly one device has it).
-
-Output (--format): table when standard output is a terminal, else ndjson; json, ndjson and csv \
-are streamed row by row, table is printed once all rows are in.
-
-Exit codes: 0 success, 1 error, 2 usage error (including a missing --yes without a terminal), \
-3 some devices failed (a task faulted or expired, or did not finish within the wait).";
-
 #[derive(Debug, Subcommand)]
 pub enum NbiCommand {
     /// List, show, delete and tag devices.

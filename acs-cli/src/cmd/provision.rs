@@ -6,11 +6,10 @@ use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::cmd::client::{self, ApiError, Client, ClientArgs, usage};
-use crate::cmd::files::upload_file;
-use crate::cmd::get::parse_assignment;
-use crate::cmd::nbi::AFTER_HELP;
+use crate::cmd::assignment::parse_assignment;
+use crate::cmd::client::{self, AFTER_HELP, ApiError, Client, ClientArgs, usage};
 use crate::cmd::output::{self, Column, col};
+use crate::cmd::upload::upload_file;
 
 const RULE_COLUMNS: &[Column] = &[
     col("order"),

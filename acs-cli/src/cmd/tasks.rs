@@ -1,111 +1,17 @@
-//! `acs reboot`, `acs factory-reset`, `acs tasks …`, `acs faults …`, `acs jobs …`, and what
-//! `acs set` and `acs get --live` share with them: sending one task definition to one device
-//! (a task) or many (a bulk job), and waiting for the outcome.
+//! `acs reboot`, `acs factory-reset`, `acs tasks …`, `acs faults …` and `acs jobs …`.
 
 use std::io::IsTerminal as _;
-use std::time::Duration;
 
 use acs_core::tasks::TaskSpec;
 use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::Exit;
-use crate::cmd::client::{
-    self, ApiError, Client, ClientArgs, EXIT_PARTIAL, explain_filter, note, text,
-};
-use crate::cmd::nbi::AFTER_HELP;
-use crate::cmd::outcome::{JOB_TASKS, connection_request_note, describe_failure, show_job};
+use crate::cmd::client::{self, AFTER_HELP, Client, ClientArgs, not_found, note, text};
+use crate::cmd::outcome::{JOB_TASKS, show_job};
 use crate::cmd::output::{self, Column, Format, at, col, pick};
-
-/// The filter that matches every device (used for `--all` jobs).
-pub const ALL_DEVICES: &str = "id ~ \"*\"";
-
-/// Which devices a command acts on: `-d` (repeatable) or `-f`.
-#[derive(Debug, Clone, Args)]
-#[group(id = "target", required = true, multiple = false)]
-pub struct Target {
-    /// A device: id, serial number or MAC; repeat for several (-d A -d B).
-    #[arg(short = 'd', long = "device", value_name = "DEVICE", action = clap::ArgAction::Append)]
-    pub devices: Vec<String>,
-    /// Every device matching FILTER (see docs/FILTERS.md).
-    #[arg(short, long, value_name = "FILTER")]
-    pub filter: Option<String>,
-}
-
-/// How a task reaches the devices, and whether to wait for it.
-#[derive(Debug, Clone, Args)]
-pub struct Delivery {
-    /// Wake the devices with a connection request now [default] …
-    #[arg(long, overrides_with = "no_connection_request")]
-    pub connection_request: bool,
-    /// … or leave the task for each device's next periodic Inform.
-    #[arg(long)]
-    pub no_connection_request: bool,
-    /// Wait until the task is finished on every device, at most SECS seconds [default 120].
-    /// Before other arguments, write it `--wait=SECS`.
-    #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "120")]
-    pub wait: Option<u64>,
-}
-
-impl Delivery {
-    fn connection_request(&self) -> bool {
-        !self.no_connection_request
-    }
-}
-
-/// Devices after name resolution.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Resolved {
-    /// Device ids.
-    Devices(Vec<String>),
-    /// A filter.
-    Filter(String),
-}
-
-impl Resolved {
-    /// The `devices`/`filter` members of a job.
-    pub fn job_target(&self) -> (&'static str, Value) {
-        match self {
-            Resolved::Devices(ids) => ("devices", json!(ids)),
-            Resolved::Filter(f) => ("filter", json!(f)),
-        }
-    }
-
-    /// The query parameter of the bulk parameter query.
-    pub fn parameter_query(&self) -> (&'static str, String) {
-        match self {
-            Resolved::Devices(ids) => ("devices", ids.join(",")),
-            Resolved::Filter(f) => ("filter", f.clone()),
-        }
-    }
-
-    /// How many devices it names (a filter is counted by the server).
-    pub async fn count(&self, client: &Client) -> anyhow::Result<u64> {
-        match self {
-            Resolved::Devices(ids) => Ok(ids.len() as u64),
-            Resolved::Filter(f) => count_devices(client, Some(f)).await,
-        }
-    }
-
-    /// Re-words an invalid filter error.
-    pub fn explain(&self, e: anyhow::Error) -> anyhow::Error {
-        match self {
-            Resolved::Filter(f) => explain_filter(e, f),
-            Resolved::Devices(_) => e,
-        }
-    }
-}
-
-/// Resolves `-d` names to ids (or keeps the filter).
-pub async fn resolve(client: &Client, target: &Target) -> anyhow::Result<Resolved> {
-    match &target.filter {
-        Some(f) => Ok(Resolved::Filter(f.clone())),
-        None => Ok(Resolved::Devices(
-            client.resolve_ids(&target.devices).await?,
-        )),
-    }
-}
+use crate::cmd::submit::{Delivery, TASK_SHOW, count, submit};
+use crate::cmd::target::{Resolved, Target, resolve};
 
 /// Columns of a task in listings.
 pub const TASK_LIST: &[Column] = &[
@@ -120,25 +26,6 @@ pub const TASK_LIST: &[Column] = &[
     at("fault_code", "fault.code"),
     at("meaning", "fault.meaning"),
     at("fault_string", "fault.string"),
-];
-
-/// Columns of one task.
-pub const TASK_SHOW: &[Column] = &[
-    col("id"),
-    col("device_id"),
-    col("kind"),
-    col("state"),
-    col("attempts"),
-    col("max_attempts"),
-    col("created_at"),
-    col("sent_at"),
-    col("finished_at"),
-    col("expires_at"),
-    col("job_id"),
-    col("definition"),
-    col("result"),
-    col("fault"),
-    col("connection_request"),
 ];
 
 const FAULT_LIST: &[Column] = &[
@@ -178,15 +65,6 @@ const TASK_STATES: &[&str] = &[
     "expired",
     "cancelled",
 ];
-
-fn is_final(state: &str) -> bool {
-    // `held`: a rollout has not released the device's task yet.
-    !matches!(state, "held" | "queued" | "sent")
-}
-
-fn failed(state: &str) -> bool {
-    matches!(state, "fault" | "expired" | "cancelled")
-}
 
 // ---------------------------------------------------------------------------------------------
 // reboot / factory-reset
@@ -259,253 +137,11 @@ pub fn action(args: ActionArgs, action: Action) -> anyhow::Result<()> {
     })
 }
 
-/// How many devices match `filter` (all devices without one).
-pub async fn count_devices(client: &Client, filter: Option<&str>) -> anyhow::Result<u64> {
-    let query: Vec<_> = filter.iter().map(|f| ("filter", (*f).to_owned())).collect();
-    let answer = client
-        .get(client.url(&["devices", "count"], &query))
-        .await
-        .map_err(|e| match filter {
-            Some(f) => explain_filter(e, f),
-            None => e,
-        })?;
-    Ok(answer.get("count").and_then(Value::as_u64).unwrap_or(0))
-}
-
 fn text_of(r: &Resolved) -> String {
     match r {
         Resolved::Filter(f) => f.clone(),
         Resolved::Devices(d) => d.join(", "),
     }
-}
-
-/// Sends `spec` to the devices: a task for a single `-d` device, else a job. Prints the task or
-/// job, waits when asked, and ends with exit code 3 when a device failed.
-pub async fn submit(
-    client: &Client,
-    format: Format,
-    spec: &Value,
-    resolved: &Resolved,
-    delivery: &Delivery,
-) -> anyhow::Result<()> {
-    match resolved {
-        Resolved::Devices(ids) if ids.len() == 1 => {
-            submit_task(client, format, spec, &ids[0], delivery).await
-        }
-        _ => {
-            let job = create_job(client, spec, resolved, delivery.connection_request()).await?;
-            let id = job_id(&job)?;
-            let Some(secs) = delivery.wait else {
-                show_job(client, format, job.clone()).await?;
-                note(format!(
-                    "job {id} created for {} devices; follow it with `acs jobs show {id} --tasks`",
-                    job.get("total").and_then(Value::as_i64).unwrap_or(0)
-                ));
-                return Ok(());
-            };
-            let (job, timed_out) = wait_job(client, id, Duration::from_secs(secs)).await?;
-            show_job(client, format, job).await?;
-            let failures = report_job_failures(client, id, timed_out, secs).await?;
-            if failures > 0 {
-                return Err(Exit(EXIT_PARTIAL).into());
-            }
-            Ok(())
-        }
-    }
-}
-
-async fn submit_task(
-    client: &Client,
-    format: Format,
-    spec: &Value,
-    device: &str,
-    delivery: &Delivery,
-) -> anyhow::Result<()> {
-    let mut query = vec![(
-        "connection_request",
-        delivery.connection_request().to_string(),
-    )];
-    if let Some(w) = delivery.wait {
-        query.push(("wait", w.min(300).to_string()));
-    }
-    let started = tokio::time::Instant::now();
-    let (_, mut task) = client
-        .post(client.url(&["devices", device, "tasks"], &query), spec)
-        .await?;
-    if let Some(cr) = task.get("connection_request")
-        && text(cr, "outcome") != "accepted"
-        && !cr.is_null()
-    {
-        note(format!(
-            "{device}: connection request {}: {}; the task waits for the device's next Inform",
-            text(cr, "outcome"),
-            text(cr, "detail")
-        ));
-    }
-    let id = task
-        .get("id")
-        .and_then(Value::as_i64)
-        .ok_or_else(|| anyhow::anyhow!("the server's task has no id"))?;
-    if let Some(w) = delivery.wait {
-        // The server waits at most 300 s; the rest is polled.
-        let deadline = started + Duration::from_secs(w);
-        let mut pause = Duration::from_millis(200);
-        while !is_final(text(&task, "state")) && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(pause.min(deadline - tokio::time::Instant::now())).await;
-            pause = (pause * 2).min(Duration::from_secs(2));
-            task = client
-                .get(client.url(&["tasks", &id.to_string()], &[]))
-                .await?;
-        }
-    }
-    output::show(format, TASK_SHOW, &task)?;
-    let state = text(&task, "state");
-    if failed(state) {
-        note(describe_failure(&task));
-        return Err(Exit(EXIT_PARTIAL).into());
-    }
-    if let Some(w) = delivery.wait
-        && !is_final(state)
-    {
-        note(format!("{device}: task {id} is still {state} after {w} s"));
-        return Err(Exit(EXIT_PARTIAL).into());
-    }
-    Ok(())
-}
-
-/// Creates a bulk job.
-pub async fn create_job(
-    client: &Client,
-    spec: &Value,
-    resolved: &Resolved,
-    connection_request: bool,
-) -> anyhow::Result<Value> {
-    let (key, target) = resolved.job_target();
-    let mut body = json!({"task": spec, "connection_request": connection_request});
-    body[key] = target;
-    let (_, job) = client
-        .post(client.url(&["jobs"], &[]), &body)
-        .await
-        .map_err(|e| resolved.explain(e))?;
-    Ok(job)
-}
-
-fn job_id(job: &Value) -> anyhow::Result<i64> {
-    job.get("id")
-        .and_then(Value::as_i64)
-        .ok_or_else(|| anyhow::anyhow!("the server's job has no id"))
-}
-
-fn count(job: &Value, state: &str) -> u64 {
-    job.get("counts")
-        .and_then(|c| c.get(state))
-        .and_then(Value::as_u64)
-        .unwrap_or(0)
-}
-
-/// Polls a job until it is no longer running (every task final) or `timeout` passes; shows a
-/// progress bar on stderr when stderr is a terminal. Returns the job and whether time ran out.
-pub async fn wait_job(
-    client: &Client,
-    id: i64,
-    timeout: Duration,
-) -> anyhow::Result<(Value, bool)> {
-    let deadline = tokio::time::Instant::now() + timeout;
-    let bar = if std::io::stderr().is_terminal() {
-        let bar = indicatif::ProgressBar::new(0);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} job {prefix}: [{bar:40}] {pos}/{len} devices ({msg}) {elapsed}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        bar.set_prefix(id.to_string());
-        bar.enable_steady_tick(Duration::from_millis(200));
-        bar
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    let url = client.url(&["jobs", &id.to_string()], &[]);
-    let mut pause = Duration::from_millis(200);
-    let result = loop {
-        let job = match client.get(url.clone()).await {
-            Ok(j) => j,
-            Err(e) => {
-                bar.abandon();
-                return Err(e);
-            }
-        };
-        let total = job.get("total").and_then(Value::as_u64).unwrap_or(0);
-        let finished: u64 = ["done", "fault", "expired", "cancelled"]
-            .iter()
-            .map(|s| count(&job, s))
-            .sum();
-        bar.set_length(total);
-        bar.set_position(finished);
-        bar.set_message(format!(
-            "{} done, {} failed",
-            count(&job, "done"),
-            finished - count(&job, "done")
-        ));
-        if text(&job, "state") != "running" {
-            break (job, false);
-        }
-        let now = tokio::time::Instant::now();
-        if now >= deadline {
-            break (job, true);
-        }
-        tokio::time::sleep(pause.min(deadline - now)).await;
-        pause = (pause * 2).min(Duration::from_secs(2));
-    };
-    bar.finish_and_clear();
-    Ok(result)
-}
-
-/// Prints one stderr line per device whose task failed (or is still pending when time ran
-/// out); returns how many.
-pub async fn report_job_failures(
-    client: &Client,
-    id: i64,
-    timed_out: bool,
-    secs: u64,
-) -> anyhow::Result<usize> {
-    let mut states = vec!["fault", "expired", "cancelled"];
-    if timed_out {
-        states.extend(["queued", "sent"]);
-    }
-    let mut n = 0;
-    let job = id.to_string();
-    for state in states {
-        client
-            .pages(
-                &["jobs", &job, "tasks"],
-                &[("state", state.to_owned())],
-                "tasks",
-                None,
-                |t| {
-                    n += 1;
-                    if is_final(state) {
-                        note(describe_failure(&t));
-                    } else {
-                        note(format!(
-                            "{}: no answer within {secs} s (task {} still {state}{})",
-                            text(&t, "device_id"),
-                            t.get("id").map(Value::to_string).unwrap_or_default(),
-                            connection_request_note(&t)
-                        ));
-                    }
-                    Ok(())
-                },
-            )
-            .await?;
-    }
-    if timed_out {
-        note(format!(
-            "job {id} is still running; follow it with `acs jobs show {id} --tasks`"
-        ));
-    }
-    Ok(n)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -626,13 +262,6 @@ pub fn tasks(command: TasksCommand) -> anyhow::Result<()> {
             }
         }
     })
-}
-
-pub(crate) fn not_found(e: anyhow::Error, what: &str, id: i64) -> anyhow::Error {
-    match e.downcast_ref::<ApiError>() {
-        Some(a) if a.status == 404 => anyhow::anyhow!("no {what} {id}"),
-        _ => e,
-    }
 }
 
 async fn list(

@@ -1,0 +1,115 @@
+//! Which devices a command acts on: the `-d`/`-f`/`--all` options, resolved to ids or a filter.
+
+use clap::Args;
+use serde_json::{Value, json};
+
+use crate::cmd::client::{Client, explain_filter};
+
+/// The filter that matches every device (used for `--all` jobs).
+pub const ALL_DEVICES: &str = "id ~ \"*\"";
+
+/// Which devices a command acts on: `-d` (repeatable) or `-f`.
+#[derive(Debug, Clone, Args)]
+#[group(id = "target", required = true, multiple = false)]
+pub struct Target {
+    /// A device: id, serial number or MAC; repeat for several (-d A -d B).
+    #[arg(short = 'd', long = "device", value_name = "DEVICE", action = clap::ArgAction::Append)]
+    pub devices: Vec<String>,
+    /// Every device matching FILTER (see docs/FILTERS.md).
+    #[arg(short, long, value_name = "FILTER")]
+    pub filter: Option<String>,
+}
+
+/// Which devices `acs get` reads: `-d` (repeatable), `-f` or `--all`.
+#[derive(Debug, Clone, Args)]
+#[group(id = "get_target", required = true, multiple = false)]
+pub struct GetTarget {
+    /// A device: id, serial number or MAC; repeat for several (-d A -d B).
+    #[arg(short = 'd', long = "device", value_name = "DEVICE", action = clap::ArgAction::Append)]
+    pub devices: Vec<String>,
+    /// Every device matching FILTER (see docs/FILTERS.md).
+    #[arg(short, long, value_name = "FILTER")]
+    pub filter: Option<String>,
+    /// Every device.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// Devices after name resolution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved {
+    /// Device ids.
+    Devices(Vec<String>),
+    /// A filter.
+    Filter(String),
+}
+
+impl Resolved {
+    /// The `devices`/`filter` members of a job.
+    pub fn job_target(&self) -> (&'static str, Value) {
+        match self {
+            Resolved::Devices(ids) => ("devices", json!(ids)),
+            Resolved::Filter(f) => ("filter", json!(f)),
+        }
+    }
+
+    /// The query parameter of the bulk parameter query.
+    pub fn parameter_query(&self) -> (&'static str, String) {
+        match self {
+            Resolved::Devices(ids) => ("devices", ids.join(",")),
+            Resolved::Filter(f) => ("filter", f.clone()),
+        }
+    }
+
+    /// How many devices it names (a filter is counted by the server).
+    pub async fn count(&self, client: &Client) -> anyhow::Result<u64> {
+        match self {
+            Resolved::Devices(ids) => Ok(ids.len() as u64),
+            Resolved::Filter(f) => count_devices(client, Some(f)).await,
+        }
+    }
+
+    /// Re-words an invalid filter error.
+    pub fn explain(&self, e: anyhow::Error) -> anyhow::Error {
+        match self {
+            Resolved::Filter(f) => explain_filter(e, f),
+            Resolved::Devices(_) => e,
+        }
+    }
+}
+
+/// Resolves `-d` names to ids (or keeps the filter).
+pub async fn resolve(client: &Client, target: &Target) -> anyhow::Result<Resolved> {
+    match &target.filter {
+        Some(f) => Ok(Resolved::Filter(f.clone())),
+        None => Ok(Resolved::Devices(
+            client.resolve_ids(&target.devices).await?,
+        )),
+    }
+}
+
+/// Resolves `acs get`'s target like [`resolve`]; `None` for `--all`.
+pub async fn resolve_get(client: &Client, target: &GetTarget) -> anyhow::Result<Option<Resolved>> {
+    Ok(if target.all {
+        None
+    } else if let Some(f) = &target.filter {
+        Some(Resolved::Filter(f.clone()))
+    } else {
+        Some(Resolved::Devices(
+            client.resolve_ids(&target.devices).await?,
+        ))
+    })
+}
+
+/// How many devices match `filter` (all devices without one).
+pub async fn count_devices(client: &Client, filter: Option<&str>) -> anyhow::Result<u64> {
+    let query: Vec<_> = filter.iter().map(|f| ("filter", (*f).to_owned())).collect();
+    let answer = client
+        .get(client.url(&["devices", "count"], &query))
+        .await
+        .map_err(|e| match filter {
+            Some(f) => explain_filter(e, f),
+            None => e,
+        })?;
+    Ok(answer.get("count").and_then(Value::as_u64).unwrap_or(0))
+}
