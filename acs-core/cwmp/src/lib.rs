@@ -31,13 +31,13 @@ pub mod fault;
 pub mod messages;
 pub mod session;
 pub mod value;
-mod xml;
+pub mod xml;
 
 pub use event::{EventCode, EventStruct};
 pub use fault::{CwmpFault, FaultCode, SetParameterValuesFault, SoapFault, SoapFaultClass};
 pub use messages::*;
 pub use value::{CwmpDateTime, ParameterValue, Password, ValueType};
-pub use xml::{Limits, Position};
+pub use xml::{Limits, Position, SafeEvent, SafeReader, XmlError};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -1,9 +1,15 @@
-//! A small, hardened XML tree for reading CWMP envelopes.
+//! Hardened XML reading: [`SafeReader`], the one place the XML safety policy lives, and the
+//! small arena tree the CWMP decoder reads envelopes from.
 //!
-//! The document is read with quick-xml's namespace-aware pull parser into an arena (`Vec` of
-//! nodes, one shared string buffer), then the decoder walks it by local name. Working on local
-//! names is what makes the reader indifferent to prefixes (`soap`, `SOAP-ENV`, `soapenv`, default
-//! namespaces) while the resolved namespace stays available where it matters (the cwmp version).
+//! [`SafeReader`] is public so that every other XML the system reads from outside (Cisco
+//! flat-profile templates in acs-core, flat-profile files in the CPE simulator) gets the same
+//! policy as a CWMP envelope instead of a hand-rolled copy of it.
+//!
+//! The envelope tree is read through a [`SafeReader`] (quick-xml's namespace-aware pull parser
+//! underneath) into an arena (`Vec` of nodes, one shared string buffer), then the decoder walks
+//! it by local name. Working on local names is what makes the reader indifferent to prefixes
+//! (`soap`, `SOAP-ENV`, `soapenv`, default namespaces) while the resolved namespace stays
+//! available where it matters (the cwmp version).
 //!
 //! Architecture invariant: nothing here expands a DTD or an external entity. A `<!DOCTYPE` is an
 //! error, entity references other than the five predefined ones and character references are
@@ -13,8 +19,8 @@
 //! U+0000 or `&#1;` is refused here, so no backend ever receives a control character that
 //! PostgreSQL cannot store or that one backend keeps and another rejects.
 
-use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::ResolveResult;
+use quick_xml::events::{BytesEnd, BytesStart, Event};
+use quick_xml::name::{NamespaceResolver, QName, ResolveResult};
 use quick_xml::reader::NsReader;
 use std::borrow::Cow;
 
@@ -49,8 +55,8 @@ pub struct Position {
 }
 
 impl Position {
-    /// Locates a byte offset in `src`. Only computed on the error path.
-    pub(crate) fn at(src: &str, offset: usize) -> Self {
+    /// Locates a byte offset in `src` (clamped to its length). Computed on error paths only.
+    pub fn at(src: &str, offset: usize) -> Self {
         let mut offset = offset.min(src.len());
         while !src.is_char_boundary(offset) {
             offset -= 1;
@@ -68,6 +74,321 @@ impl Position {
 impl std::fmt::Display for Position {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "line {}, column {}", self.line, self.column)
+    }
+}
+
+/// Why [`SafeReader`] refused a document. Every variant says where, except the size check,
+/// which happens before reading.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum XmlError {
+    /// Over [`Limits::max_bytes`].
+    #[error("document is {size} bytes, over the {limit}-byte limit")]
+    TooLarge {
+        /// Size of the input.
+        size: usize,
+        /// The cap.
+        limit: usize,
+    },
+    /// Over [`Limits::max_depth`].
+    #[error("XML nested deeper than {limit} levels at {position}")]
+    TooDeep {
+        /// The cap.
+        limit: usize,
+        /// Where.
+        position: Position,
+    },
+    /// A `<!DOCTYPE`: refused, never expanded.
+    #[error("DOCTYPE declarations are not accepted (at {position})")]
+    Dtd {
+        /// Where.
+        position: Position,
+    },
+    /// A character XML 1.0 forbids (`Char`, §2.2), raw or as a character reference.
+    #[error("character U+{code_point:04X} is not allowed in XML 1.0 (at {position})")]
+    ForbiddenChar {
+        /// The code point.
+        code_point: u32,
+        /// Where.
+        position: Position,
+    },
+    /// Not well-formed XML, or an entity other than the five predefined ones.
+    #[error("malformed XML at {position}: {message}")]
+    Malformed {
+        /// Where.
+        position: Position,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl From<XmlError> for DecodeError {
+    fn from(e: XmlError) -> Self {
+        match e {
+            XmlError::TooLarge { size, limit } => DecodeError::TooLarge { size, limit },
+            XmlError::TooDeep { limit, position } => DecodeError::TooDeep { limit, position },
+            XmlError::Dtd { position } => DecodeError::Dtd { position },
+            XmlError::ForbiddenChar {
+                code_point,
+                position,
+            } => DecodeError::ForbiddenChar {
+                code_point,
+                position,
+            },
+            XmlError::Malformed { position, message } => DecodeError::Xml { position, message },
+        }
+    }
+}
+
+/// What a [`SafeReader`] yields: the events of a well-formed document, with everything that
+/// could expand, smuggle or mislead already refused or resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SafeEvent<'a> {
+    /// `<a …>`. Its attributes are well-formed; read them with [`SafeReader::attributes`].
+    Start(BytesStart<'a>),
+    /// `<a …/>`.
+    Empty(BytesStart<'a>),
+    /// `</a>`, always matching the open element.
+    End(BytesEnd<'a>),
+    /// Character data inside the root element: text (line ends normalised), CDATA content or
+    /// a resolved predefined entity or character reference. One run of text may arrive as
+    /// several consecutive pieces.
+    Text(Cow<'a, str>),
+    /// The end of a complete document: one root element, every element closed.
+    Eof,
+}
+
+/// A pull XML reader with the codec's safety policy, for any XML that comes from outside.
+///
+/// - The input must fit [`Limits::max_bytes`] and hold only XML 1.0 `Char`s; character
+///   references are checked too.
+/// - A `<!DOCTYPE` is an error, never read, so no DTD, internal or external, is ever expanded;
+///   only `&lt; &gt; &amp; &apos; &quot;` and character references are resolved, any other
+///   entity is an error.
+/// - Elements nest at most [`Limits::max_depth`] deep; end tags must match; attributes must be
+///   well-formed and unique.
+/// - The document has exactly one root element; only white space, comments, processing
+///   instructions and the XML declaration may surround it.
+///
+/// Comments, processing instructions and the declaration are skipped. Namespace prefixes are
+/// tracked (quick-xml's `NsReader`), so the codec can resolve them; other callers can ignore
+/// them. After an error, stop reading: the reader's state is unspecified.
+#[derive(Debug)]
+pub struct SafeReader<'a> {
+    src: &'a str,
+    reader: NsReader<&'a [u8]>,
+    max_depth: usize,
+    depth: usize,
+    seen_root: bool,
+    event_offset: usize,
+}
+
+impl<'a> SafeReader<'a> {
+    /// Checks size and characters of `src` and prepares to read it under `limits`.
+    pub fn new(src: &'a str, limits: &Limits) -> Result<Self, XmlError> {
+        if src.len() > limits.max_bytes {
+            return Err(XmlError::TooLarge {
+                size: src.len(),
+                limit: limits.max_bytes,
+            });
+        }
+        // Raw characters are checked once up front (a linear scan); references are checked as
+        // they are resolved.
+        if let Some((offset, c)) = src.char_indices().find(|&(_, c)| !is_xml_char(c)) {
+            return Err(XmlError::ForbiddenChar {
+                code_point: u32::from(c),
+                position: Position::at(src, offset),
+            });
+        }
+        let mut reader = NsReader::from_str(src);
+        let config = reader.config_mut();
+        config.check_end_names = true;
+        config.expand_empty_elements = false;
+        config.trim_text(false);
+        Ok(SafeReader {
+            src,
+            reader,
+            max_depth: limits.max_depth,
+            depth: 0,
+            seen_root: false,
+            event_offset: 0,
+        })
+    }
+
+    /// The next event (see [`SafeEvent`]). After [`SafeEvent::Eof`] or an error, stop.
+    pub fn read_event(&mut self) -> Result<SafeEvent<'a>, XmlError> {
+        loop {
+            self.event_offset = self.reader.buffer_position() as usize;
+            let event = self.reader.read_event().map_err(|e| XmlError::Malformed {
+                position: Position::at(self.src, self.reader.error_position() as usize),
+                message: e.to_string(),
+            })?;
+            match event {
+                Event::Start(_) | Event::Empty(_) if self.depth >= self.max_depth => {
+                    return Err(XmlError::TooDeep {
+                        limit: self.max_depth,
+                        position: self.position(),
+                    });
+                }
+                Event::Start(start) => {
+                    self.element(&start)?;
+                    self.depth += 1;
+                    return Ok(SafeEvent::Start(start));
+                }
+                Event::Empty(start) => {
+                    self.element(&start)?;
+                    return Ok(SafeEvent::Empty(start));
+                }
+                Event::End(end) => {
+                    // check_end_names has already refused an end tag with nothing open.
+                    self.depth = self.depth.saturating_sub(1);
+                    return Ok(SafeEvent::End(end));
+                }
+                Event::Text(text) if self.depth == 0 => {
+                    if !text.trim_ascii().is_empty() {
+                        return Err(self.malformed("text outside the root element"));
+                    }
+                }
+                Event::Text(text) => return Ok(SafeEvent::Text(text.xml10_content())),
+                Event::CData(_) if self.depth == 0 => {
+                    return Err(self.malformed("CDATA outside the root element"));
+                }
+                Event::CData(cdata) => return Ok(SafeEvent::Text(cdata.xml10_content())),
+                Event::GeneralRef(_) if self.depth == 0 => {
+                    return Err(self.malformed("a reference outside the root element"));
+                }
+                Event::GeneralRef(reference) => {
+                    let resolved = if reference.is_char_ref() {
+                        let c = char_ref(&reference).map_err(|code_point| match code_point {
+                            Some(code_point) => XmlError::ForbiddenChar {
+                                code_point,
+                                position: self.position(),
+                            },
+                            None => self.malformed("invalid character reference"),
+                        })?;
+                        Cow::Owned(c.to_string())
+                    } else {
+                        Cow::Borrowed(match &*reference {
+                            "lt" => "<",
+                            "gt" => ">",
+                            "amp" => "&",
+                            "apos" => "'",
+                            "quot" => "\"",
+                            other => {
+                                return Err(self.malformed(&format!(
+                                    "unknown entity &{other}; (DTDs and custom entities are not accepted)"
+                                )));
+                            }
+                        })
+                    };
+                    return Ok(SafeEvent::Text(resolved));
+                }
+                Event::DocType(_) => {
+                    return Err(XmlError::Dtd {
+                        position: self.position(),
+                    });
+                }
+                Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
+                Event::Eof if self.depth > 0 => {
+                    return Err(XmlError::Malformed {
+                        position: Position::at(self.src, self.src.len()),
+                        message: "document ends before its elements are closed".into(),
+                    });
+                }
+                Event::Eof if !self.seen_root => {
+                    return Err(XmlError::Malformed {
+                        position: Position::at(self.src, self.src.len()),
+                        message: "no root element".into(),
+                    });
+                }
+                Event::Eof => return Ok(SafeEvent::Eof),
+            }
+        }
+    }
+
+    /// The attributes of an element this reader returned, in document order (namespace
+    /// declarations included): each name with its value, references resolved and white space
+    /// normalised (XML 1.0 §3.3.3), every character checked.
+    pub fn attributes<'e>(
+        &self,
+        start: &'e BytesStart<'_>,
+    ) -> impl Iterator<Item = Result<(QName<'e>, Cow<'e, str>), XmlError>> {
+        let mut attrs = start.attributes();
+        attrs.with_checks(true);
+        attrs.map(move |attr| {
+            let attr = attr.map_err(|e| self.attribute_error(start, &e.to_string()))?;
+            let value = attr
+                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                .map_err(|e| self.attribute_error(start, &e.to_string()))?;
+            // References in attribute values are resolved by quick-xml, so they are checked
+            // here rather than in the event loop.
+            if let Some(c) = value.chars().find(|&c| !is_xml_char(c)) {
+                return Err(XmlError::ForbiddenChar {
+                    code_point: u32::from(c),
+                    position: self.position(),
+                });
+            }
+            Ok((attr.key, value))
+        })
+    }
+
+    /// Where the last event returned starts, as a byte offset into the input.
+    pub fn event_offset(&self) -> usize {
+        self.event_offset
+    }
+
+    /// Where the last event returned starts, as line and column.
+    pub fn position(&self) -> Position {
+        Position::at(self.src, self.event_offset)
+    }
+
+    /// How many elements are open after the last event returned.
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
+    /// The namespace bindings in scope, for resolving the names of the last element returned.
+    pub(crate) fn resolver(&self) -> &NamespaceResolver {
+        self.reader.resolver()
+    }
+
+    /// One root only; attributes well-formed. Values are normalised and checked only when they
+    /// hold a reference: raw characters passed the scan in [`SafeReader::new`], and
+    /// normalisation alone only turns white space into spaces.
+    fn element(&mut self, start: &BytesStart<'_>) -> Result<(), XmlError> {
+        if self.depth == 0 {
+            if self.seen_root {
+                return Err(self.malformed("more than one root element"));
+            }
+            self.seen_root = true;
+        }
+        for attr in start.attributes().with_checks(true) {
+            let attr = attr.map_err(|e| self.attribute_error(start, &e.to_string()))?;
+            if attr.value.contains('&') {
+                let value = attr
+                    .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                    .map_err(|e| self.attribute_error(start, &e.to_string()))?;
+                if let Some(c) = value.chars().find(|&c| !is_xml_char(c)) {
+                    return Err(XmlError::ForbiddenChar {
+                        code_point: u32::from(c),
+                        position: self.position(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn malformed(&self, message: &str) -> XmlError {
+        XmlError::Malformed {
+            position: self.position(),
+            message: message.to_owned(),
+        }
+    }
+
+    fn attribute_error(&self, start: &BytesStart<'_>, message: &str) -> XmlError {
+        let name = start.name();
+        let name: &str = name.as_ref();
+        self.malformed(&format!("<{name}>: {message}"))
     }
 }
 
@@ -116,22 +437,9 @@ pub(crate) struct Doc<'a> {
 }
 
 impl<'a> Doc<'a> {
-    /// Parses `src` under `limits`.
+    /// Parses `src` under `limits`, through a [`SafeReader`].
     pub(crate) fn parse(src: &'a str, limits: &Limits) -> Result<Self, DecodeError> {
-        if src.len() > limits.max_bytes {
-            return Err(DecodeError::TooLarge {
-                size: src.len(),
-                limit: limits.max_bytes,
-            });
-        }
-        // Raw characters are checked once up front (a linear scan); references are checked as
-        // they are resolved, below.
-        if let Some((offset, c)) = src.char_indices().find(|&(_, c)| !is_xml_char(c)) {
-            return Err(DecodeError::ForbiddenChar {
-                code_point: u32::from(c),
-                position: Position::at(src, offset),
-            });
-        }
+        let mut reader = SafeReader::new(src, limits)?;
         let mut doc = Doc {
             src,
             nodes: Vec::with_capacity(src.len() / 48 + 8),
@@ -140,114 +448,29 @@ impl<'a> Doc<'a> {
             // index 0 is "no namespace"
             namespaces: vec![String::new()],
         };
-        let mut reader = NsReader::from_str(src);
-        let config = reader.config_mut();
-        config.check_end_names = true;
-        config.expand_empty_elements = false;
-        config.trim_text(false);
         let mut stack: Vec<u32> = Vec::with_capacity(16);
-        let mut seen_root = false;
         loop {
-            let event_start = reader.buffer_position() as usize;
-            let event = reader.read_event().map_err(|e| DecodeError::Xml {
-                position: Position::at(src, reader.error_position() as usize),
-                message: e.to_string(),
-            })?;
-            match event {
-                Event::Start(start) | Event::Empty(start) if stack.len() >= limits.max_depth => {
-                    let _ = start;
-                    return Err(DecodeError::TooDeep {
-                        limit: limits.max_depth,
-                        position: Position::at(src, event_start),
-                    });
-                }
-                Event::Start(start) => {
-                    if stack.is_empty() && seen_root {
-                        return Err(doc.xml_error(event_start, "more than one root element"));
-                    }
-                    seen_root = true;
-                    let id =
-                        doc.push_element(&reader, &start, stack.last().copied(), event_start)?;
+            match reader.read_event()? {
+                SafeEvent::Start(start) => {
+                    let id = doc.push_element(&reader, &start, stack.last().copied())?;
                     stack.push(id);
                 }
-                Event::Empty(start) => {
-                    if stack.is_empty() && seen_root {
-                        return Err(doc.xml_error(event_start, "more than one root element"));
-                    }
-                    seen_root = true;
-                    doc.push_element(&reader, &start, stack.last().copied(), event_start)?;
+                SafeEvent::Empty(start) => {
+                    doc.push_element(&reader, &start, stack.last().copied())?;
                 }
-                Event::End(_) => {
+                SafeEvent::End(_) => {
                     stack.pop();
                 }
-                Event::Text(text) => match stack.last() {
-                    Some(&id) => doc.append_text(id, &text.xml10_content()),
-                    None if text.trim_ascii().is_empty() => {}
-                    None => return Err(doc.xml_error(event_start, "text outside the root element")),
-                },
-                Event::CData(cdata) => {
-                    let Some(&id) = stack.last() else {
-                        return Err(doc.xml_error(event_start, "CDATA outside the root element"));
-                    };
-                    doc.append_text(id, &cdata.xml10_content());
-                }
-                Event::GeneralRef(reference) => {
-                    let resolved: Cow<'_, str> = if reference.is_char_ref() {
-                        Cow::Owned(
-                            char_ref(&reference)
-                                .map_err(|code_point| match code_point {
-                                    Some(code_point) => DecodeError::ForbiddenChar {
-                                        code_point,
-                                        position: Position::at(src, event_start),
-                                    },
-                                    None => {
-                                        doc.xml_error(event_start, "invalid character reference")
-                                    }
-                                })?
-                                .to_string(),
-                        )
-                    } else {
-                        match &*reference {
-                            "lt" => Cow::Borrowed("<"),
-                            "gt" => Cow::Borrowed(">"),
-                            "amp" => Cow::Borrowed("&"),
-                            "apos" => Cow::Borrowed("'"),
-                            "quot" => Cow::Borrowed("\""),
-                            other => {
-                                return Err(doc.xml_error(
-                                    event_start,
-                                    &format!("unknown entity &{other}; (DTDs and custom entities are not accepted)"),
-                                ));
-                            }
-                        }
-                    };
+                SafeEvent::Text(text) => {
+                    // The reader yields text only inside the root element.
                     if let Some(&id) = stack.last() {
-                        doc.append_text(id, &resolved);
+                        doc.append_text(id, &text);
                     }
                 }
-                Event::DocType(_) => {
-                    return Err(DecodeError::Dtd {
-                        position: Position::at(src, event_start),
-                    });
-                }
-                Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
-                Event::Eof => break,
+                SafeEvent::Eof => break,
             }
         }
-        if !stack.is_empty() {
-            return Err(doc.xml_error(src.len(), "document ends before its elements are closed"));
-        }
-        if doc.nodes.is_empty() {
-            return Err(doc.xml_error(src.len(), "no root element"));
-        }
         Ok(doc)
-    }
-
-    fn xml_error(&self, offset: usize, message: &str) -> DecodeError {
-        DecodeError::Xml {
-            position: Position::at(self.src, offset),
-            message: message.to_owned(),
-        }
     }
 
     fn intern_ns(&mut self, ns: &str) -> u32 {
@@ -271,11 +494,11 @@ impl<'a> Doc<'a> {
 
     fn push_element(
         &mut self,
-        reader: &NsReader<&[u8]>,
+        reader: &SafeReader<'a>,
         start: &BytesStart<'_>,
         parent: Option<u32>,
-        offset: usize,
     ) -> Result<u32, DecodeError> {
+        let offset = reader.event_offset();
         let (ns, local) = reader.resolver().resolve_element(start.name());
         let ns = match ns {
             ResolveResult::Bound(ns) => self.intern_ns(ns.as_ref()),
@@ -285,26 +508,14 @@ impl<'a> Doc<'a> {
         };
         let name = self.push_str(local.as_ref());
         let attrs_start = self.attrs.len() as u32;
-        for attr in start.attributes().with_checks(true) {
-            let attr = attr.map_err(|e| self.xml_error(offset, &e.to_string()))?;
-            let key = attr.key;
+        for attr in reader.attributes(start) {
+            let (key, value) = attr?;
             if key.as_namespace_binding().is_some() {
                 continue;
             }
             // Attributes are matched by local name only (xsi:type, soap-enc:arrayType): CPEs
             // bind those prefixes to all sorts of URIs, or not at all.
             let (_, alocal) = reader.resolver().resolve_attribute(key);
-            let value = attr
-                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                .map_err(|e| self.xml_error(offset, &e.to_string()))?;
-            // References in attribute values are resolved by quick-xml, so they are checked
-            // here rather than in the event loop.
-            if let Some(c) = value.chars().find(|&c| !is_xml_char(c)) {
-                return Err(DecodeError::ForbiddenChar {
-                    code_point: u32::from(c),
-                    position: Position::at(self.src, offset),
-                });
-            }
             let name = self.push_str(alocal.as_ref());
             let value = self.push_str(&value);
             self.attrs.push(Attr { name, value });
@@ -546,6 +757,97 @@ mod tests {
             doc.text(doc.root()),
             "\t\n \t\u{D7FF}\u{E000}\u{FFFD}\u{10000}\u{10FFFF}\u{80}\u{9f}\u{7f}"
         );
+    }
+
+    fn events(src: &str) -> Result<Vec<String>, XmlError> {
+        let mut reader = SafeReader::new(src, &Limits::default())?;
+        let mut out = Vec::new();
+        loop {
+            let event = reader.read_event()?;
+            out.push(match event {
+                SafeEvent::Start(s) => {
+                    let attrs = reader
+                        .attributes(&s)
+                        .map(|a| a.map(|(k, v)| format!(" {}={v}", k.as_ref() as &str)))
+                        .collect::<Result<String, _>>()?;
+                    format!("<{}{attrs}>@{}", s.name().as_ref() as &str, reader.depth())
+                }
+                SafeEvent::Empty(s) => {
+                    format!("<{}/>@{}", s.name().as_ref() as &str, reader.depth())
+                }
+                SafeEvent::End(e) => format!("</{}>@{}", e.name().as_ref() as &str, reader.depth()),
+                SafeEvent::Text(t) => format!("{t:?}"),
+                SafeEvent::Eof => break,
+            });
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn safe_reader_yields_a_checked_document() {
+        assert_eq!(
+            events(
+                "<?xml version='1.0'?>\n<!-- c --><a x='1 &amp;\t2'>t&lt;<![CDATA[&x;]]>&#65;<b/></a>\n"
+            )
+            .unwrap(),
+            [
+                "<a x=1 & 2>@1",
+                "\"t\"",
+                "\"<\"",
+                "\"&x;\"",
+                "\"A\"",
+                "<b/>@1",
+                "</a>@0",
+            ]
+        );
+    }
+
+    #[test]
+    fn safe_reader_refuses_what_the_codec_refuses() {
+        let malformed = |src: &str, want: &str| match events(src) {
+            Err(XmlError::Malformed { message, .. }) => {
+                assert!(message.contains(want), "{src}: {message}")
+            }
+            other => panic!("{src}: {other:?}"),
+        };
+        malformed("", "no root element");
+        malformed("<a/><b/>", "more than one root element");
+        malformed("x<a/>", "text outside the root element");
+        malformed("<a/>&amp;", "a reference outside the root element");
+        malformed("<a/><![CDATA[x]]>", "CDATA outside the root element");
+        malformed("<a>", "ends before its elements are closed");
+        malformed("<a>&nbsp;</a>", "unknown entity &nbsp;");
+        malformed("<a x='1' x='2'/>", "<a>:");
+        malformed("<a x='&y;'/>", "<a>:");
+        assert!(matches!(
+            events("<!DOCTYPE a SYSTEM 'file:///etc/passwd'><a/>"),
+            Err(XmlError::Dtd { .. })
+        ));
+        assert!(matches!(
+            events("<a x='&#1;'/>"),
+            Err(XmlError::ForbiddenChar { code_point: 1, .. })
+        ));
+        let shallow = Limits {
+            max_bytes: 100,
+            max_depth: 2,
+        };
+        let read_all = |src: &str, limits: &Limits| -> Result<(), XmlError> {
+            let mut reader = SafeReader::new(src, limits)?;
+            while reader.read_event()? != SafeEvent::Eof {}
+            Ok(())
+        };
+        assert!(read_all("<a><b/></a>", &shallow).is_ok());
+        assert!(matches!(
+            read_all("<a><b><c/></b></a>", &shallow),
+            Err(XmlError::TooDeep { limit: 2, .. })
+        ));
+        assert!(matches!(
+            read_all(&"x".repeat(101), &shallow),
+            Err(XmlError::TooLarge {
+                size: 101,
+                limit: 100
+            })
+        ));
     }
 
     #[test]
