@@ -1,7 +1,7 @@
 //! The core of `acs`, a TR-069 (CWMP) Auto-Configuration Server: everything that is neither
 //! HTTP serving nor the command line.
 //!
-//! - [`cwmp`]: the SOAP codec (pure, no I/O).
+//! - [`cwmp`]: the SOAP codec (pure, no I/O): the `acs-cwmp` crate, re-exported.
 //! - [`dhcp`]: DHCP discovery of the ACS: option 43/125 and DHCPv6 option 17 values and server
 //!   snippets (pure, no I/O).
 //! - [`auth`]: HTTP Basic and Digest authentication of CPEs (pure, clock passed in).
@@ -15,13 +15,13 @@
 //! - [`ops`]: operations for the NBI: tasks with connection requests and waits, bulk jobs,
 //!   faults, bulk parameter queries.
 //! - [`rollout`]: where each device of a firmware rollout stands (derived, never stored).
-//! - [`session`]: the CWMP session state machine (pure; the HTTP layer drives it).
+//! - [`session`]: the CWMP session state machine (pure; the HTTP layer drives it), from
+//!   `acs-cwmp`.
 //! - [`truth`]: what CPE answers change in the stored tree; value types; the bootstrap read.
 
 pub mod auth;
 pub mod config;
 pub mod connreq;
-pub mod cwmp;
 pub mod dhcp;
 pub mod filekind;
 pub mod files;
@@ -30,9 +30,11 @@ pub mod ops;
 pub mod provision;
 pub mod rollout;
 pub mod secret;
-pub mod session;
 pub mod storage;
 pub mod tasks;
 pub mod template;
 pub mod truth;
 pub mod vault;
+
+pub use acs_cwmp as cwmp;
+pub use acs_cwmp::session;

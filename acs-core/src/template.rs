@@ -16,8 +16,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
-use quick_xml::events::Event;
 
+use crate::cwmp::{Limits, SafeEvent, SafeReader, XmlError};
 use crate::storage::{DeviceRow, ParameterRow};
 
 /// Why a template cannot be used or rendered.
@@ -72,59 +72,38 @@ fn describe(e: &minijinja::Error) -> String {
 }
 
 /// Checks well-formedness and that a `flat-profile` element is the root or a child of a
-/// `device` root; DTDs are refused (like the CWMP codec, entities are never expanded).
+/// `device` root. The XML is read with the codec's [`SafeReader`], so the policy is the CWMP
+/// codec's: DTDs refused (never expanded), only predefined entities, nesting and size capped.
 fn check_flat_profile(xml: &str, what: &'static str) -> Result<(), TemplateError> {
-    let err = |reason: String| TemplateError::Xml { what, reason };
-    let mut reader = quick_xml::Reader::from_str(xml);
-    reader.config_mut().check_end_names = true;
-    let mut stack: Vec<Vec<u8>> = Vec::new();
+    let err = |e: XmlError| TemplateError::Xml {
+        what,
+        reason: e.to_string(),
+    };
+    let mut reader = SafeReader::new(xml, &Limits::default()).map_err(err)?;
+    let mut root_is_device = false;
     let mut found = false;
-    let mut roots = 0;
     loop {
-        let position = reader.buffer_position();
-        let event = reader
-            .read_event()
-            .map_err(|e| err(format!("at byte {position}: {e}")))?;
-        match event {
-            Event::Start(ref s) | Event::Empty(ref s) => {
-                let name = AsRef::<str>::as_ref(&s.name()).as_bytes().to_vec();
-                if stack.is_empty() {
-                    roots += 1;
-                    if roots > 1 {
-                        return Err(err(format!("at byte {position}: a second root element")));
-                    }
-                }
-                let at_root = stack.is_empty();
-                let under_device = stack.len() == 1 && stack[0] == b"device";
-                if name == b"flat-profile" && (at_root || under_device) {
-                    found = true;
-                }
-                if matches!(event, Event::Start(_)) {
-                    stack.push(name);
-                }
-            }
-            Event::End(_) => {
-                stack.pop();
-            }
-            Event::DocType(_) => return Err(err("DTDs are not accepted".into())),
-            Event::Text(ref t)
-                if stack.is_empty() && !AsRef::<str>::as_ref(t).trim().is_empty() =>
-            {
-                return Err(err(format!(
-                    "at byte {position}: text outside the root element"
-                )));
-            }
-            Event::Eof => break,
-            _ => {}
+        // The depth of each element: 0 for the root, 1 for its children.
+        let (start, depth) = match reader.read_event().map_err(err)? {
+            SafeEvent::Start(s) => (s, reader.depth() - 1),
+            SafeEvent::Empty(s) => (s, reader.depth()),
+            SafeEvent::End(_) | SafeEvent::Text(_) => continue,
+            SafeEvent::Eof => break,
+        };
+        let qname = start.name();
+        let name: &str = qname.as_ref();
+        if depth == 0 {
+            root_is_device = name == "device";
+        }
+        if name == "flat-profile" && (depth == 0 || (depth == 1 && root_is_device)) {
+            found = true;
         }
     }
-    if !stack.is_empty() {
-        return Err(err("the document ends inside an element".into()));
-    }
     if !found {
-        return Err(err(
-            "no <flat-profile> element (as the root or inside <device>)".into(),
-        ));
+        return Err(TemplateError::Xml {
+            what,
+            reason: "no <flat-profile> element (as the root or inside <device>)".into(),
+        });
     }
     Ok(())
 }
@@ -454,12 +433,23 @@ mod tests {
             "template syntax",
         );
         check("<device><other/></device>", "no <flat-profile>");
-        check("<flat-profile/><flat-profile/>", "second root");
+        check(
+            "<flat-profile/><flat-profile/>",
+            "more than one root element",
+        );
         check(
             "<!DOCTYPE x [<!ENTITY a \"b\">]><flat-profile>&a;</flat-profile>",
-            "DTD",
+            "DOCTYPE declarations are not accepted",
         );
-        check("<flat-profile><A>", "ends inside");
+        check("<flat-profile><A>", "ends before its elements are closed");
+        check(
+            "<flat-profile>&nbsp;</flat-profile>",
+            "unknown entity &nbsp;",
+        );
+        check(
+            "<flat-profile>x</flat-profile>y",
+            "text outside the root element",
+        );
         // Well-formed as a template, broken once rendered.
         let t = ConfigTemplate::parse(
             "<flat-profile><A>{% if x == \"1\" %}</A>{% endif %}</flat-profile>",

@@ -15,9 +15,10 @@
 //! one setting: element name = the web UI label with `_` for spaces and `_<n>_` for per-line
 //! settings, text = the value (an empty element sets an empty value), the `ua` attribute (user
 //! access) is ignored. Anything else is a malformed file and [`parse`] refuses it: not UTF-8,
-//! not well-formed, a DOCTYPE (never expanded, as in the CWMP codec), entities other than the
-//! five predefined ones, another root, elements nested inside a setting, text between
-//! settings, more than [`MAX_BYTES`].
+//! not well-formed, a DOCTYPE (never expanded), entities other than the five predefined ones,
+//! characters XML 1.0 forbids, another root, elements nested inside a setting, text between
+//! settings, more than [`MAX_BYTES`]. The XML is read with the CWMP codec's
+//! [`SafeReader`](acs_core::cwmp::SafeReader), so the policy is the codec's.
 //!
 //! # How settings reach the data model
 //!
@@ -52,13 +53,14 @@
 //! TR-104 v1 has one SIP proxy per voice profile, so only line 1's proxy settings map; the
 //! other lines' stay in the store.
 
-use std::borrow::Cow;
-
-use quick_xml::events::Event;
-use quick_xml::reader::Reader;
+use acs_core::cwmp::{Limits, SafeEvent, SafeReader};
 
 /// The largest configuration file the simulated phone accepts.
 pub(crate) const MAX_BYTES: usize = 1024 * 1024;
+
+/// Nesting the reader accepts: `<device><flat-profile><setting>` needs 3; anything deeper is
+/// refused as a nested setting at depth 4, so the cap only bounds what hostile input costs.
+const MAX_DEPTH: usize = 8;
 
 /// The settings of one flat-profile file, in file order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -85,11 +87,13 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<FlatProfile, FlatProfileError> {
     }
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     let src = std::str::from_utf8(bytes).map_err(|e| malformed(format!("not UTF-8: {e}")))?;
-    let mut reader = Reader::from_str(src);
-    let config = reader.config_mut();
-    config.check_end_names = true;
-    config.expand_empty_elements = false;
-    config.trim_text(false);
+    // The codec's reader and policy: DOCTYPE refused (never expanded), only the predefined
+    // entities, characters, nesting, one root and well-formedness checked before we see events.
+    let limits = Limits {
+        max_bytes: MAX_BYTES,
+        max_depth: MAX_DEPTH,
+    };
+    let mut reader = SafeReader::new(src, &limits).map_err(|e| malformed(e.to_string()))?;
 
     let mut at = At::Start;
     // Where `</device>` / `</flat-profile>` lead back to.
@@ -98,21 +102,12 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<FlatProfile, FlatProfileError> {
     let mut out = FlatProfile::default();
     let mut current: Option<(String, String)> = None;
     loop {
-        let pos = reader.buffer_position();
-        let event = reader.read_event().map_err(|e| {
-            malformed(format!(
-                "{} (at byte {})",
-                e,
-                reader.error_position().min(src.len() as u64)
-            ))
-        })?;
+        let event = reader.read_event().map_err(|e| malformed(e.to_string()))?;
         match event {
-            Event::Start(ref e) | Event::Empty(ref e) => {
-                let empty = matches!(event, Event::Empty(_));
+            SafeEvent::Start(ref e) | SafeEvent::Empty(ref e) => {
+                let empty = matches!(event, SafeEvent::Empty(_));
+                // Attributes (`ua`) are ignored; the reader has checked they are well-formed.
                 let name = e.name().as_ref().to_owned();
-                for attr in e.attributes() {
-                    attr.map_err(|err| malformed(format!("<{name}>: {err}")))?;
-                }
                 match at {
                     At::Start if name == "device" && !empty => {
                         at = At::Device;
@@ -150,10 +145,11 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<FlatProfile, FlatProfileError> {
                             "<{name}> nested inside the setting <{parent}>"
                         )));
                     }
+                    // The reader refuses a second root before we see it.
                     At::Done => return Err(malformed(format!("<{name}> after the root element"))),
                 }
             }
-            Event::End(_) => match at {
+            SafeEvent::End(_) => match at {
                 At::Setting => {
                     if let Some(setting) = current.take() {
                         out.settings.push(setting);
@@ -165,70 +161,22 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<FlatProfile, FlatProfileError> {
                     in_device = false;
                     at = At::Done;
                 }
-                // check_end_names makes any other end tag a reader error.
+                // The reader refuses any other end tag.
                 At::Start | At::Done => return Err(malformed("unexpected end tag")),
             },
-            Event::Text(t) => {
-                let text = t.xml10_content();
-                match (at, current.as_mut()) {
-                    (At::Setting, Some((_, value))) => value.push_str(&text),
-                    _ if text.trim().is_empty() => {}
-                    _ => {
-                        return Err(malformed(format!(
-                            "text {:?} outside a setting (at byte {pos})",
-                            shorten(&text)
-                        )));
-                    }
-                }
-            }
-            Event::CData(t) => match (at, current.as_mut()) {
-                (At::Setting, Some((_, value))) => value.push_str(&t.xml10_content()),
+            // Text, CDATA and resolved references, only ever inside the root element.
+            SafeEvent::Text(text) => match (at, current.as_mut()) {
+                (At::Setting, Some((_, value))) => value.push_str(&text),
+                _ if text.trim().is_empty() => {}
                 _ => {
                     return Err(malformed(format!(
-                        "CDATA outside a setting (at byte {pos})"
+                        "text {:?} outside a setting (at {})",
+                        shorten(&text),
+                        reader.position()
                     )));
                 }
             },
-            Event::GeneralRef(r) => {
-                let resolved: Cow<'_, str> = if r.is_char_ref() {
-                    match r.resolve_char_ref() {
-                        Ok(Some(c)) => Cow::Owned(c.to_string()),
-                        _ => {
-                            return Err(malformed(format!(
-                                "invalid character reference (at byte {pos})"
-                            )));
-                        }
-                    }
-                } else {
-                    match &*r {
-                        "lt" => Cow::Borrowed("<"),
-                        "gt" => Cow::Borrowed(">"),
-                        "amp" => Cow::Borrowed("&"),
-                        "apos" => Cow::Borrowed("'"),
-                        "quot" => Cow::Borrowed("\""),
-                        other => {
-                            return Err(malformed(format!(
-                                "unknown entity &{other}; (DTDs and custom entities are not accepted)"
-                            )));
-                        }
-                    }
-                };
-                match (at, current.as_mut()) {
-                    (At::Setting, Some((_, value))) => value.push_str(&resolved),
-                    _ => {
-                        return Err(malformed(format!(
-                            "a reference outside a setting (at byte {pos})"
-                        )));
-                    }
-                }
-            }
-            Event::DocType(_) => {
-                return Err(malformed(format!(
-                    "DOCTYPE declarations are not accepted (at byte {pos})"
-                )));
-            }
-            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
-            Event::Eof => break,
+            SafeEvent::Eof => break,
         }
     }
     match at {
@@ -431,7 +379,7 @@ mod tests {
         let cases: &[(&[u8], &str)] = &[
             (b"", "no root element"),
             (b"   ", "no root element"),
-            (b"Station_Name=Lobby", "outside a setting"),
+            (b"Station_Name=Lobby", "text outside the root element"),
             (
                 b"<flat-profile><A>1</B></flat-profile>",
                 "not a Cisco flat profile",
@@ -448,7 +396,10 @@ mod tests {
             (b"<config><A>1</A></config>", "the root is <config>"),
             (b"<device><other/></device>", "inside <device>"),
             (b"<device></device>", "holds no <flat-profile>"),
-            (b"<flat-profile/><flat-profile/>", "after the root"),
+            (
+                b"<flat-profile/><flat-profile/>",
+                "more than one root element",
+            ),
             (
                 b"<device><flat-profile/><flat-profile/></device>",
                 "more than one",
@@ -463,7 +414,7 @@ mod tests {
             ),
             (
                 b"<flat-profile><A>&#0;</A></flat-profile>",
-                "character reference",
+                "U+0000 is not allowed",
             ),
             (
                 b"<flat-profile><A b=\"1\" b=\"2\">1</A></flat-profile>",
@@ -473,7 +424,7 @@ mod tests {
             (b"<flat-profile><A>\xff</A></flat-profile>", "not UTF-8"),
             (
                 b"<flat-profile><A>1</A></flat-profile><B/>",
-                "after the root",
+                "more than one root element",
             ),
         ];
         for (src, want) in cases {

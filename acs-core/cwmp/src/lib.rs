@@ -1,13 +1,24 @@
-//! The CWMP (TR-069) SOAP codec.
+//! `acs-cwmp`: the CWMP (TR-069) SOAP codec and session state machine of `acs`.
 //!
-//! Pure: types, [`decode`] and [`encode`], no I/O. It serves both ends of the protocol: the ACS
-//! reads what CPEs send and writes its requests and answers; the CPE simulator does the reverse.
+//! It implements the SOAP messages of TR-069 Amendment 6 (CWMP 1.4) in both directions, as
+//! summarised in the spec digest `../shared/cwmp/SPEC.md` (beside the repository; the official
+//! schemas are in `../shared/cwmp/xsd/`). Every message type cites its TR-069 Annex A section.
+//!
+//! Pure: types, [`decode`] and [`encode`], and the [`session`] state machine; no I/O, no
+//! clock, no storage. It serves both ends of the protocol: the ACS reads what CPEs send and
+//! writes its requests and answers; the CPE simulator does the reverse. Purity is enforced by
+//! this crate's `Cargo.toml`, whose only dependencies are quick-xml, serde, chrono and
+//! thiserror: code that wanted a socket, a file or a database would not compile here.
 //!
 //! Architecture invariants:
-//! - Reading is lenient and never panics: any prefixes, missing Header, SOAP-encoding noise,
-//!   wrong arrayType counts, unknown value types, malformed CurrentTime are all accepted. A
-//!   missing required element is a [`DecodeError::MissingElement`] naming it.
-//! - Reading never expands a DTD or entity; size and depth are capped ([`Limits`]).
+//! - Reading never panics on input, whatever the bytes (property tests feed it arbitrary
+//!   bytes, XML-ish noise and mutated samples).
+//! - Reading never expands a DTD: a `<!DOCTYPE` is an error, only the five predefined entities
+//!   and character references are resolved, and size and depth are capped ([`Limits`]) before
+//!   anything grows with them.
+//! - Reading is lenient: any prefixes, missing Header, SOAP-encoding noise, wrong arrayType
+//!   counts, unknown value types, malformed CurrentTime are all accepted. A missing required
+//!   element is a [`DecodeError::MissingElement`] naming it.
 //! - Writing is strict: every message [`encode`] produces validates against the official BBF
 //!   schema of its namespace (checked in CI with `validate.sh`).
 //! - Every reply is written in the namespace string the peer used ([`CwmpNamespace`]).
@@ -18,14 +29,15 @@ pub mod event;
 pub mod examples;
 pub mod fault;
 pub mod messages;
+pub mod session;
 pub mod value;
-mod xml;
+pub mod xml;
 
 pub use event::{EventCode, EventStruct};
 pub use fault::{CwmpFault, FaultCode, SetParameterValuesFault, SoapFault, SoapFaultClass};
 pub use messages::*;
 pub use value::{CwmpDateTime, ParameterValue, Password, ValueType};
-pub use xml::{Limits, Position};
+pub use xml::{Limits, Position, SafeEvent, SafeReader, XmlError};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

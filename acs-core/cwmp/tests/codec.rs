@@ -1,12 +1,13 @@
 //! The codec against real traffic, field quirks, hostile input and its own output.
 
-use acs_core::cwmp::{
-    self, Body, CwmpNamespace, CwmpVersion, DecodeError, Envelope, EventCode, ValueType, examples,
+use acs_cwmp::{
+    self as cwmp, Body, CwmpNamespace, CwmpVersion, DecodeError, Envelope, EventCode, ValueType,
+    examples,
 };
 use std::path::{Path, PathBuf};
 
 fn samples_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/cwmp/samples")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/cwmp/samples")
 }
 
 /// Every envelope in the shared samples: the `.xml` files and the bodies of the raw HTTP logs.
@@ -596,7 +597,7 @@ fn characters_xml_forbids_are_refused_with_fault_8003() {
 
 mod properties {
     use super::*;
-    use acs_core::cwmp::*;
+    use acs_cwmp::*;
     use proptest::prelude::*;
     use proptest::strategy::Union;
 

@@ -14,7 +14,7 @@
 //! driver must have marked the task `sent` before it calls [`Session::request`], so a request
 //! on the wire always has a stored task behind it.
 
-use crate::cwmp::{
+use crate::{
     Body, CwmpFault, CwmpNamespace, CwmpVersion, Envelope, FaultCode, GetRpcMethodsResponse,
     Header, Inform, InformResponse, KickedResponse, SoapFault,
 };
@@ -477,7 +477,7 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cwmp::{
+    use crate::{
         EventCode, EventStruct, GetParameterValues, GetParameterValuesResponse, TransferComplete,
         examples,
     };
@@ -560,7 +560,7 @@ mod tests {
         let mut s = begin(Header::default()).session;
         let tc = Body::TransferComplete(TransferComplete {
             command_key: "k".into(),
-            fault_struct: crate::cwmp::TransferFault::success(),
+            fault_struct: crate::TransferFault::success(),
             start_time: Default::default(),
             complete_time: Default::default(),
         });

@@ -2,9 +2,9 @@
 //! parameters and write the InformResponse < 20 µs; (b) read a 5,000-parameter
 //! GetParameterValuesResponse < 5 ms; (c) write a 500-name GetParameterValues.
 
-use acs_core::cwmp::{
-    self, Body, CwmpNamespace, CwmpVersion, Envelope, Header, InformResponse, ParameterValue,
-    ValueType, examples,
+use acs_cwmp::{
+    self as cwmp, Body, CwmpNamespace, CwmpVersion, Envelope, Header, InformResponse,
+    ParameterValue, ValueType, examples,
 };
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
