@@ -1,4 +1,11 @@
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
 use super::*;
+use crate::cwmp::ParameterValue;
+use crate::rollout::VERSION_MISMATCH_FAULT;
+use crate::storage::ProvisionStateRow;
 
 fn now() -> DateTime<Utc> {
     "2026-11-21T12:00:00Z".parse().expect("time")

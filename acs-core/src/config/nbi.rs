@@ -1,0 +1,29 @@
+//! `[nbi]`: where the northbound REST API listens.
+
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+use super::load::socket_addr;
+
+/// `[nbi]`: the northbound interface (REST API for operators and scripts).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NbiSettings {
+    /// Address and port of the REST API. Default `127.0.0.1:7557`: reachable only from this
+    /// host. Expose it (e.g. `0.0.0.0:7557`) only on a management network; the container image
+    /// does so and the compose file publishes it on 127.0.0.1 only.
+    #[serde(deserialize_with = "socket_addr")]
+    pub listen: SocketAddr,
+    /// Worker threads of the API listener. Unset: one per CPU core.
+    pub workers: Option<usize>,
+}
+
+impl Default for NbiSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7557)),
+            workers: None,
+        }
+    }
+}
