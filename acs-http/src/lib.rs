@@ -470,3 +470,39 @@ async fn announce_admin_token(store: &Store, data_dir: &std::path::Path) -> Resu
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every value the servers start with comes from `Settings`: a changed setting reaches
+    /// the server (nothing is fixed in code on the way).
+    #[test]
+    fn every_server_value_comes_from_the_settings() {
+        let mut settings = Settings::default();
+        settings.cwmp.hold_requests = true;
+        settings.cwmp.workers = Some(3);
+        settings.nbi.workers = Some(5);
+        settings.jobs.interval_ms = 250;
+        settings.files.max_bytes = 1234;
+        settings.connection_request.min_interval_secs = 7;
+        settings.cwmp.session_timeout_secs = 99;
+        settings.data_dir = "/srv/acs".into();
+        let config = ServerConfig::from(&settings);
+        assert!(config.cwmp.session.hold_requests);
+        assert_eq!(
+            (config.cwmp_workers, config.nbi_workers),
+            (Some(3), Some(5))
+        );
+        assert_eq!(config.job_interval, Duration::from_millis(250));
+        assert_eq!(config.max_file_bytes, 1234);
+        assert_eq!(config.connreq.min_interval, Duration::from_secs(7));
+        assert_eq!(config.cwmp.session_timeout, Duration::from_secs(99));
+        assert_eq!(config.files_dir, PathBuf::from("/srv/acs"));
+        // And the defaults are the settings' defaults, not a second copy.
+        let defaults = ServerConfig::from(&Settings::default());
+        assert!(!defaults.cwmp.session.hold_requests);
+        assert_eq!(defaults.job_interval, Duration::from_secs(1));
+        assert_eq!(defaults.max_file_bytes, 2 * 1024 * 1024 * 1024);
+    }
+}

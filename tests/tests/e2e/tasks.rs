@@ -495,3 +495,31 @@ async fn a_firmware_download_ends_in_its_transfer_complete() {
     sim.shutdown().await;
     app.cleanup().await;
 }
+
+/// `[cwmp] hold_requests` reaches the session: with work queued the InformResponse carries
+/// HoldRequests (TR-069 §3.7.1.4); without the setting, or without work, it does not.
+#[tokio::test]
+async fn hold_requests_is_a_setting_that_reaches_the_inform_response() {
+    for hold in [false, true] {
+        let app = acs_tests::spawn_app_with(|s| s.cwmp.hold_requests = hold).await;
+        let serial = if hold { "HOLD1" } else { "HOLD0" };
+        // First contact without work: never held.
+        let mut cpe = RawCpe::new(&app.cwmp_url);
+        let body = cwmp::encode(&inform(serial, &[EventCode::Bootstrap], "1")).unwrap();
+        let reply = cpe.post(body).await.envelope();
+        assert_eq!(reply.header.hold_requests, None);
+        assert_eq!(cpe.post(Vec::new()).await.status, 204);
+        // With a task queued, the next session is held only when the setting says so.
+        queue(&app, &device_key(serial), TaskSpec::Reboot {}).await;
+        let mut cpe = RawCpe::new(&app.cwmp_url);
+        let body = cwmp::encode(&inform(serial, &[EventCode::Periodic], "2")).unwrap();
+        let reply = cpe.post(body).await.envelope();
+        assert!(matches!(reply.body, Body::InformResponse(_)), "{reply:?}");
+        assert_eq!(
+            reply.header.hold_requests,
+            hold.then_some(true),
+            "hold {hold}"
+        );
+        app.cleanup().await;
+    }
+}
