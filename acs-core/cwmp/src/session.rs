@@ -10,9 +10,11 @@
 //!                                                   queue: request(task, body) or finish())
 //! ```
 //!
-//! Architecture invariant: the machine never decides to send an ACS request on its own; the
-//! driver must have marked the task `sent` before it calls [`Session::request`], so a request
-//! on the wire always has a stored task behind it.
+//! Architecture invariant: the machine never decides to send an ACS request on its own. The
+//! driver calls [`Session::prepare`] (which changes no state), encodes the request, marks the
+//! task `sent` in storage, and only then [`Session::commit`]s and sends, so a request on the
+//! wire always has a stored task behind it. [`Session::request`] is the two steps in one, for
+//! callers with nothing to store in between (the machine's own tests).
 
 use crate::{
     Body, CwmpFault, CwmpNamespace, CwmpVersion, Envelope, FaultCode, GetRpcMethodsResponse,
@@ -93,8 +95,8 @@ pub enum Step {
         /// The answer to send once it is stored.
         reply: Envelope,
     },
-    /// The ACS's turn: store `completed` (if any), then call [`Session::request`] with the next
-    /// queued task or [`Session::finish`].
+    /// The ACS's turn: store `completed` (if any), then [`Session::prepare`] the next queued
+    /// task, mark it sent, and [`Session::commit`] it, or [`Session::finish`].
     Ready {
         /// The answer to the previous ACS request.
         completed: Option<Completion>,
