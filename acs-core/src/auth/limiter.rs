@@ -33,17 +33,16 @@ pub struct LimiterConfig {
     pub ipv6_prefix_len: u8,
 }
 
+/// Sources tracked at most: 10 000 is a few hundred KiB.
+pub const MAX_SOURCES: usize = 10_000;
+
+/// IPv6 sources are grouped per /64, the smallest prefix a site is usually given.
+pub const IPV6_PREFIX_LEN: u8 = 64;
+
 impl Default for LimiterConfig {
-    /// 10 failures in 5 minutes block for 5 minutes; 10 000 tracked sources (a few hundred
-    /// KiB); IPv6 grouped per /64.
+    /// `[cpe_auth.limiter]` as `Settings::default()` has it: one place says what that is.
     fn default() -> Self {
-        Self {
-            max_failures: 10,
-            window: Duration::from_secs(300),
-            block_for: Duration::from_secs(300),
-            max_sources: 10_000,
-            ipv6_prefix_len: 64,
-        }
+        (&crate::config::LimiterSettings::default()).into()
     }
 }
 

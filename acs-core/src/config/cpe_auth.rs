@@ -229,7 +229,8 @@ impl From<&LimiterSettings> for LimiterConfig {
             max_failures: s.max_failures,
             window: Duration::from_secs(s.window_secs),
             block_for: Duration::from_secs(s.block_secs),
-            ..Self::default()
+            max_sources: crate::auth::limiter::MAX_SOURCES,
+            ipv6_prefix_len: crate::auth::limiter::IPV6_PREFIX_LEN,
         }
     }
 }
