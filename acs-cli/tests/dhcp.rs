@@ -87,6 +87,22 @@ fn snippets() {
         "{s}"
     );
 
+    // Option 125: dhcpd builds it from its `vendor` option space (there is no `vivso` space;
+    // scripts/check-dhcp-snippets.sh loads every snippet with dhcpd -t, kea -t, dnsmasq --test).
+    let o = acs(&[
+        "dhcp", "option43", "--url", URL, "--option", "125", "--format", "isc",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s = stdout(&o);
+    assert!(
+        s.contains("option vendor.cwmp-vi code 3561 = encapsulate cwmp-vi;"),
+        "{s}"
+    );
+    assert!(
+        s.contains("option cwmp-vi.acs-url \"http://acs.example.com:7547/\";"),
+        "{s}"
+    );
+
     let o = acs(&["dhcp", "option43", "--url", URL, "--format", "kea"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();

@@ -390,8 +390,10 @@ impl AcsDiscovery {
                      option space cwmp-vi code width 1 length width 1;\n"
                 ));
                 define(&mut s, "cwmp-vi");
+                // dhcpd's option 125 (`vivso`) is built from the `vendor` option space, whose
+                // codes are enterprise numbers; `vivso` itself is an option, not a space.
                 s.push_str(&format!(
-                    "option vivso.cwmp-vi code {ENTERPRISE_NUMBER} = encapsulate cwmp-vi;\n\n\
+                    "option vendor.cwmp-vi code {ENTERPRISE_NUMBER} = encapsulate cwmp-vi;\n\n\
                      class \"tr069-cpe-vi\" {{\n    \
                      match if option vendor-class-identifier ~= \"{VENDOR_CLASS}\";\n"
                 ));
@@ -493,7 +495,8 @@ impl AcsDiscovery {
                     ));
                 }
                 s.push_str(&format!(
-                    "# The same as raw bytes: dhcp-vendorclass=set:tr069-cpe,{VENDOR_CLASS} and\n\
+                    "# The same as raw bytes, instead of the lines above:\n\
+                     # dhcp-vendorclass=set:tr069-cpe,{VENDOR_CLASS}\n\
                      # dhcp-option=tag:tr069-cpe,43,{}\n",
                     hex(&value, ":")
                 ));
@@ -803,7 +806,10 @@ mod tests {
         let s = d.isc(DhcpOption::V4VendorIdentifying).unwrap();
         assert!(s.contains("option cwmp-vi.acs-url code 11 = text;"), "{s}");
         assert!(s.contains("option cwmp-vi.provisioning-code code 12 = text;"));
-        assert!(s.contains("option vivso.cwmp-vi code 3561 = encapsulate cwmp-vi;"));
+        // `vendor` is dhcpd's option space for option 125 (`vivso` is the option: dhcpd -t
+        // refuses `option vivso.…` with "no option space named vivso").
+        assert!(s.contains("option vendor.cwmp-vi code 3561 = encapsulate cwmp-vi;"));
+        assert!(!s.contains("vivso."), "{s}");
         let s = d.isc(DhcpOption::V6VendorSpecific).unwrap();
         assert!(
             s.contains("option space cwmp6 code width 2 length width 2;"),
@@ -883,7 +889,11 @@ mod tests {
             "{s}"
         );
         assert!(s.contains("dhcp-option=vendor:dslforum.org,2,\"cisco-mpp\"\n"));
-        assert!(s.contains("43,01:1c:68:74:74:70:3a"));
+        assert!(s.contains("\n# dhcp-vendorclass=set:tr069-cpe,dslforum.org\n"));
+        assert!(s.contains(&format!(
+            "\n# dhcp-option=tag:tr069-cpe,43,{}\n",
+            hex(&d.encode(DhcpOption::V4VendorSpecific).unwrap(), ":")
+        )));
         let s = d.dnsmasq(DhcpOption::V4VendorIdentifying).unwrap();
         assert!(
             s.contains("dhcp-vendorclass=set:tr069-cpe,dslforum.org\n"),
