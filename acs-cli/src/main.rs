@@ -2,7 +2,7 @@
 //!
 //! Exit codes: 0 success, 1 error, 2 usage error, 3 partial failure (some devices failed).
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 use acs_cli::{Exit, cmd};
@@ -46,6 +46,13 @@ enum Command {
     /// DHCPv6 17).
     #[command(subcommand)]
     Dhcp(cmd::dhcp::DhcpCommand),
+    /// Print a shell completion script: `acs completions bash > /etc/bash_completion.d/acs`,
+    /// `acs completions zsh > "${fpath[1]}/_acs"`, `acs completions fish >
+    /// ~/.config/fish/completions/acs.fish`.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
     #[command(flatten)]
     Nbi(cmd::nbi::NbiCommand),
 }
@@ -69,6 +76,10 @@ fn main() -> ExitCode {
         Command::Token(c) => cmd::token::run(c),
         Command::CpeCredentials(c) => cmd::cpe_credentials::run(c),
         Command::Dhcp(c) => c.run(),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "acs", &mut std::io::stdout());
+            Ok(())
+        }
         Command::Nbi(c) => c.run(),
     };
     match result {

@@ -431,3 +431,38 @@ fn cpe_credentials_set_list_remove_through_the_binary() {
         stderr(&again)
     );
 }
+
+/// Completion scripts come from the binary's own clap definition: every subcommand is in them,
+/// the bash one is valid bash, and an unknown shell is a usage error.
+#[test]
+fn shell_completions_cover_every_command() {
+    for (shell, marker) in [
+        ("bash", "_acs()"),
+        ("zsh", "#compdef acs"),
+        ("fish", "complete -c acs"),
+    ] {
+        let out = acs().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}: {:?}", out);
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains(marker), "{shell}:\n{text}");
+        for command in ["serve", "token", "cpe-credentials", "dhcp", "completions"] {
+            assert!(text.contains(command), "{shell} lacks {command}");
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("acs.bash");
+    let out = acs().args(["completions", "bash"]).output().unwrap();
+    std::fs::write(&script, out.stdout).unwrap();
+    let syntax = Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(
+        syntax.status.success(),
+        "{}",
+        String::from_utf8_lossy(&syntax.stderr)
+    );
+    let out = acs().args(["completions", "tcsh"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
