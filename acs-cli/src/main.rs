@@ -53,6 +53,13 @@ enum Command {
         /// The shell to complete for.
         shell: clap_complete::Shell,
     },
+    /// Write man pages (`acs.1` and one `acs-COMMAND.1` per command) into a directory, e.g.
+    /// `acs man --out /usr/local/share/man/man1`.
+    Man {
+        /// Where to write the pages (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: std::path::PathBuf,
+    },
     #[command(flatten)]
     Nbi(cmd::nbi::NbiCommand),
 }
@@ -76,6 +83,7 @@ fn main() -> ExitCode {
         Command::Token(c) => cmd::token::run(c),
         Command::CpeCredentials(c) => cmd::cpe_credentials::run(c),
         Command::Dhcp(c) => c.run(),
+        Command::Man { out } => write_man_pages(&out),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "acs", &mut std::io::stdout());
             Ok(())
@@ -94,4 +102,29 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// Renders `acs.1` and a page per subcommand, nested ones as `acs-token-create.1`.
+fn write_man_pages(out: &std::path::Path) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let mut pending = vec![(String::from("acs"), Cli::command())];
+    let mut written = 0;
+    while let Some((name, command)) = pending.pop() {
+        let command = command.name(name.clone());
+        for sub in command.get_subcommands() {
+            if sub.get_name() != "help" {
+                pending.push((format!("{name}-{}", sub.get_name()), sub.clone()));
+            }
+        }
+        let mut page = Vec::new();
+        clap_mangen::Man::new(command)
+            .render(&mut page)
+            .context("rendering a man page")?;
+        let path = out.join(format!("{name}.1"));
+        std::fs::write(&path, page).with_context(|| format!("writing {}", path.display()))?;
+        written += 1;
+    }
+    println!("{written} man pages written to {}", out.display());
+    Ok(())
 }

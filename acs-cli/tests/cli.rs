@@ -466,3 +466,29 @@ fn shell_completions_cover_every_command() {
     let out = acs().args(["completions", "tcsh"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Man pages come from the same clap definition: one for `acs`, one per command (nested
+/// commands included), each a roff page naming its command.
+#[test]
+fn man_pages_are_written_for_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = acs()
+        .args(["man", "--out"])
+        .arg(dir.path().join("man1"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    for (page, name) in [
+        ("acs.1", "acs"),
+        ("acs-serve.1", "acs-serve"),
+        ("acs-token-create.1", "acs-token-create"),
+        ("acs-completions.1", "acs-completions"),
+    ] {
+        let text = std::fs::read_to_string(dir.path().join("man1").join(page))
+            .unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert!(text.contains(".TH"), "{page} is not a roff page");
+        assert!(text.contains(name), "{page} does not name {name}");
+    }
+    let refused = acs().args(["man"]).output().unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+}
