@@ -98,6 +98,7 @@ impl CwmpSettings {
 
     /// Adds what is wrong with these settings to `bad` (key, message).
     pub(super) fn check(&self, bad: &mut impl FnMut(&str, String)) {
+        check_workers("cwmp.workers", self.workers, bad);
         if let Some(tls) = &self.tls {
             for (key, path) in [("cwmp.tls.cert", &tls.cert), ("cwmp.tls.key", &tls.key)] {
                 if !path.is_file() {
@@ -149,4 +150,11 @@ pub struct TlsSettings {
     pub cert: PathBuf,
     /// PEM file with the private key (PKCS#8, PKCS#1 or SEC1). Keep it readable only by the ACS.
     pub key: PathBuf,
+}
+
+/// A listener's `workers`: unset (one per core) or at least 1.
+pub(super) fn check_workers(key: &str, workers: Option<usize>, bad: &mut impl FnMut(&str, String)) {
+    if workers == Some(0) {
+        bad(key, "must be at least 1 (or unset: one per core)".into());
+    }
 }

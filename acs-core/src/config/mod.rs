@@ -38,6 +38,7 @@ mod cwmp;
 mod database;
 mod files;
 mod ip_network;
+mod jobs;
 mod load;
 mod log;
 mod nbi;
@@ -52,8 +53,9 @@ pub use connection_request::ConnectionRequestSettings;
 pub use cpe_auth::{CpeAuthSettings, DeviceCredentials, LimiterSettings};
 pub use cwmp::{CwmpSettings, MIN_KEEP_ALIVE_SECS, TlsSettings};
 pub use database::DatabaseSettings;
-pub use files::{FilesSettings, JobsSettings};
+pub use files::FilesSettings;
 pub use ip_network::{InvalidIpNetwork, IpNetwork};
+pub use jobs::JobsSettings;
 pub use load::{DEFAULT_CONFIG_FILE, ENV_PREFIX, ENV_SEPARATOR, LoadOptions, Overrides};
 pub use log::{LogFormat, LogSettings};
 pub use nbi::NbiSettings;
@@ -172,14 +174,7 @@ impl Settings {
         self.cwmp.check(&mut bad);
         self.files.check(&mut bad);
         self.jobs.check(&mut bad);
-        for (key, workers) in [
-            ("cwmp.workers", self.cwmp.workers),
-            ("nbi.workers", self.nbi.workers),
-        ] {
-            if workers == Some(0) {
-                bad(key, "must be at least 1 (or unset: one per core)".into());
-            }
-        }
+        self.nbi.check(&mut bad);
         self.provision.check(&mut bad);
         self.cpe_auth.check(self.cwmp.tls.is_some(), &mut bad);
         self.log.check(&mut bad);

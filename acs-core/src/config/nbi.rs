@@ -27,3 +27,10 @@ impl Default for NbiSettings {
         }
     }
 }
+
+impl NbiSettings {
+    /// Adds what is wrong with these settings to `bad` (key, message).
+    pub(super) fn check(&self, bad: &mut impl FnMut(&str, String)) {
+        super::cwmp::check_workers("nbi.workers", self.workers, bad);
+    }
+}
