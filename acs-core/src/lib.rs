@@ -2,6 +2,8 @@
 //! HTTP serving nor the command line.
 //!
 //! - [`cwmp`]: the SOAP codec (pure, no I/O): the `acs-cwmp` crate, re-exported.
+//! - [`driver`]: the CWMP session engine: what a session stores and sends, between the
+//!   Inform and the 204 (no HTTP).
 //! - [`dhcp`]: DHCP discovery of the ACS: option 43/125 and DHCPv6 option 17 values and server
 //!   snippets (pure, no I/O).
 //! - [`auth`]: HTTP Basic and Digest authentication of CPEs (pure, clock passed in).
@@ -15,7 +17,7 @@
 //! - [`ops`]: operations for the NBI: tasks with connection requests and waits, bulk jobs,
 //!   faults, bulk parameter queries.
 //! - [`rollout`]: where each device of a firmware rollout stands (derived, never stored).
-//! - [`session`]: the CWMP session state machine (pure; the HTTP layer drives it), from
+//! - [`session`]: the CWMP session state machine (pure; [`driver`] gives it storage), from
 //!   `acs-cwmp`.
 //! - [`truth`]: what CPE answers change in the stored tree; value types; the bootstrap read.
 
@@ -23,6 +25,7 @@ pub mod auth;
 pub mod config;
 pub mod connreq;
 pub mod dhcp;
+pub mod driver;
 pub mod filekind;
 pub mod files;
 pub mod filter;

@@ -191,3 +191,34 @@ where
         Ok(response)
     }
 }
+
+/// Proxies (addresses or networks) whose X-Forwarded-For is believed, shared by the CWMP
+/// endpoint and the file server.
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies(pub Vec<acs_core::config::IpNetwork>);
+
+/// The client's address: the peer, or the last X-Forwarded-For hop when the peer is a trusted
+/// proxy.
+pub fn client_ip(
+    req: &actix_web::HttpRequest,
+    trusted: &[acs_core::config::IpNetwork],
+) -> Option<std::net::IpAddr> {
+    let is_trusted = |ip: std::net::IpAddr| trusted.iter().any(|n| n.contains(ip));
+    let peer = req.peer_addr()?.ip();
+    if !is_trusted(peer) {
+        return Some(peer);
+    }
+    // The rightmost hop that is not one of our proxies is the client; hops further left were
+    // written by the client itself and prove nothing.
+    req.headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.rsplit(',').map(str::trim).find_map(|h| {
+                h.parse::<std::net::IpAddr>()
+                    .ok()
+                    .filter(|ip| !is_trusted(*ip))
+            })
+        })
+        .or(Some(peer))
+}

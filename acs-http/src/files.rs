@@ -99,6 +99,24 @@ impl FileServer {
     }
 }
 
+impl acs_core::driver::DownloadSigner for FileServer {
+    fn download_url(
+        &self,
+        reached_at: &str,
+        device_id: &str,
+        task_id: i64,
+        file: &FileRow,
+        ttl: chrono::TimeDelta,
+    ) -> String {
+        let base = self.base_url().unwrap_or_else(|| reached_at.to_owned());
+        format!(
+            "{}{}",
+            base.trim_end_matches('/'),
+            self.download_path(device_id, Some(task_id), file, ttl)
+        )
+    }
+}
+
 impl FileServer {
     /// Renders a stored configuration template for `device`, with the variables CSV the
     /// Download task `task_id` carries (`vars_file_id`), if any.
@@ -248,11 +266,13 @@ pub async fn download_authenticated(
     req: HttpRequest,
     path: web::Path<String>,
     server: web::Data<Arc<FileServer>>,
-    cwmp: web::Data<crate::cwmp::CwmpState>,
+    auth: web::Data<crate::cpe_auth::CpeAuth>,
+    proxies: web::Data<crate::edge::TrustedProxies>,
+    provisioner: web::Data<acs_core::provision::Provisioner>,
 ) -> HttpResponse {
     let name = path.into_inner();
     let mut record = transfer_record(&req);
-    if cwmp.auth.mode() == acs_core::auth::CpeAuthMode::None {
+    if auth.mode() == acs_core::auth::CpeAuthMode::None {
         record.status = 403;
         record.outcome = "unauthorized".into();
         log(&server, record).await;
@@ -261,14 +281,13 @@ pub async fn download_authenticated(
             "downloads without a token URL need CPE authentication, which is off ([cpe_auth])",
         );
     }
-    let source = crate::cwmp::client_ip(&req, &cwmp.config.trusted_proxies)
+    let source = crate::edge::client_ip(&req, &proxies.0)
         .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
     let authorization = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let username = match cwmp
-        .auth
+    let username = match auth
         .check(
             req.method().as_str(),
             authorization,
@@ -313,7 +332,7 @@ pub async fn download_authenticated(
         );
     };
     record.device_id = Some(device.id.clone());
-    let file = match assigned_file(&server, &cwmp.provisioner, &device, &name).await {
+    let file = match assigned_file(&server, &provisioner, &device, &name).await {
         Ok(Some(f)) => f,
         Ok(None) => return not_found(&server, record, &name).await,
         Err(e) => {

@@ -46,6 +46,7 @@ struct ServerConfig {
     /// Keep-alive for CPE connections (≥ 30 s: a CPE keeps one connection per session).
     keep_alive: Duration,
     cwmp: CwmpConfig,
+    driver: acs_core::driver::DriverConfig,
     cpe_auth: CpeAuthConfig,
     cwmp_workers: Option<usize>,
     nbi_workers: Option<usize>,
@@ -68,6 +69,7 @@ impl From<&Settings> for ServerConfig {
             }),
             keep_alive: settings.cwmp.keep_alive(),
             cwmp: CwmpConfig::from(settings),
+            driver: acs_core::driver::DriverConfig::from(settings),
             cpe_auth: CpeAuthConfig::from(&settings.cpe_auth),
             cwmp_workers: settings.cwmp.workers,
             nbi_workers: settings.nbi.workers,
@@ -283,20 +285,26 @@ impl Application {
             store.clone(),
             transfer_key,
         ));
-        let auth =
-            CpeAuth::new(config.cpe_auth.clone(), config.tls.is_some())?.with_store(store.clone());
-        let state = Arc::new(CwmpState {
-            ops: ops.clone(),
-            store,
+        let auth = Arc::new(
+            CpeAuth::new(config.cpe_auth.clone(), config.tls.is_some())?.with_store(store.clone()),
+        );
+        let driver = Arc::new(acs_core::driver::Driver::new(
+            ops.clone(),
             informs,
+            provisioner.clone(),
+            file_server.clone(),
+            config.driver.clone(),
+        ));
+        let proxies = web::Data::new(edge::TrustedProxies(cwmp_config.trusted_proxies.clone()));
+        let state = Arc::new(CwmpState {
+            driver,
+            ops: ops.clone(),
             registry: registry::Registry::default(),
-            auth,
+            auth: auth.clone(),
             config: cwmp_config,
-            orphans: Default::default(),
-            files: file_server.clone(),
-            provisioner: provisioner.clone(),
         });
-
+        let auth_data = web::Data::from(auth);
+        let cwmp_provision = web::Data::from(provisioner.clone());
         let files_data = web::Data::new(file_server.clone());
 
         let cwmp_listener = bind(config.cwmp_listen)?;
@@ -314,6 +322,9 @@ impl Application {
                 .app_data(data.clone())
                 .app_data(web::PayloadConfig::new(max_body))
                 .app_data(files_data.clone())
+                .app_data(auth_data.clone())
+                .app_data(proxies.clone())
+                .app_data(cwmp_provision.clone())
                 .service(
                     web::resource("/files/t/{token}/{name}")
                         .route(web::get().to(files::download))
@@ -489,7 +500,7 @@ mod tests {
         settings.cwmp.session_timeout_secs = 99;
         settings.data_dir = "/srv/acs".into();
         let config = ServerConfig::from(&settings);
-        assert!(config.cwmp.session.hold_requests);
+        assert!(config.driver.session.hold_requests);
         assert_eq!(
             (config.cwmp_workers, config.nbi_workers),
             (Some(3), Some(5))
@@ -501,7 +512,7 @@ mod tests {
         assert_eq!(config.files_dir, PathBuf::from("/srv/acs"));
         // And the defaults are the settings' defaults, not a second copy.
         let defaults = ServerConfig::from(&Settings::default());
-        assert!(!defaults.cwmp.session.hold_requests);
+        assert!(!defaults.driver.session.hold_requests);
         assert_eq!(defaults.job_interval, Duration::from_secs(1));
         assert_eq!(defaults.max_file_bytes, 2 * 1024 * 1024 * 1024);
     }

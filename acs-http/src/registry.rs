@@ -11,21 +11,19 @@
 //! [`Admission::CookieOnly`] with the identity and source the session was opened by, and the
 //! endpoint decides before the session is locked or touched.
 
-use acs_core::session::Session;
+use acs_core::driver::DeviceSession;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// One live session and what the driver tracks beside the state machine.
+/// One live session: the driver's session and what HTTP tracks beside it.
 #[derive(Debug)]
 pub struct Live {
     /// Random id, also the cookie value.
     pub id: String,
-    /// The state machine.
-    pub session: Session,
-    /// Storage key of the device.
-    pub device_id: String,
+    /// The session as the driver tracks it (device, protocol state, retries).
+    pub session: DeviceSession,
     /// When the last POST of the session arrived.
     pub last_seen: Instant,
     /// When the outstanding ACS request went out, for the round-trip metric.
@@ -34,15 +32,10 @@ pub struct Live {
     pub connection: Option<SocketAddr>,
     /// Set once the session is closed: a handler still holding the Arc must not use it.
     pub closed: bool,
-    /// Tasks that faulted in this session and wait for a later one.
-    pub retry_later: std::collections::HashSet<i64>,
     /// The username that authenticated the session; `None` when CPE authentication is off.
     pub identity: Option<String>,
     /// The client address that opened the session (after trusted-proxy resolution).
     pub source: Option<IpAddr>,
-    /// `scheme://host[:port]` the CPE reached us at (from the Inform's request), the base of
-    /// file-server URLs when `[files] base_url` is not set: an address the CPE can reach.
-    pub base_url: String,
 }
 
 /// A session slot: the lock serialises the POSTs of one session.
@@ -134,7 +127,7 @@ impl Registry {
     /// Adds a session; returns the device's previous session, which the caller must close.
     pub fn insert(&self, live: Live) -> (Slot, Option<Superseded>) {
         let id = live.id.clone();
-        let device = live.device_id.clone();
+        let device = live.session.device_id().to_owned();
         let connection = live.connection;
         let (identity, source) = (live.identity.clone(), live.source);
         let slot: Slot = Arc::new(tokio::sync::Mutex::new(live));
