@@ -26,6 +26,8 @@ use crate::storage::{ConnReqRecord, DeviceRow, Store, StoreError, TaskRow, TaskS
 pub use crate::storage::{FailureLimit, JobState, TaskCounts};
 use crate::tasks::{TaskSpec, TaskSpecError};
 
+mod records;
+
 /// Why an operation was refused or failed. The NBI maps each variant to one HTTP status.
 #[derive(Debug, thiserror::Error)]
 pub enum OpsError {
@@ -280,7 +282,7 @@ impl Operations {
         }
     }
 
-    /// The store.
+    /// The store. The NBI does not use it: its lookups are in `ops/records.rs` (see there why).
     pub fn store(&self) -> &Store {
         &self.store
     }

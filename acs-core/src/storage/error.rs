@@ -130,8 +130,39 @@ pub enum StoreError {
     Internal(String),
 }
 
+impl StoreError {
+    /// Whether the database itself (not the request) is the problem: the pool is exhausted
+    /// or the connection was lost, so retrying later may work. The NBI answers these with 503,
+    /// without having to know the driver's error type.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Db(DbErr::ConnectionAcquire(_) | DbErr::Conn(_))
+        )
+    }
+}
+
 impl From<sea_orm::sea_query::error::Error> for StoreError {
     fn from(e: sea_orm::sea_query::error::Error) -> Self {
         StoreError::Internal(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_lost_or_exhausted_database_is_unavailable() {
+        let lost = StoreError::Db(DbErr::Conn(sea_orm::RuntimeErr::Internal("reset".into())));
+        let busy = StoreError::Db(DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout));
+        assert!(lost.is_unavailable() && busy.is_unavailable());
+        for other in [
+            StoreError::Db(DbErr::Custom("constraint".into())),
+            StoreError::InvalidInput("x".into()),
+            StoreError::TaskNotFound(1),
+        ] {
+            assert!(!other.is_unavailable(), "{other}");
+        }
     }
 }

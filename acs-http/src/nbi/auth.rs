@@ -49,7 +49,7 @@ async fn caller(req: &ServiceRequest) -> Result<Caller, ApiError> {
     let ops = req
         .app_data::<web::Data<Operations>>()
         .ok_or_else(|| ApiError::internal("Operations not registered"))?;
-    match ops.store().verify_token(token, chrono::Utc::now()).await? {
+    match ops.verify_token(token, chrono::Utc::now()).await? {
         Some(info) => Ok(Caller {
             name: info.name,
             role: info.role,

@@ -2,22 +2,22 @@
 
 use std::time::Duration;
 
+use acs_api::{
+    BulkParametersQuery, ConnReq, Count, CountQuery, CreateTaskQuery, Device, DeviceList,
+    DeviceListQuery, DeviceTaskList, EventList, EventsQuery, ParameterLine, ParameterList,
+    ParametersQuery, ResolveQuery, Task, TaskDefinition,
+};
 use acs_core::filter::Filter;
 use acs_core::ops::{DeviceSelection, Operations, ParameterCursor, ParameterQueryRow, TaskOptions};
-use acs_core::storage::{DeviceQuery, DeviceRow, DeviceSort, SortDirection, SortField, Store};
+use acs_core::storage::{DeviceQuery, DeviceRow, DeviceSort, SortDirection, SortField};
 use acs_core::tasks::TaskSpec;
 use actix_web::web::{Bytes, Data, Json, Path, Query};
 use actix_web::{HttpResponse, http::StatusCode};
 use chrono::Utc;
 use futures::{StreamExt, TryStreamExt};
-use serde::Deserialize;
-use utoipa::IntoParams;
 
 use super::auth::{Admin, Operator};
-use super::dto::{
-    ConnReq, Count, Device, DeviceList, DeviceTaskList, Event, EventList, Parameter, ParameterLine,
-    ParameterList, Task, TaskDefinition,
-};
+use super::dto;
 use super::error::{ApiError, ErrorBody};
 use super::{page_limit, task_options};
 
@@ -81,38 +81,21 @@ fn parse_sort(sort: Option<&str>) -> Result<DeviceSort, ApiError> {
 
 /// Attaches each device's tags. One query per device, run a few at a time: a page is at most
 /// 1000 devices and the tag lookup is a primary-key range scan.
-async fn with_tags(store: &Store, devices: Vec<DeviceRow>) -> Result<Vec<Device>, ApiError> {
+async fn with_tags(ops: &Operations, devices: Vec<DeviceRow>) -> Result<Vec<Device>, ApiError> {
     futures::stream::iter(devices)
         .map(|d| async move {
-            let tags = store.list_tags(&d.id).await?;
-            Ok::<_, ApiError>(Device::new(d, tags))
+            let tags = ops.device_tags(&d.id).await?;
+            Ok::<_, ApiError>(dto::device(d, tags))
         })
         .buffered(4)
         .try_collect()
         .await
 }
 
-async fn device_or_404(store: &Store, id: &str) -> Result<DeviceRow, ApiError> {
-    store
-        .get_device(id)
+async fn device_or_404(ops: &Operations, id: &str) -> Result<DeviceRow, ApiError> {
+    ops.device(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("device `{id}` not found")))
-}
-
-/// Query of `GET /devices`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct DeviceListQuery {
-    /// A filter (docs/FILTERS.md), e.g. `product_class = "CP-8851-3PCC" and tag = lab`.
-    filter: Option<String>,
-    /// `id`, `serial_number`, `product_class`, `oui`, `manufacturer`, `mac`,
-    /// `software_version`, `last_inform`, `first_seen`; `-` in front for descending.
-    sort: Option<String>,
-    /// Page size, 1–1000 (default 100).
-    limit: Option<u64>,
-    /// The `next` of the previous page.
-    after: Option<String>,
 }
 
 /// Lists devices, keyset-paged.
@@ -124,7 +107,6 @@ pub async fn list_devices(
 ) -> Result<Json<DeviceList>, ApiError> {
     let filter = parse_filter(q.filter.as_deref())?;
     let page = ops
-        .store()
         .find_devices(&DeviceQuery {
             filter: filter.as_ref(),
             now: Utc::now(),
@@ -134,18 +116,9 @@ pub async fn list_devices(
         })
         .await?;
     Ok(Json(DeviceList {
-        devices: with_tags(ops.store(), page.devices).await?,
+        devices: with_tags(&ops, page.devices).await?,
         next: page.next,
     }))
-}
-
-/// Query of `GET /devices/count`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct CountQuery {
-    /// A filter; all devices when absent.
-    filter: Option<String>,
 }
 
 /// Counts devices matching a filter.
@@ -156,20 +129,8 @@ pub async fn count_devices(
     q: Query<CountQuery>,
 ) -> Result<Json<Count>, ApiError> {
     let filter = parse_filter(q.filter.as_deref())?;
-    let count = ops
-        .store()
-        .count_devices_matching(filter.as_ref(), Utc::now())
-        .await?;
+    let count = ops.count_devices(filter.as_ref(), Utc::now()).await?;
     Ok(Json(Count { count }))
-}
-
-/// Query of `GET /devices/resolve`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ResolveQuery {
-    /// A device id, serial number or MAC address.
-    name: String,
 }
 
 /// Finds a device by id, else serial number, else MAC.
@@ -181,8 +142,8 @@ pub async fn resolve_device(
     q: Query<ResolveQuery>,
 ) -> Result<Json<Device>, ApiError> {
     let d = ops.resolve_device(q.name.trim()).await?;
-    let tags = ops.store().list_tags(&d.id).await?;
-    Ok(Json(Device::new(d, tags)))
+    let tags = ops.device_tags(&d.id).await?;
+    Ok(Json(dto::device(d, tags)))
 }
 
 /// One device.
@@ -190,9 +151,9 @@ pub async fn resolve_device(
     params(("id" = String, Path, description = "Device id (percent-encoded)")),
     responses((status = 200, body = Device), (status = 404, body = ErrorBody)))]
 pub async fn get_device(ops: Data<Operations>, id: Path<String>) -> Result<Json<Device>, ApiError> {
-    let d = device_or_404(ops.store(), &id).await?;
-    let tags = ops.store().list_tags(&d.id).await?;
-    Ok(Json(Device::new(d, tags)))
+    let d = device_or_404(&ops, &id).await?;
+    let tags = ops.device_tags(&d.id).await?;
+    Ok(Json(dto::device(d, tags)))
 }
 
 /// Deletes a device with its parameters, events, tags and tasks (admin).
@@ -206,7 +167,7 @@ pub async fn delete_device(
     ops: Data<Operations>,
     id: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    if !ops.store().delete_device(&id).await? {
+    if !ops.delete_device(&id).await? {
         return Err(ApiError::not_found(format!("device `{id}` not found")));
     }
     tracing::info!(device = %id, by = %admin.0.name, "device deleted through the API");
@@ -233,7 +194,7 @@ pub async fn add_tag(
 ) -> Result<HttpResponse, ApiError> {
     let (id, tag) = path.into_inner();
     check_tag(&tag)?;
-    ops.store().add_tag(&id, &tag).await?;
+    ops.add_tag(&id, &tag).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -247,22 +208,13 @@ pub async fn remove_tag(
     path: Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, tag) = path.into_inner();
-    if !ops.store().remove_tag(&id, &tag).await? {
-        device_or_404(ops.store(), &id).await?;
+    if !ops.remove_tag(&id, &tag).await? {
+        device_or_404(&ops, &id).await?;
         return Err(ApiError::not_found(format!(
             "device `{id}` has no tag `{tag}`"
         )));
     }
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// Query of `GET /devices/{id}/parameters`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ParametersQuery {
-    /// Only names starting with this (e.g. `Device.DeviceInfo.`).
-    prefix: Option<String>,
 }
 
 /// A device's stored parameter values.
@@ -274,20 +226,11 @@ pub async fn device_parameters(
     id: Path<String>,
     q: Query<ParametersQuery>,
 ) -> Result<Json<ParameterList>, ApiError> {
-    device_or_404(ops.store(), &id).await?;
-    let rows = ops.store().get_parameters(&id, q.prefix.as_deref()).await?;
+    device_or_404(&ops, &id).await?;
+    let rows = ops.parameters(&id, q.prefix.as_deref()).await?;
     Ok(Json(ParameterList {
-        parameters: rows.into_iter().map(Parameter::from).collect(),
+        parameters: rows.into_iter().map(dto::parameter).collect(),
     }))
-}
-
-/// Query of `GET /devices/{id}/events`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct EventsQuery {
-    /// How many, 1–1000 (default 100).
-    limit: Option<u64>,
 }
 
 /// A device's recent Inform events, newest first.
@@ -299,10 +242,10 @@ pub async fn device_events(
     id: Path<String>,
     q: Query<EventsQuery>,
 ) -> Result<Json<EventList>, ApiError> {
-    device_or_404(ops.store(), &id).await?;
-    let rows = ops.store().list_events(&id, page_limit(q.limit)?).await?;
+    device_or_404(&ops, &id).await?;
+    let rows = ops.events(&id, page_limit(q.limit)?).await?;
     Ok(Json(EventList {
-        events: rows.into_iter().map(Event::from).collect(),
+        events: rows.into_iter().map(dto::event).collect(),
     }))
 }
 
@@ -314,27 +257,11 @@ pub async fn device_tasks(
     ops: Data<Operations>,
     id: Path<String>,
 ) -> Result<Json<DeviceTaskList>, ApiError> {
-    device_or_404(ops.store(), &id).await?;
-    let rows = ops.store().list_tasks(&id).await?;
+    device_or_404(&ops, &id).await?;
+    let rows = ops.device_tasks(&id).await?;
     Ok(Json(DeviceTaskList {
-        tasks: rows.into_iter().map(Task::from).collect(),
+        tasks: rows.into_iter().map(dto::task).collect(),
     }))
-}
-
-/// Query of `POST /devices/{id}/tasks`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct CreateTaskQuery {
-    /// Wake the device now instead of waiting for its next Inform.
-    #[serde(default)]
-    connection_request: bool,
-    /// Hold the request up to this many seconds (at most 300) for the task to finish.
-    wait: Option<u64>,
-    /// The task expires if not sent within this many seconds.
-    expires_in: Option<u64>,
-    /// Send attempts (default 3).
-    max_attempts: Option<i32>,
 }
 
 /// Queues a task for a device; optionally wakes it and waits for the outcome.
@@ -359,7 +286,7 @@ pub async fn create_task(
         // The task is stored already: a failed wake-up is reported, not turned into an error
         // response, or a client would retry and queue the task twice.
         Some(match ops.connection_request_for_task(&task).await {
-            Ok(stored) => ConnReq::from(stored),
+            Ok(stored) => dto::conn_req(stored),
             Err(e) => ConnReq {
                 outcome: "error".into(),
                 detail: e.to_string(),
@@ -378,25 +305,12 @@ pub async fn create_task(
     } else {
         StatusCode::ACCEPTED
     };
-    let mut dto = Task::from(task);
+    let mut answer: Task = dto::task(task);
     // The task was read before its wake-up was stored unless the request waited for it.
     if connection_request.is_some() {
-        dto.connection_request = connection_request;
+        answer.connection_request = connection_request;
     }
-    Ok(HttpResponse::build(status).json(dto))
-}
-
-/// Query of `GET /parameters`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct BulkParametersQuery {
-    /// Comma-separated parameter names (full names).
-    names: String,
-    /// Devices matching this filter (exclusive with `devices`).
-    filter: Option<String>,
-    /// Comma-separated device ids (exclusive with `filter`).
-    devices: Option<String>,
+    Ok(HttpResponse::build(status).json(answer))
 }
 
 fn split_list(s: &str) -> Vec<String> {
@@ -419,7 +333,7 @@ struct Feed {
 fn ndjson(rows: Vec<ParameterQueryRow>) -> Result<Bytes, std::io::Error> {
     let mut out = Vec::with_capacity(rows.len() * 128);
     for row in rows {
-        serde_json::to_writer(&mut out, &ParameterLine::from(row))?;
+        serde_json::to_writer(&mut out, &dto::parameter_line(row))?;
         out.push(b'\n');
     }
     Ok(Bytes::from(out))

@@ -10,23 +10,9 @@ use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
-use serde::Serialize;
-use utoipa::ToSchema;
 
-/// The JSON body of every error response.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ErrorBody {
-    /// Machine-readable code: `invalid_request`, `invalid_filter`, `unauthorized`, `forbidden`,
-    /// `not_found`, `method_not_allowed`, `conflict`, `ambiguous`, `payload_too_large`,
-    /// `unavailable`, `internal`.
-    #[schema(example = "not_found")]
-    pub error: String,
-    /// What went wrong, for people.
-    pub message: String,
-    /// For `invalid_filter`: the 1-based column of the problem.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub position: Option<usize>,
-}
+/// The JSON body of every error response (defined with the other wire types in `acs-api`).
+pub use acs_api::ErrorBody;
 
 /// An API failure: a status, a stable code and a message.
 #[derive(Debug, Clone)]
@@ -157,11 +143,10 @@ impl ResponseError for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
-        use sea_orm::DbErr;
         match e {
-            // Pool exhausted or connection lost: the database (not the request) is the problem,
-            // and retrying later may work, which is what 503 tells a client.
-            StoreError::Db(DbErr::ConnectionAcquire(_) | DbErr::Conn(_)) => {
+            // The database (not the request) is the problem, and retrying later may work,
+            // which is what 503 tells a client.
+            e if e.is_unavailable() => {
                 tracing::warn!(error = %e, "API request: database unavailable");
                 ApiError::unavailable("database unavailable")
             }

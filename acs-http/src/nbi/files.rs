@@ -7,106 +7,20 @@
 
 use std::sync::Arc;
 
+use acs_api::{
+    File, FileList, FileListQuery, RenderRequest, Rendered, TransferLog, TransferQuery, UploadQuery,
+};
 use acs_core::files::{FileMeta, FileStoreError};
-use acs_core::storage::{FileKind, FileRow, FileTransferRecord, TransferCounts};
+use acs_core::ops::Operations;
+use acs_core::storage::{FileKind, TransferCounts};
 use actix_web::HttpResponse;
 use actix_web::web::{Data, Path, Payload, Query};
-use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Operator;
+use super::dto;
 use super::error::{ApiError, ErrorBody};
 use crate::files::FileServer;
-
-/// A stored file.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct File {
-    /// Id.
-    pub id: i64,
-    /// Name (the last segment of its download URL).
-    pub name: String,
-    /// `firmware`, `config-template`, `ca`, `vars` (a variables CSV, never served to devices) or `other`.
-    #[serde(rename = "type")]
-    pub file_type: String,
-    /// Only for devices of this product class.
-    pub product_class: Option<String>,
-    /// Version it carries.
-    pub version: Option<String>,
-    /// SHA-256 of the content (also its ETag).
-    pub sha256: String,
-    /// Size in bytes.
-    pub size: i64,
-    /// Upload time.
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<FileRow> for File {
-    fn from(f: FileRow) -> File {
-        File {
-            id: f.id,
-            name: f.name,
-            file_type: f.kind.as_str().to_owned(),
-            product_class: f.product_class,
-            version: f.version,
-            sha256: f.sha256,
-            size: f.size,
-            created_at: f.created_at,
-        }
-    }
-}
-
-/// A list of files.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct FileList {
-    /// Newest first.
-    pub files: Vec<File>,
-}
-
-/// One fetch of a file by a CPE.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Transfer {
-    /// The file, when one was found.
-    pub file_id: Option<i64>,
-    /// The task the download URL was made for.
-    pub task_id: Option<i64>,
-    /// Client address.
-    pub remote_ip: Option<String>,
-    /// HTTP status answered.
-    pub status: i32,
-    /// Bytes sent.
-    pub bytes: i64,
-    /// `ok`, `partial`, `not_modified`, `not_found`, `range_not_satisfiable`, …
-    pub outcome: String,
-    /// When.
-    pub at: DateTime<Utc>,
-}
-
-impl From<FileTransferRecord> for Transfer {
-    fn from(t: FileTransferRecord) -> Transfer {
-        Transfer {
-            file_id: t.file_id,
-            task_id: t.task_id,
-            remote_ip: t.remote_ip,
-            status: t.status,
-            bytes: t.bytes,
-            outcome: t.outcome,
-            at: t.at,
-        }
-    }
-}
-
-/// A device's file transfers.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct TransferLog {
-    /// Successful (200/206) and failed fetches, all time.
-    pub ok: i64,
-    /// Failed fetches.
-    pub failed: i64,
-    /// The latest fetches, newest first.
-    pub transfers: Vec<Transfer>,
-}
 
 fn parse_kind(s: &str) -> Result<FileKind, ApiError> {
     FileKind::parse(s).ok_or_else(|| {
@@ -126,25 +40,6 @@ impl From<FileStoreError> for ApiError {
             FileStoreError::Io { .. } => ApiError::internal(e),
         }
     }
-}
-
-/// Query of `POST /files`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct UploadQuery {
-    /// File name: 1–255 of letters, digits, `.`, `-`, `_`, `+` (e.g. `sip88xx.12-0-3MPP.loads`).
-    name: String,
-    /// `firmware`, `config-template`, `ca`, `vars` (a variables CSV, never served to devices) or `other` (default `other`).
-    #[serde(rename = "type")]
-    file_type: Option<String>,
-    /// Only for devices of this product class.
-    product_class: Option<String>,
-    /// Version it carries (for firmware: what SoftwareVersion reads once installed). A
-    /// firmware image named like an MPP image (`sip88xx.12-0-9MPP.loads`) gets the name
-    /// without `.loads` when none is given. A `ca` file must be a PEM or DER X.509
-    /// certificate.
-    version: Option<String>,
 }
 
 /// Uploads a file: the request body is the content (any content type), streamed to disk.
@@ -170,30 +65,20 @@ pub async fn upload_file(
         .files
         .upload(meta, body.map(|r| r.map_err(|e| e.to_string())))
         .await?;
-    Ok(HttpResponse::Created().json(File::from(file)))
-}
-
-/// Query of `GET /files`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct FileListQuery {
-    /// Only files of this type.
-    #[serde(rename = "type")]
-    file_type: Option<String>,
+    Ok(HttpResponse::Created().json(dto::file(file)))
 }
 
 /// Files, newest first.
 #[utoipa::path(get, path = "/api/v1/files", tag = "files", params(FileListQuery),
     responses((status = 200, body = FileList), (status = 400, body = ErrorBody)))]
 pub async fn list_files(
-    server: Data<Arc<FileServer>>,
+    ops: Data<Operations>,
     q: Query<FileListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let kind = q.file_type.as_deref().map(parse_kind).transpose()?;
-    let files = server.store.list_files(kind).await?;
+    let files = ops.files(kind).await?;
     Ok(HttpResponse::Ok().json(FileList {
-        files: files.into_iter().map(File::from).collect(),
+        files: files.into_iter().map(dto::file).collect(),
     }))
 }
 
@@ -201,17 +86,13 @@ pub async fn list_files(
 #[utoipa::path(get, path = "/api/v1/files/{id}", tag = "files",
     params(("id" = i64, Path, description = "File id")),
     responses((status = 200, body = File), (status = 404, body = ErrorBody)))]
-pub async fn get_file(
-    server: Data<Arc<FileServer>>,
-    id: Path<i64>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn get_file(ops: Data<Operations>, id: Path<i64>) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let file = server
-        .store
-        .get_file(id)
+    let file = ops
+        .file(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("file {id} not found")))?;
-    Ok(HttpResponse::Ok().json(File::from(file)))
+    Ok(HttpResponse::Ok().json(dto::file(file)))
 }
 
 /// Deletes a file (its content too, unless another file has the same bytes). Download URLs
@@ -240,59 +121,27 @@ pub async fn delete_file(
     }
 }
 
-/// Query of `GET /devices/{id}/transfers`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct TransferQuery {
-    /// How many of the latest transfers, 1–1000 (default 100).
-    limit: Option<u64>,
-}
-
 /// A device's file downloads: counts and the latest transfers.
 #[utoipa::path(get, path = "/api/v1/devices/{id}/transfers", tag = "files",
     params(("id" = String, Path, description = "Device id"), TransferQuery),
     responses((status = 200, body = TransferLog), (status = 404, body = ErrorBody)))]
 pub async fn device_transfers(
-    server: Data<Arc<FileServer>>,
+    ops: Data<Operations>,
     id: Path<String>,
     q: Query<TransferQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let limit = super::page_limit(q.limit)?;
-    if server.store.get_device(&id).await?.is_none() {
+    if ops.device(&id).await?.is_none() {
         return Err(ApiError::not_found(format!("device `{id}` not found")));
     }
-    let TransferCounts { ok, failed } = server.store.file_transfer_counts(&id).await?;
-    let transfers = server.store.file_transfers_of_device(&id, limit).await?;
+    let TransferCounts { ok, failed } = ops.transfer_counts(&id).await?;
+    let transfers = ops.transfers(&id, limit).await?;
     Ok(HttpResponse::Ok().json(TransferLog {
         ok,
         failed,
-        transfers: transfers.into_iter().map(Transfer::from).collect(),
+        transfers: transfers.into_iter().map(dto::transfer).collect(),
     }))
-}
-
-/// Body of `POST /config/render`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RenderRequest {
-    /// The template: flat-profile XML with `{{ variables }}`.
-    pub template: String,
-    /// The device: id, serial number or MAC.
-    pub device: String,
-    /// A CSV with a `serial` or `mac` column; the device's row adds variables.
-    pub vars_csv: Option<String>,
-}
-
-/// A rendered template.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Rendered {
-    /// The device it was rendered for.
-    pub device_id: String,
-    /// The variables the template uses.
-    pub variables: Vec<String>,
-    /// The file the device would get.
-    pub rendered: String,
 }
 
 /// Renders a configuration template for one device without pushing anything (a dry run).
@@ -305,7 +154,7 @@ pub struct Rendered {
         (status = 404, body = ErrorBody), (status = 409, description = "`ambiguous` device name", body = ErrorBody)))]
 pub async fn render_config(
     _op: Operator,
-    ops: Data<acs_core::ops::Operations>,
+    ops: Data<Operations>,
     body: actix_web::web::Json<RenderRequest>,
 ) -> Result<HttpResponse, ApiError> {
     use acs_core::template::{ConfigTemplate, VarsTable, device_variables};
@@ -319,7 +168,7 @@ pub async fn render_config(
         .transpose()
         .map_err(|e| ApiError::invalid(e.to_string()))?;
     let device = ops.resolve_device(&req.device).await?;
-    let params = ops.store().get_parameters(&device.id, None).await?;
+    let params = ops.parameters(&device.id, None).await?;
     let row = vars
         .as_ref()
         .and_then(|v| v.row(&device.serial_number, device.mac.as_deref()));

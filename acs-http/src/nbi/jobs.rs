@@ -1,14 +1,13 @@
 //! Bulk jobs: one task definition over many devices, with per-device outcomes.
 
+use acs_api::{CreateJob, Job, JobList, JobListQuery, JobTasksQuery, TaskList};
 use acs_core::ops::{JobTarget, NewJob, Operations, TaskQuery};
 use acs_core::tasks::TaskSpec;
 use actix_web::HttpResponse;
 use actix_web::web::{Data, Json, Path, Query};
-use serde::Deserialize;
-use utoipa::IntoParams;
 
 use super::auth::Operator;
-use super::dto::{CreateJob, Job, JobList, TaskList};
+use super::dto;
 use super::error::{ApiError, ErrorBody};
 use super::tasks::parse_state;
 use super::{page_limit, task_options};
@@ -59,21 +58,10 @@ pub async fn create_job(
             options: task_options(req.expires_in, req.max_attempts)?,
             created_by: Some(op.0.name),
             concurrency: req.concurrency,
-            max_failures: req.max_failures,
+            max_failures: req.max_failures.map(dto::failure_limit),
         })
         .await?;
-    Ok(HttpResponse::Created().json(Job::from(job)))
-}
-
-/// Query of `GET /jobs`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct JobListQuery {
-    /// Page size, 1–1000 (default 100).
-    limit: Option<u64>,
-    /// Only jobs with a smaller id (the last id of the previous page).
-    after: Option<i64>,
+    Ok(HttpResponse::Created().json(dto::job(job)))
 }
 
 /// Jobs, newest first.
@@ -85,7 +73,7 @@ pub async fn list_jobs(
 ) -> Result<Json<JobList>, ApiError> {
     let jobs = ops.list_jobs(page_limit(q.limit)?, q.after).await?;
     Ok(Json(JobList {
-        jobs: jobs.into_iter().map(Job::from).collect(),
+        jobs: jobs.into_iter().map(dto::job).collect(),
     }))
 }
 
@@ -94,20 +82,7 @@ pub async fn list_jobs(
     params(("id" = i64, Path, description = "Job id")),
     responses((status = 200, body = Job), (status = 404, body = ErrorBody)))]
 pub async fn get_job(ops: Data<Operations>, id: Path<i64>) -> Result<Json<Job>, ApiError> {
-    Ok(Json(ops.job(*id).await?.into()))
-}
-
-/// Query of `GET /jobs/{id}/tasks`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct JobTasksQuery {
-    /// Only tasks in this state.
-    state: Option<String>,
-    /// Page size, 1–1000 (default 100).
-    limit: Option<u64>,
-    /// The `next` of the previous page.
-    after: Option<i64>,
+    Ok(Json(dto::job(ops.job(*id).await?)))
 }
 
 /// The job's per-device outcome: its tasks by ascending id.
@@ -135,8 +110,8 @@ pub async fn job_tasks(
             .tasks
             .into_iter()
             .map(|t| {
-                let rollout = progress.outcomes.remove(&t.id).map(Into::into);
-                let mut task = super::dto::Task::from(t);
+                let rollout = progress.outcomes.remove(&t.id).map(dto::rollout);
+                let mut task = dto::task(t);
                 task.rollout = rollout;
                 task
             })
@@ -155,5 +130,5 @@ pub async fn cancel_job(
     ops: Data<Operations>,
     id: Path<i64>,
 ) -> Result<Json<Job>, ApiError> {
-    Ok(Json(ops.cancel_job(*id).await?.into()))
+    Ok(Json(dto::job(ops.cancel_job(*id).await?)))
 }

@@ -1,8 +1,10 @@
 //! The northbound listener: health, metrics and the REST API under `/api/v1` (docs/NBI.md).
 //!
-//! Layout: [`auth`] (bearer tokens, roles), [`error`] (the JSON error type), [`dto`] (the JSON
-//! shapes), and one module per resource family. [`api`] wires them; [`ApiDoc`] is the OpenAPI
-//! document, checked in as `schemas/openapi.json`.
+//! Layout: [`auth`] (bearer tokens, roles), [`error`] (the JSON error type), [`dto`] (core types
+//! into the JSON shapes, which are defined in the `acs-api` crate with the typed client), and
+//! one module per resource family. Handlers reach the ACS through `Operations` only, never the
+//! store. [`api`] wires them; [`ApiDoc`] is the OpenAPI document, checked in as
+//! `schemas/openapi.json`.
 
 pub mod auth;
 pub mod devices;
@@ -191,7 +193,7 @@ impl utoipa::Modify for AuthResponses {
         provision::device_status,
         provision::reset_device,
     ),
-    components(schemas(dto::TaskDefinition, dto::SetValue, dto::SetAttribute)),
+    components(schemas(acs_api::TaskDefinition, acs_api::SetValue, acs_api::SetAttribute)),
     modifiers(&BearerScheme, &AuthResponses),
     security(("bearer" = [])),
     tags(

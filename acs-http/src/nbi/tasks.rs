@@ -1,14 +1,13 @@
 //! Tasks across devices, and faults (tasks that ended in `fault` and were not cleared).
 
+use acs_api::{ClearFaults, Cleared, FaultList, FaultListQuery, Task, TaskList, TaskListQuery};
 use acs_core::ops::{Operations, TaskQuery};
 use acs_core::storage::TaskState;
 use actix_web::HttpResponse;
 use actix_web::web::{Bytes, Data, Json, Path, Query};
-use serde::Deserialize;
-use utoipa::IntoParams;
 
 use super::auth::Operator;
-use super::dto::{ClearFaults, Cleared, FaultList, Task, TaskList};
+use super::dto;
 use super::error::{ApiError, ErrorBody};
 use super::page_limit;
 
@@ -23,25 +22,6 @@ pub(super) fn parse_state(state: Option<&str>) -> Result<Option<TaskState>, ApiE
             })
         })
         .transpose()
-}
-
-/// Query of `GET /tasks`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct TaskListQuery {
-    /// Only this device's tasks (exact id).
-    device: Option<String>,
-    /// `queued`, `sent`, `done`, `fault`, `expired` or `cancelled`.
-    state: Option<String>,
-    /// Only this job's tasks.
-    job: Option<i64>,
-    /// Only this kind (`reboot`, …).
-    kind: Option<String>,
-    /// Page size, 1–1000 (default 100).
-    limit: Option<u64>,
-    /// The `next` of the previous page.
-    after: Option<i64>,
 }
 
 /// Lists tasks by ascending id.
@@ -63,7 +43,7 @@ pub async fn list_tasks(
         })
         .await?;
     Ok(Json(TaskList {
-        tasks: page.tasks.into_iter().map(Task::from).collect(),
+        tasks: page.tasks.into_iter().map(dto::task).collect(),
         next: page.next,
     }))
 }
@@ -74,11 +54,10 @@ pub async fn list_tasks(
     responses((status = 200, body = Task), (status = 404, body = ErrorBody)))]
 pub async fn get_task(ops: Data<Operations>, id: Path<i64>) -> Result<Json<Task>, ApiError> {
     let task = ops
-        .store()
-        .get_task(*id)
+        .task(*id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("task {id} not found")))?;
-    Ok(Json(task.into()))
+    Ok(Json(dto::task(task)))
 }
 
 /// Cancels a queued task.
@@ -91,7 +70,7 @@ pub async fn cancel_task(
     ops: Data<Operations>,
     id: Path<i64>,
 ) -> Result<Json<Task>, ApiError> {
-    Ok(Json(ops.cancel_task(*id).await?.into()))
+    Ok(Json(dto::task(ops.cancel_task(*id).await?)))
 }
 
 /// Queues a new copy of a task that ended in `fault`, `expired` or `cancelled`.
@@ -106,20 +85,7 @@ pub async fn retry_task(
     id: Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let task = ops.retry_task(*id).await?;
-    Ok(HttpResponse::Created().json(Task::from(task)))
-}
-
-/// Query of `GET /faults`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct FaultListQuery {
-    /// Only this device's faults.
-    device: Option<String>,
-    /// Page size, 1–1000 (default 100).
-    limit: Option<u64>,
-    /// The `next` of the previous page.
-    after: Option<i64>,
+    Ok(HttpResponse::Created().json(dto::task(task)))
 }
 
 /// Uncleared faults.
@@ -134,7 +100,7 @@ pub async fn list_faults(
         .list_faults(device, page_limit(q.limit)?, q.after)
         .await?;
     Ok(Json(FaultList {
-        faults: page.tasks.into_iter().map(Task::from).collect(),
+        faults: page.tasks.into_iter().map(dto::task).collect(),
         next: page.next,
     }))
 }
@@ -176,7 +142,7 @@ pub async fn clear_faults(
     };
     let device = req.device.as_deref().filter(|d| !d.is_empty());
     if let Some(d) = device
-        && ops.store().get_device(d).await?.is_none()
+        && ops.device(d).await?.is_none()
     {
         return Err(ApiError::not_found(format!("device `{d}` not found")));
     }
