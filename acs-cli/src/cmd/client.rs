@@ -9,10 +9,10 @@
 use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 
+use acs_api::{ApiFailure, ClientError, Device};
 use anyhow::Context as _;
 use clap::Args;
-use reqwest::{Method, StatusCode, Url};
-use serde_json::Value;
+use reqwest::Url;
 
 use crate::Exit;
 use crate::cmd::output::Format;
@@ -127,51 +127,49 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
-impl ApiError {
-    /// Builds the error from a status and the body the server sent (JSON or not).
-    pub fn from_body(status: StatusCode, body: &[u8]) -> ApiError {
-        let json: Option<Value> = serde_json::from_slice(body).ok();
-        let text = |k: &str| {
-            json.as_ref()
-                .and_then(|j| j.get(k))
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        };
-        let message = text("message").unwrap_or_else(|| {
-            let raw = String::from_utf8_lossy(body);
-            let raw = raw.trim();
-            if raw.is_empty() {
-                format!(
-                    "the server answered {}",
-                    status.canonical_reason().map_or_else(
-                        || status.as_u16().to_string(),
-                        |r| format!("{} {r}", status.as_u16())
-                    )
-                )
-            } else {
-                format!(
-                    "the server answered {}: {}",
-                    status.as_u16(),
-                    truncate(raw, 300)
-                )
-            }
-        });
+impl From<ApiFailure> for ApiError {
+    fn from(a: ApiFailure) -> ApiError {
         ApiError {
-            status: status.as_u16(),
-            code: text("error").unwrap_or_default(),
-            message,
-            position: json
-                .as_ref()
-                .and_then(|j| j.get("position"))
-                .and_then(Value::as_u64),
+            status: a.status,
+            code: a.body.error,
+            message: a.body.message,
+            position: a.body.position.map(|p| p as u64),
         }
     }
 }
 
-fn truncate(s: &str, max: usize) -> &str {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => &s[..i],
-        None => s,
+/// How the commands word a failed API call: an error answer becomes an [`ApiError`] (which the
+/// commands re-word by status and code), a transport failure says which server and what to
+/// check.
+pub trait Cli<T> {
+    /// The result with the failure worded for the command line.
+    fn cli(self) -> anyhow::Result<T>;
+}
+
+impl<T> Cli<T> for Result<T, ClientError> {
+    fn cli(self) -> anyhow::Result<T> {
+        self.map_err(cli_error)
+    }
+}
+
+fn cli_error(e: ClientError) -> anyhow::Error {
+    match e {
+        ClientError::Api(a) => ApiError::from(a).into(),
+        ClientError::Transport { server, source } => {
+            if source.is_connect() {
+                anyhow::anyhow!(
+                    "cannot connect to the ACS at {server} ({}): is `acs serve` running there? \
+                     Set --server or ACS_SERVER",
+                    root_cause(&source)
+                )
+            } else if source.is_timeout() {
+                anyhow::anyhow!("the ACS at {server} did not answer in time")
+            } else {
+                anyhow::anyhow!("talking to the ACS at {server}: {}", root_cause(&source))
+            }
+        }
+        ClientError::Aborted(body) => anyhow::anyhow!("{}", body.message),
+        other => other.into(),
     }
 }
 
@@ -272,26 +270,28 @@ pub fn confirm(question: &str, yes: bool) -> anyhow::Result<()> {
     }
 }
 
-/// A connection to the northbound API.
+/// A connection to the northbound API: the typed client of `acs-api` (every call's result goes
+/// through [`Cli::cli`]), plus device-name resolution and paging.
 #[derive(Debug, Clone)]
 pub struct Client {
-    http: reqwest::Client,
-    base: Url,
-    token: String,
+    api: acs_api::Client,
+}
+
+impl std::ops::Deref for Client {
+    type Target = acs_api::Client;
+
+    fn deref(&self) -> &acs_api::Client {
+        &self.api
+    }
 }
 
 impl Client {
     /// Checks the server URL and finds the token (`--token`, `$ACS_TOKEN`, admin.token).
     pub fn new(args: &ClientArgs) -> anyhow::Result<Client> {
-        let mut base = Url::parse(args.server.trim())
+        let base = Url::parse(args.server.trim())
             .map_err(|e| anyhow::anyhow!("--server {:?} is not a URL: {e}", args.server))?;
         if !matches!(base.scheme(), "http" | "https") {
             anyhow::bail!("--server {:?}: only http:// and https:// URLs", args.server);
-        }
-        // Keep a path prefix (a reverse proxy's /acs) and append api/v1 to it.
-        if !base.path().ends_with('/') {
-            let p = format!("{}/", base.path());
-            base.set_path(&p);
         }
         let explicit = args
             .token
@@ -318,162 +318,29 @@ impl Client {
             .connect_timeout(std::time::Duration::from_secs(10))
             .build()
             .context("building the HTTP client")?;
-        Ok(Client { http, base, token })
-    }
-
-    /// `<server>/api/v1/<segments…>?<query>`; each segment is percent-encoded, so a device id
-    /// with `/` or `%` stays one segment.
-    pub fn url(&self, segments: &[&str], query: &[(&str, String)]) -> Url {
-        let mut url = self.base.clone();
-        {
-            let mut path = url.path_segments_mut().expect("http(s) URLs have a path");
-            path.pop_if_empty();
-            path.extend(["api", "v1"]);
-            path.extend(segments);
-        }
-        if !query.is_empty() {
-            let mut q = url.query_pairs_mut();
-            for (k, v) in query {
-                q.append_pair(k, v);
-            }
-        }
-        url
-    }
-
-    fn server(&self) -> String {
-        let mut s = self.base.to_string();
-        if s.ends_with('/') {
-            s.pop();
-        }
-        s
-    }
-
-    /// Sends a request; a non-2xx answer becomes an [`ApiError`].
-    pub async fn send(
-        &self,
-        method: Method,
-        url: Url,
-        body: Option<&Value>,
-    ) -> anyhow::Result<reqwest::Response> {
-        let mut req = self.http.request(method, url).bearer_auth(&self.token);
-        if let Some(b) = body {
-            req = req.json(b);
-        }
-        let resp = req.send().await.map_err(|e| self.transport_error(e))?;
-        let status = resp.status();
-        if status.is_success() {
-            return Ok(resp);
-        }
-        let body = resp.bytes().await.unwrap_or_default();
-        Err(ApiError::from_body(status, &body).into())
-    }
-
-    fn transport_error(&self, e: reqwest::Error) -> anyhow::Error {
-        let server = self.server();
-        if e.is_connect() {
-            anyhow::anyhow!(
-                "cannot connect to the ACS at {server} ({}): is `acs serve` running there? \
-                 Set --server or ACS_SERVER",
-                root_cause(&e)
-            )
-        } else if e.is_timeout() {
-            anyhow::anyhow!("the ACS at {server} did not answer in time")
-        } else {
-            anyhow::anyhow!("talking to the ACS at {server}: {}", root_cause(&e))
-        }
-    }
-
-    /// Sends a raw (possibly streamed) body; a non-2xx answer becomes an [`ApiError`].
-    pub async fn send_body(
-        &self,
-        method: Method,
-        url: Url,
-        body: reqwest::Body,
-        content_type: &str,
-    ) -> anyhow::Result<reqwest::Response> {
-        let resp = self
-            .http
-            .request(method, url)
-            .bearer_auth(&self.token)
-            .header(reqwest::header::CONTENT_TYPE, content_type)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| self.transport_error(e))?;
-        let status = resp.status();
-        if status.is_success() {
-            return Ok(resp);
-        }
-        let body = resp.bytes().await.unwrap_or_default();
-        Err(ApiError::from_body(status, &body).into())
-    }
-
-    /// GET, JSON answer.
-    pub async fn get(&self, url: Url) -> anyhow::Result<Value> {
-        let resp = self.send(Method::GET, url, None).await?;
-        self.json(resp).await
-    }
-
-    /// POST with a JSON body; the status and the JSON answer (`null` when empty).
-    pub async fn post(&self, url: Url, body: &Value) -> anyhow::Result<(StatusCode, Value)> {
-        let resp = self.send(Method::POST, url, Some(body)).await?;
-        let status = resp.status();
-        Ok((status, self.json(resp).await?))
-    }
-
-    /// A request without a body whose answer is JSON (a DELETE that reports what it did).
-    pub async fn send_json(&self, method: Method, url: Url) -> anyhow::Result<Value> {
-        let resp = self.send(method, url, None).await?;
-        self.json(resp).await
-    }
-
-    /// A request whose answer has no body (PUT, DELETE → 204).
-    pub async fn call(&self, method: Method, url: Url) -> anyhow::Result<()> {
-        self.send(method, url, None).await.map(drop)
-    }
-
-    async fn json(&self, resp: reqwest::Response) -> anyhow::Result<Value> {
-        let bytes = resp.bytes().await.map_err(|e| self.transport_error(e))?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Value::Null);
-        }
-        serde_json::from_slice(&bytes).context("the server's answer is not JSON")
-    }
-
-    /// Reads the next chunk of a streamed answer.
-    pub async fn chunk(
-        &self,
-        resp: &mut reqwest::Response,
-    ) -> anyhow::Result<Option<bytes::Bytes>> {
-        resp.chunk().await.map_err(|e| self.transport_error(e))
+        Ok(Client {
+            api: acs_api::Client::new(http, base, token),
+        })
     }
 
     /// Finds a device by id, serial number or MAC: its full record.
-    pub async fn resolve(&self, name: &str) -> anyhow::Result<Value> {
-        let url = self.url(&["devices", "resolve"], &[("name", name.to_owned())]);
-        match self.get(url).await {
+    pub async fn resolve(&self, name: &str) -> anyhow::Result<Device> {
+        match self.resolve_device(name).await {
             Ok(d) => Ok(d),
-            Err(e) => match e.downcast_ref::<ApiError>() {
-                Some(a) if a.status == 404 => Err(anyhow::anyhow!(
-                    "no device `{name}` (tried its id, serial number and MAC)"
-                )),
-                Some(a) if a.status == 409 => Err(anyhow::anyhow!(
-                    "`{name}` is ambiguous, name the device by its full id: {}",
-                    a.message
-                )),
-                _ => Err(e),
-            },
+            Err(ClientError::Api(a)) if a.status == 404 => Err(anyhow::anyhow!(
+                "no device `{name}` (tried its id, serial number and MAC)"
+            )),
+            Err(ClientError::Api(a)) if a.status == 409 => Err(anyhow::anyhow!(
+                "`{name}` is ambiguous, name the device by its full id: {}",
+                a.body.message
+            )),
+            Err(e) => Err(cli_error(e)),
         }
     }
 
     /// Finds a device's id by id, serial number or MAC.
     pub async fn resolve_id(&self, name: &str) -> anyhow::Result<String> {
-        let device = self.resolve(name).await?;
-        device
-            .get("id")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .ok_or_else(|| anyhow::anyhow!("the server's device record has no id"))
+        Ok(self.resolve(name).await?.id)
     }
 
     /// Resolves several device names, keeping their order and dropping repeats.
@@ -487,57 +354,48 @@ impl Client {
         }
         Ok(ids)
     }
+}
 
-    /// Walks a paged listing (`{"<key>": [...], "next": cursor}`), calling `each` for every item
-    /// until `limit` items were seen or there is no next page.
-    pub async fn pages(
-        &self,
-        segments: &[&str],
-        query: &[(&str, String)],
-        key: &str,
-        limit: Option<usize>,
-        mut each: impl FnMut(Value) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()> {
-        const PAGE: usize = 1000;
-        let mut after: Option<String> = None;
-        let mut seen = 0usize;
-        loop {
-            let want = limit.map_or(PAGE, |l| (l - seen).min(PAGE));
-            if want == 0 {
-                return Ok(());
-            }
-            let mut q = query.to_vec();
-            q.push(("limit", want.to_string()));
-            if let Some(a) = &after {
-                q.push(("after", a.clone()));
-            }
-            let mut page = self.get(self.url(segments, &q)).await?;
-            let items = match page.get_mut(key).map(Value::take) {
-                Some(Value::Array(items)) => items,
-                _ => anyhow::bail!("the server's answer has no `{key}` list"),
-            };
-            let n = items.len();
-            // Listings without a `next` member (jobs) page by the last id seen.
-            let last_id = items.last().and_then(|i| i.get("id")).map(|id| match id {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            });
-            for item in items.into_iter().take(want) {
-                each(item)?;
-                seen += 1;
-            }
-            after = match page.get("next") {
-                Some(Value::String(s)) => Some(s.clone()),
-                Some(Value::Number(n)) => Some(n.to_string()),
-                Some(_) => None,
-                None if n >= want => last_id,
-                None => None,
-            };
-            if after.is_none() || n == 0 {
-                return Ok(());
-            }
+/// Walks a paged listing: `fetch(after, n)` reads one page of at most `n` items and returns
+/// them with the cursor of the next page; `each` sees every item until `limit` items were seen
+/// or there is no next page.
+pub async fn pages<T, C, F, Fut>(
+    limit: Option<usize>,
+    mut fetch: F,
+    mut each: impl FnMut(T) -> anyhow::Result<()>,
+) -> anyhow::Result<()>
+where
+    F: FnMut(Option<C>, u64) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<(Vec<T>, Option<C>)>>,
+{
+    const PAGE: usize = 1000;
+    let mut after: Option<C> = None;
+    let mut seen = 0usize;
+    loop {
+        let want = limit.map_or(PAGE, |l| (l - seen).min(PAGE));
+        if want == 0 {
+            return Ok(());
+        }
+        let (items, next) = fetch(after.take(), want as u64).await?;
+        let n = items.len();
+        for item in items.into_iter().take(want) {
+            each(item)?;
+            seen += 1;
+        }
+        after = next;
+        if after.is_none() || n == 0 {
+            return Ok(());
         }
     }
+}
+
+/// The cursor of a listing that pages by the last id seen (jobs): the last id when the page
+/// was full, else none.
+pub fn last_id<T>(items: &[T], asked: u64, id: impl Fn(&T) -> i64) -> Option<i64> {
+    if (items.len() as u64) < asked {
+        return None;
+    }
+    items.last().map(id)
 }
 
 fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
@@ -548,7 +406,50 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     cur.to_string()
 }
 
-/// A string field of a JSON object, or "".
-pub fn text<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or("")
+#[cfg(test)]
+mod tests {
+    /// The commands read API answers through the typed client only: a field looked up by name
+    /// in untyped JSON compiles whatever the server sends, and a renamed field silently reads
+    /// as nothing. `output.rs` is exempt: it selects columns of typed records by their JSON
+    /// names, for printing. Test modules are exempt too.
+    #[test]
+    fn no_command_reads_api_json_by_field_name() {
+        const LOOKUPS: [&str; 8] = [
+            ".get(\"",
+            "Value::as_",
+            ".as_i64()",
+            ".as_u64()",
+            ".as_bool()",
+            ".as_array()",
+            ".as_object()",
+            "::text(",
+        ];
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/cmd");
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "rs") || path.ends_with("output.rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for (n, line) in code.lines().enumerate() {
+                let indexed = line.match_indices("[\"").any(|(i, _)| {
+                    let rest = &line[i + 2..];
+                    let name_len = rest
+                        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                        .unwrap_or(rest.len());
+                    name_len > 0 && rest[name_len..].starts_with("\"]")
+                });
+                if indexed || LOOKUPS.iter().any(|p| line.contains(p)) {
+                    found.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+                }
+            }
+        }
+        assert!(
+            found.is_empty(),
+            "untyped lookups of API answers (use the acs-api types):\n{}",
+            found.join("\n")
+        );
+    }
 }

@@ -1,10 +1,11 @@
 //! `acs devices list|show|delete|tag` and `acs events`.
 
+use acs_api::{Device, DeviceListQuery, EventsQuery};
 use clap::{Args, Subcommand};
-use reqwest::Method;
-use serde_json::Value;
 
-use crate::cmd::client::{self, AFTER_HELP, Client, ClientArgs, explain_filter, note};
+use crate::cmd::client::{
+    self, AFTER_HELP, Cli as _, Client, ClientArgs, explain_filter, note, pages,
+};
 use crate::cmd::output::{self, Column, col, pick};
 
 #[derive(Debug, Subcommand)]
@@ -133,26 +134,30 @@ pub fn run(command: DevicesCommand) -> anyhow::Result<()> {
 }
 
 async fn list(args: ListArgs) -> anyhow::Result<()> {
-    let client = Client::new(&args.client)?;
-    let mut query = Vec::new();
-    if let Some(f) = &args.filter {
-        query.push(("filter", f.clone()));
-    }
-    if let Some(s) = &args.sort {
-        query.push(("sort", s.clone()));
-    }
+    let client = &Client::new(&args.client)?;
     let mut out = output::stdout(args.client.format(), LIST_COLUMNS, false);
     let limit = args.limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX));
-    client
-        .pages(&["devices"], &query, "devices", limit, |d| {
-            out.row(&pick(&d, LIST_COLUMNS))?;
-            Ok(())
-        })
-        .await
-        .map_err(|e| match &args.filter {
-            Some(f) => explain_filter(e, f),
-            None => e,
-        })?;
+    pages(
+        limit,
+        |after, n| {
+            let q = DeviceListQuery {
+                filter: args.filter.clone(),
+                sort: args.sort.clone(),
+                limit: Some(n),
+                after,
+            };
+            async move {
+                let page = client.list_devices(&q).await.cli()?;
+                Ok((page.devices, page.next))
+            }
+        },
+        |d: Device| Ok(out.row(&pick(&d, LIST_COLUMNS))?),
+    )
+    .await
+    .map_err(|e| match &args.filter {
+        Some(f) => explain_filter(e, f),
+        None => e,
+    })?;
     out.finish()?;
     Ok(())
 }
@@ -160,7 +165,7 @@ async fn list(args: ListArgs) -> anyhow::Result<()> {
 async fn show(args: ShowArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.client)?;
     let id = client.resolve_id(&args.device).await?;
-    let device = client.get(client.url(&["devices", &id], &[])).await?;
+    let device = client.device(&id).await.cli()?;
     output::show(args.client.format(), SHOW_COLUMNS, &device)
 }
 
@@ -171,9 +176,7 @@ async fn delete(args: DeleteArgs) -> anyhow::Result<()> {
         &format!("Delete device {id} with its parameters, events, tags and tasks"),
         args.yes,
     )?;
-    client
-        .call(Method::DELETE, client.url(&["devices", &id], &[]))
-        .await?;
+    client.delete_device(&id).await.cli()?;
     note(format!("deleted {id}"));
     Ok(())
 }
@@ -181,18 +184,12 @@ async fn delete(args: DeleteArgs) -> anyhow::Result<()> {
 async fn tag(args: TagArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.client)?;
     let id = client.resolve_id(&args.device).await?;
-    let method = if args.remove {
-        Method::DELETE
-    } else {
-        Method::PUT
-    };
     for t in &args.tags {
-        let result = client
-            .call(
-                method.clone(),
-                client.url(&["devices", &id, "tags", t], &[]),
-            )
-            .await;
+        let result = if args.remove {
+            client.remove_tag(&id, t).await.cli()
+        } else {
+            client.add_tag(&id, t).await.cli()
+        };
         match result {
             Err(e)
                 if args.remove
@@ -211,19 +208,12 @@ pub fn events(args: EventsArgs) -> anyhow::Result<()> {
     client::run(async move {
         let client = Client::new(&args.client)?;
         let id = client.resolve_id(&args.device).await?;
-        let answer = client
-            .get(client.url(
-                &["devices", &id, "events"],
-                &[("limit", args.limit.to_string())],
-            ))
-            .await?;
+        let q = EventsQuery {
+            limit: Some(args.limit),
+        };
+        let answer = client.device_events(&id, &q).await.cli()?;
         let mut out = output::stdout(args.client.format(), EVENT_COLUMNS, false);
-        for e in answer
-            .get("events")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
+        for e in &answer.events {
             out.row(&pick(e, EVENT_COLUMNS))?;
         }
         out.finish()?;

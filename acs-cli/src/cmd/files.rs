@@ -3,12 +3,15 @@
 
 use std::path::PathBuf;
 
+use acs_api::{
+    CreateJob, Device, DeviceListQuery, FileListQuery, JobDevices, RenderRequest, TaskDefinition,
+};
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use reqwest::Method;
-use serde_json::json;
 
-use crate::cmd::client::{self, AFTER_HELP, ApiError, Client, ClientArgs, not_found};
+use crate::cmd::client::{
+    self, AFTER_HELP, ApiError, Cli as _, Client, ClientArgs, not_found, pages,
+};
 use crate::cmd::output::{self, Column, col};
 use crate::cmd::submit::{PushOptions, follow};
 use crate::cmd::target::{Resolved, Target, resolve};
@@ -89,10 +92,12 @@ pub fn run(command: FilesCommand) -> anyhow::Result<()> {
             FilesCommand::Upload(a) => upload(a).await,
             FilesCommand::List(a) => {
                 let client = Client::new(&a.client)?;
-                let query: Vec<_> = a.file_type.iter().map(|t| ("type", t.clone())).collect();
-                let listed = client.get(client.url(&["files"], &query)).await?;
+                let query = FileListQuery {
+                    file_type: a.file_type.clone(),
+                };
+                let listed = client.list_files(&query).await.cli()?;
                 let mut out = output::stdout(a.client.format(), FILE_COLUMNS, false);
-                for f in listed["files"].as_array().into_iter().flatten() {
+                for f in &listed.files {
                     out.row(&output::pick(f, FILE_COLUMNS))?;
                 }
                 out.finish()?;
@@ -101,19 +106,18 @@ pub fn run(command: FilesCommand) -> anyhow::Result<()> {
             FilesCommand::Show(a) => {
                 let client = Client::new(&a.client)?;
                 let file = client
-                    .get(client.url(&["files", &a.id.to_string()], &[]))
+                    .file(a.id)
                     .await
+                    .cli()
                     .map_err(|e| not_found(e, "file", a.id))?;
                 output::show(a.client.format(), FILE_COLUMNS, &file)
             }
             FilesCommand::Delete(a) => {
                 let client = Client::new(&a.client)?;
                 client
-                    .call(
-                        Method::DELETE,
-                        client.url(&["files", &a.id.to_string()], &[]),
-                    )
+                    .delete_file(a.id)
                     .await
+                    .cli()
                     .map_err(|e| not_found(e, "file", a.id))?;
                 client::note(format!("file {} deleted", a.id));
                 Ok(())
@@ -177,13 +181,15 @@ pub fn config(command: ConfigCommand) -> anyhow::Result<()> {
         .transpose()?;
     client::run(async move {
         let client = Client::new(&a.client)?;
-        let body = json!({ "template": template, "device": a.device, "vars_csv": vars });
-        let (_, rendered) = client
-            .post(client.url(&["config", "render"], &[]), &body)
-            .await?;
+        let body = RenderRequest {
+            template,
+            device: a.device,
+            vars_csv: vars,
+        };
+        let rendered = client.render_config(&body).await.cli()?;
         use std::io::Write as _;
         let mut out = std::io::stdout().lock();
-        out.write_all(client::text(&rendered, "rendered").as_bytes())?;
+        out.write_all(rendered.rendered.as_bytes())?;
         out.write_all(b"\n")?;
         Ok(())
     })
@@ -227,25 +233,33 @@ pub fn push(a: PushArgs) -> anyhow::Result<()> {
         acs_core::template::VarsTable::from_csv(v)?;
     }
     client::run(async move {
-        let client = Client::new(&a.client)?;
-        let resolved = resolve(&client, &a.target).await?;
+        let client = &Client::new(&a.client)?;
+        let resolved = resolve(client, &a.target).await?;
         let ids = match &resolved {
             Resolved::Devices(ids) => ids.clone(),
             Resolved::Filter(f) => {
                 let mut ids = Vec::new();
-                client
-                    .pages(
-                        &["devices"],
-                        &[("filter", f.clone())],
-                        "devices",
-                        None,
-                        |d| {
-                            ids.push(client::text(&d, "id").to_owned());
-                            Ok(())
-                        },
-                    )
-                    .await
-                    .map_err(|e| resolved.explain(e))?;
+                pages(
+                    None,
+                    |after, n| {
+                        let q = DeviceListQuery {
+                            filter: Some(f.clone()),
+                            limit: Some(n),
+                            after,
+                            ..DeviceListQuery::default()
+                        };
+                        async move {
+                            let page = client.list_devices(&q).await.cli()?;
+                            Ok((page.devices, page.next))
+                        }
+                    },
+                    |d: Device| {
+                        ids.push(d.id);
+                        Ok(())
+                    },
+                )
+                .await
+                .map_err(|e| resolved.explain(e))?;
                 ids
             }
         };
@@ -263,11 +277,12 @@ pub fn push(a: PushArgs) -> anyhow::Result<()> {
         // stored or sent.
         let mut problems = Vec::new();
         for id in &ids {
-            let body = json!({ "template": template, "device": id, "vars_csv": vars });
-            if let Err(e) = client
-                .post(client.url(&["config", "render"], &[]), &body)
-                .await
-            {
+            let body = RenderRequest {
+                template: template.clone(),
+                device: id.clone(),
+                vars_csv: vars.clone(),
+            };
+            if let Err(e) = client.render_config(&body).await.cli() {
                 match e.downcast_ref::<ApiError>() {
                     Some(api) if api.status == 400 => {
                         problems.push(format!("{id}: {}", api.message))
@@ -290,7 +305,7 @@ pub fn push(a: PushArgs) -> anyhow::Result<()> {
                 if problems.len() > 20 { "\n  …" } else { "" }
             );
         }
-        let file = upload_file(&client, &a.template, "config-template", None, None, None).await?;
+        let file = upload_file(client, &a.template, "config-template", None, None, None).await?;
         let vars_file = match &a.vars {
             Some(path) => {
                 let stem = a
@@ -298,39 +313,29 @@ pub fn push(a: PushArgs) -> anyhow::Result<()> {
                     .file_stem()
                     .and_then(|s| s.to_str())
                     .unwrap_or("config");
-                let name = format!("{stem}.vars-{}.csv", file["id"]);
+                let name = format!("{stem}.vars-{}.csv", file.id);
                 // Stored as `vars`: the file server never sends one to a device.
-                Some(upload_file(&client, path, "vars", None, None, Some(&name)).await?)
+                Some(upload_file(client, path, "vars", None, None, Some(&name)).await?)
             }
             None => None,
         };
-        let spec = acs_core::tasks::TaskSpec::Download {
-            file_type: CONFIG_FILE_TYPE.to_owned(),
-            url: String::new(),
-            file_id: file["id"].as_i64(),
-            vars_file_id: vars_file.as_ref().and_then(|v| v["id"].as_i64()),
-            username: String::new(),
-            password: acs_core::cwmp::Password::default(),
-            file_size: 0,
-            target_file_name: String::new(),
-            delay_seconds: 0,
-        };
-        let body = json!({
-            "task": spec,
-            "devices": ids,
-            "connection_request": !a.push.no_connection_request,
-        });
-        let (_, job) = client.post(client.url(&["jobs"], &[]), &body).await?;
-        let id = job["id"].as_i64().unwrap_or_default();
+        let spec = TaskDefinition::download_of_file(
+            CONFIG_FILE_TYPE,
+            file.id,
+            vars_file.as_ref().map(|v| v.id),
+        );
+        let mut body = CreateJob::new(&spec, JobDevices::Devices(ids));
+        body.connection_request = !a.push.no_connection_request;
+        let job = client.create_job(&body).await.cli()?;
+        let id = job.id;
         client::note(format!(
             "configuration push {id}: {} to {} devices",
-            client::text(&file, "name"),
-            job["total"]
+            file.name, job.total
         ));
         match a.push.wait {
             Some(wait) => {
                 follow(
-                    &client,
+                    client,
                     id,
                     std::time::Duration::from_secs(wait),
                     a.client.format(),

@@ -5,12 +5,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use acs_core::cwmp::Password;
-use acs_core::tasks::TaskSpec;
+use acs_api::{CreateJob, FailureLimit, TaskDefinition};
 use clap::Args;
-use serde_json::{Value, json};
 
-use crate::cmd::client::{self, AFTER_HELP, Client, ClientArgs, note, text};
+use crate::cmd::client::{self, AFTER_HELP, Cli as _, Client, ClientArgs, note};
 use crate::cmd::output::{self, col};
 use crate::cmd::submit::{PushOptions, follow};
 use crate::cmd::target::{Target, resolve};
@@ -47,18 +45,8 @@ pub struct PushArgs {
 }
 
 /// `N` or `N%`, as the API takes it.
-fn max_failures(text: &str) -> anyhow::Result<Value> {
-    let t = text.trim();
-    let parsed = match t.strip_suffix('%') {
-        Some(p) => p
-            .trim()
-            .parse::<u32>()
-            .ok()
-            .filter(|p| *p <= 100)
-            .map(|_| json!(t)),
-        None => t.parse::<u32>().ok().map(|n| json!(n)),
-    };
-    parsed.ok_or_else(|| {
+fn max_failures(text: &str) -> anyhow::Result<FailureLimit> {
+    text.parse().map_err(|_| {
         client::usage(format!(
             "--max-failures {text:?}: give a count (5) or a percentage (10%)"
         ))
@@ -142,61 +130,39 @@ fn rollout(args: PushArgs, pushed: Pushed) -> anyhow::Result<()> {
                     upload_file(&client, path, stored_type, None, version.as_deref(), None).await?;
                 note(format!(
                     "uploaded {} as file {} ({} bytes)",
-                    text(&file, "name"),
-                    file["id"],
-                    file["size"]
+                    file.name, file.id, file.size
                 ));
                 file
             }
             (None, Some(id)) => {
-                let file = client
-                    .get(client.url(&["files", &id.to_string()], &[]))
-                    .await?;
+                let file = client.file(id).await.cli()?;
                 // Only `ca` files were checked to be certificates when stored.
-                if matches!(pushed, Pushed::Ca(_)) && text(&file, "type") != "ca" {
+                if matches!(pushed, Pushed::Ca(_)) && file.file_type != "ca" {
                     return Err(client::usage(format!(
                         "file {id} ({}) is of type {:?}, not a CA certificate; upload the \
                          certificate with `acs files upload --type ca`",
-                        text(&file, "name"),
-                        text(&file, "type")
+                        file.name, file.file_type
                     )));
                 }
                 file
             }
             (None, None) => unreachable!("clap requires FILE or --file"),
         };
-        let spec = TaskSpec::Download {
-            file_type,
-            url: String::new(),
-            file_id: file["id"].as_i64(),
-            vars_file_id: None,
-            username: String::new(),
-            password: Password::default(),
-            file_size: 0,
-            target_file_name: String::new(),
-            delay_seconds: 0,
-        };
-        let (member, target) = resolved.job_target();
-        let mut body = json!({
-            "task": spec,
-            member: target,
-            "connection_request": !args.push.no_connection_request,
-        });
-        if let Some(c) = args.concurrency {
-            body["concurrency"] = json!(c);
-        }
-        if let Some(l) = limit {
-            body["max_failures"] = l;
-        }
-        let (_, job) = client
-            .post(client.url(&["jobs"], &[]), &body)
+        let spec = TaskDefinition::download_of_file(&file_type, file.id, None);
+        let mut body = CreateJob::new(&spec, resolved.job_target());
+        body.connection_request = !args.push.no_connection_request;
+        body.concurrency = args.concurrency;
+        body.max_failures = limit;
+        let job = client
+            .create_job(&body)
             .await
+            .cli()
             .map_err(|e| resolved.explain(e))?;
-        let id = job["id"].as_i64().unwrap_or_default();
+        let id = job.id;
         note(format!(
             "rollout {id}: {} to {} devices{}",
-            text(&file, "name"),
-            job["total"],
+            file.name,
+            job.total,
             args.concurrency
                 .map(|c| format!(", {c} at a time"))
                 .unwrap_or_default()
@@ -220,8 +186,8 @@ mod tests {
 
     #[test]
     fn failure_limits() {
-        assert_eq!(max_failures("5").unwrap(), json!(5));
-        assert_eq!(max_failures("10%").unwrap(), json!("10%"));
+        assert_eq!(max_failures("5").unwrap(), FailureLimit::Count(5));
+        assert_eq!(max_failures("10%").unwrap(), FailureLimit::Percent(10));
         for bad in ["-1", "x", "101%", "%"] {
             assert!(max_failures(bad).is_err(), "{bad}");
         }

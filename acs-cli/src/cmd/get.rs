@@ -8,16 +8,13 @@
 use std::io::IsTerminal as _;
 use std::time::Duration;
 
-use acs_core::cwmp::ParameterValue;
-use acs_core::tasks::TaskSpec;
+use acs_api::{BulkParametersQuery, SetValue, TaskDefinition};
 use clap::Args;
-use reqwest::Method;
-use serde_json::Value;
 
 use crate::Exit;
 use crate::cmd::assignment::parse_assignment;
 use crate::cmd::client::{
-    self, AFTER_HELP, ApiError, Client, ClientArgs, EXIT_PARTIAL, note, usage,
+    self, AFTER_HELP, ApiError, Cli as _, Client, ClientArgs, EXIT_PARTIAL, note, usage,
 };
 use crate::cmd::output::{self, Column, col, pick};
 use crate::cmd::submit::{Delivery, create_job, report_job_failures, submit, wait_job};
@@ -81,60 +78,19 @@ pub const PARAM_COLUMNS: &[Column] = &[
     col("updated_at"),
 ];
 
-/// What the NDJSON reader hands its consumer.
-enum Streamed {
-    /// One parsed line.
-    Row(Value),
-    /// A network chunk was consumed: a good moment to flush.
-    Chunk,
-}
-
-/// One line of the NDJSON answer; `None` for a blank line.
-fn parse_line(line: &[u8], line_no: u64) -> anyhow::Result<Option<Value>> {
-    if line.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
-    }
-    let v: Value = serde_json::from_slice(line)
-        .map_err(|e| anyhow::anyhow!("line {line_no} of the server's answer is not JSON: {e}"))?;
-    // A failure after the answer started arrives as an error object in the stream.
-    if v.get("device_id").is_none()
-        && let Some(msg) = v.get("message").and_then(Value::as_str)
-    {
-        anyhow::bail!("{msg}");
-    }
-    Ok(Some(v))
-}
-
-/// Streams the bulk parameter query, line by line. `each` returns `false` to stop early.
+/// Streams the bulk parameter query to `out`, flushing after every network chunk: what one
+/// chunk brought reaches the reader before the next is read.
 async fn stream_parameters(
     client: &Client,
-    query: &[(&str, String)],
-    mut each: impl FnMut(Streamed) -> anyhow::Result<bool>,
+    query: &BulkParametersQuery,
+    out: &mut output::Output<impl std::io::Write>,
 ) -> anyhow::Result<()> {
-    let mut resp = client
-        .send(Method::GET, client.url(&["parameters"], query), None)
-        .await?;
-    let mut buf: Vec<u8> = Vec::new();
-    let mut line_no = 0u64;
-    while let Some(chunk) = client.chunk(&mut resp).await? {
-        buf.extend_from_slice(&chunk);
-        let mut start = 0;
-        while let Some(i) = buf[start..].iter().position(|&b| b == b'\n') {
-            line_no += 1;
-            if let Some(v) = parse_line(&buf[start..start + i], line_no)?
-                && !each(Streamed::Row(v))?
-            {
-                return Ok(());
-            }
-            start += i + 1;
+    let mut lines = client.bulk_parameters(query).await.cli()?;
+    while let Some(batch) = lines.next_batch().await.cli()? {
+        for line in &batch {
+            out.row(&pick(line, PARAM_COLUMNS))?;
         }
-        buf.drain(..start);
-        if !each(Streamed::Chunk)? {
-            return Ok(());
-        }
-    }
-    if let Some(v) = parse_line(&buf, line_no + 1)? {
-        each(Streamed::Row(v))?;
+        out.flush()?;
     }
     Ok(())
 }
@@ -162,45 +118,37 @@ pub fn get(args: GetArgs) -> anyhow::Result<()> {
                 None => count_devices(&client, None).await? > 0,
             };
         if live {
-            let spec = serde_json::to_value(TaskSpec::GetParameterValues {
+            let spec = TaskDefinition::GetParameterValues {
                 names: args.names.clone(),
-            })?;
+            };
             let target = resolved
                 .clone()
                 .unwrap_or_else(|| Resolved::Filter(ALL_DEVICES.to_owned()));
             let job = create_job(&client, &spec, &target, !args.no_connection_request)
                 .await
                 .map_err(explain)?;
-            let id = job
-                .get("id")
-                .and_then(Value::as_i64)
-                .ok_or_else(|| anyhow::anyhow!("the server's job has no id"))?;
+            let id = job.id;
             if std::io::stderr().is_terminal() {
                 note(format!(
                     "job {id}: asking {} devices for fresh values",
-                    job.get("total").and_then(Value::as_u64).unwrap_or(0)
+                    job.total
                 ));
             }
             let (_, timed_out) = wait_job(&client, id, Duration::from_secs(args.timeout)).await?;
             failures = report_job_failures(&client, id, timed_out, args.timeout).await?;
         }
-        let mut query = vec![("names", args.names.join(","))];
-        if let Some(r) = &resolved {
-            query.push(r.parameter_query());
-        }
+        let names = args.names.join(",");
+        let query = match &resolved {
+            Some(r) => r.parameter_query(names),
+            None => BulkParametersQuery {
+                names,
+                ..BulkParametersQuery::default()
+            },
+        };
         let mut out = output::stdout(args.client.format(), PARAM_COLUMNS, false);
-        stream_parameters(&client, &query, |s| {
-            match s {
-                Streamed::Row(v) => {
-                    out.row(&pick(&v, PARAM_COLUMNS))?;
-                }
-                // What one network chunk brought reaches the reader before the next is read.
-                Streamed::Chunk => out.flush()?,
-            }
-            Ok(true)
-        })
-        .await
-        .map_err(explain)?;
+        stream_parameters(&client, &query, &mut out)
+            .await
+            .map_err(explain)?;
         out.finish()?;
         if failures > 0 {
             return Err(Exit(EXIT_PARTIAL).into());
@@ -222,17 +170,15 @@ pub fn set(args: SetArgs) -> anyhow::Result<()> {
         }
         // Without :TYPE the ACS picks the type per device when it sends the request (stored
         // type, data model, else the CPE's own answer), so every device of a job gets its own.
-        let values: Vec<ParameterValue> = assignments
+        let values: Vec<SetValue> = assignments
             .into_iter()
-            .map(|a| {
-                ParameterValue::new(
-                    a.name,
-                    a.value,
-                    a.value_type.unwrap_or(acs_core::tasks::UNSPECIFIED_TYPE),
-                )
+            .map(|a| SetValue {
+                name: a.name,
+                value: a.value,
+                value_type: a.value_type.map(|t| t.wire_name().to_owned()),
             })
             .collect();
-        let spec = serde_json::to_value(TaskSpec::SetParameterValues { values })?;
+        let spec = TaskDefinition::SetParameterValues { values };
         submit(
             &client,
             args.client.format(),

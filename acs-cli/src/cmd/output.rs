@@ -70,8 +70,11 @@ pub const fn at(name: &'static str, path: &'static str) -> Column {
     Column { name, path }
 }
 
-/// The values of `columns` in `object` (`null` for what is missing).
-pub fn pick(object: &Value, columns: &[Column]) -> Vec<Value> {
+/// The values of `columns` in `object` (`null` for what is missing). A typed API record is
+/// printed through its JSON form, so every format shows the API's own field names.
+pub fn pick<T: serde::Serialize + ?Sized>(object: &T, columns: &[Column]) -> Vec<Value> {
+    // Records of the API always serialize (their map keys are strings).
+    let object = &serde_json::to_value(object).unwrap_or(Value::Null);
     columns
         .iter()
         .map(|c| {
@@ -343,7 +346,11 @@ pub fn stdout(
 }
 
 /// Prints one API object as a `show` record.
-pub fn show(format: Format, columns: &[Column], object: &Value) -> anyhow::Result<()> {
+pub fn show<T: serde::Serialize + ?Sized>(
+    format: Format,
+    columns: &[Column],
+    object: &T,
+) -> anyhow::Result<()> {
     let mut out = stdout(format, columns, true);
     out.row(&pick(object, columns))?;
     out.finish()?;

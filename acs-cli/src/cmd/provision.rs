@@ -2,12 +2,12 @@
 
 use std::path::PathBuf;
 
+use acs_api::{ProvisionRule, ProvisionRuleInput, ResetQuery, SetValue};
 use clap::{Args, Subcommand};
-use reqwest::Method;
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use crate::cmd::assignment::parse_assignment;
-use crate::cmd::client::{self, AFTER_HELP, ApiError, Client, ClientArgs, usage};
+use crate::cmd::client::{self, AFTER_HELP, ApiError, Cli as _, Client, ClientArgs, usage};
 use crate::cmd::output::{self, Column, col};
 use crate::cmd::upload::upload_file;
 
@@ -140,36 +140,43 @@ pub struct AddArgs {
 }
 
 /// A one-line summary of what a rule ensures.
-fn ensures(rule: &Value) -> String {
+fn ensures(rule: &ProvisionRule) -> String {
     let mut parts = Vec::new();
-    if let Some(params) = rule["parameters"].as_array().filter(|p| !p.is_empty()) {
-        let names: Vec<&str> = params.iter().filter_map(|p| p["name"].as_str()).collect();
+    if !rule.parameters.is_empty() {
+        let names: Vec<&str> = rule.parameters.iter().map(|p| p.name.as_str()).collect();
         parts.push(format!("set {}", names.join(",")));
     }
-    if rule["connection_request_credentials"].as_bool() == Some(true) {
+    if rule.connection_request_credentials {
         parts.push("connection-request credentials".into());
     }
-    if let Some(id) = rule["template_file"].as_i64() {
-        parts.push(match rule["vars_file"].as_i64() {
+    if let Some(id) = rule.template_file {
+        parts.push(match rule.vars_file {
             Some(v) => format!("config file {id} (vars {v})"),
             None => format!("config file {id}"),
         });
     }
-    if let Some(id) = rule["firmware_file"].as_i64() {
+    if let Some(id) = rule.firmware_file {
         parts.push(format!(
             "firmware file {id} ({})",
-            rule["firmware_version"].as_str().unwrap_or("?")
+            rule.firmware_version.as_deref().unwrap_or("?")
         ));
     }
     parts.join("; ")
 }
 
-fn with_summary(mut rule: Value) -> Value {
-    let summary = ensures(&rule);
-    if let Some(o) = rule.as_object_mut() {
-        o.insert("ensures".into(), Value::String(summary));
+/// A rule as the commands print it: with its one-line summary.
+#[derive(Serialize)]
+struct RuleRow {
+    #[serde(flatten)]
+    rule: ProvisionRule,
+    ensures: String,
+}
+
+fn with_summary(rule: ProvisionRule) -> RuleRow {
+    RuleRow {
+        ensures: ensures(&rule),
+        rule,
     }
-    rule
 }
 
 pub fn run(command: ProvisionCommand) -> anyhow::Result<()> {
@@ -181,41 +188,32 @@ pub fn run(command: ProvisionCommand) -> anyhow::Result<()> {
         match command {
             ProvisionCommand::List(a) => {
                 let client = Client::new(&a.client)?;
-                let rules = client.get(client.url(&["provision", "rules"], &[])).await?;
+                let rules = client.list_rules().await.cli()?;
                 let mut out = output::stdout(a.client.format(), RULE_COLUMNS, false);
-                for r in rules.as_array().into_iter().flatten() {
-                    out.row(&output::pick(&with_summary(r.clone()), RULE_COLUMNS))?;
+                for r in rules {
+                    out.row(&output::pick(&with_summary(r), RULE_COLUMNS))?;
                 }
                 out.finish()?;
                 Ok(())
             }
             ProvisionCommand::Show(a) => {
                 let client = Client::new(&a.client)?;
-                let rule = client
-                    .get(client.url(&["provision", "rules", &a.name], &[]))
-                    .await?;
+                let rule = client.rule(&a.name).await.cli()?;
                 output::show(a.client.format(), RULE_COLUMNS, &with_summary(rule))
             }
             ProvisionCommand::Add(a) => add(*a).await,
             ProvisionCommand::Remove(a) => {
                 let client = Client::new(&a.client)?;
-                client
-                    .call(
-                        Method::DELETE,
-                        client.url(&["provision", "rules", &a.name], &[]),
-                    )
-                    .await?;
+                client.remove_rule(&a.name).await.cli()?;
                 client::note(format!("provisioning rule {} removed", a.name));
                 Ok(())
             }
             ProvisionCommand::Status(a) => {
                 let client = Client::new(&a.client)?;
                 let id = client.resolve_id(&a.device).await?;
-                let items = client
-                    .get(client.url(&["devices", &id, "provisioning"], &[]))
-                    .await?;
+                let items = client.device_provisioning(&id).await.cli()?;
                 let mut out = output::stdout(a.client.format(), ITEM_COLUMNS, false);
-                for i in items.as_array().into_iter().flatten() {
+                for i in &items {
                     out.row(&output::pick(i, ITEM_COLUMNS))?;
                 }
                 out.finish()?;
@@ -224,16 +222,13 @@ pub fn run(command: ProvisionCommand) -> anyhow::Result<()> {
             ProvisionCommand::Reset(a) => {
                 let client = Client::new(&a.client)?;
                 let id = client.resolve_id(&a.device).await?;
-                let query: Vec<_> = a.rule.iter().map(|r| ("rule", r.clone())).collect();
-                let answer = client
-                    .send_json(
-                        Method::DELETE,
-                        client.url(&["devices", &id, "provisioning"], &query),
-                    )
-                    .await?;
+                let query = ResetQuery {
+                    rule: a.rule.clone(),
+                };
+                let answer = client.reset_provisioning(&id, &query).await.cli()?;
                 client::note(format!(
                     "{} provisioning item(s) of {id} forgotten; they are evaluated again at its next matching Inform",
-                    answer["reset"].as_u64().unwrap_or(0)
+                    answer.reset
                 ));
                 Ok(())
             }
@@ -241,55 +236,43 @@ pub fn run(command: ProvisionCommand) -> anyhow::Result<()> {
     })
 }
 
-/// The rule as JSON, with `file ids` for files still to upload set to 0.
-fn spec(a: &AddArgs) -> anyhow::Result<Value> {
+/// The rule as the API takes it, with the ids of files still to upload set to 0.
+fn spec(a: &AddArgs) -> anyhow::Result<ProvisionRuleInput> {
     let mut parameters = Vec::with_capacity(a.set.len());
     for s in &a.set {
         let assignment = parse_assignment(s).map_err(usage)?;
         let ty = assignment
             .value_type
             .unwrap_or(acs_core::cwmp::ValueType::String);
-        parameters.push(json!({
-            "name": assignment.name,
-            "value": assignment.value,
-            "type": ty.wire_name(),
-        }));
+        parameters.push(SetValue {
+            name: assignment.name,
+            value: assignment.value,
+            value_type: Some(ty.wire_name().to_owned()),
+        });
     }
     let placeholder = |path: &Option<PathBuf>, id: Option<i64>| match (path, id) {
         (Some(_), _) => Some(0),
         (None, id) => id,
     };
-    let mut rule = json!({
-        "name": a.name,
-        "order": a.order,
-        "parameters": parameters,
-        "connection_request_credentials": a.connection_request_credentials,
-    });
-    let o = rule.as_object_mut().expect("object");
-    if let Some(f) = &a.filter {
-        o.insert("filter".into(), json!(f));
-    }
-    if !a.events.is_empty() {
-        o.insert("events".into(), json!(a.events));
-    }
-    for (key, value) in [
-        ("template_file", placeholder(&a.template, a.template_file)),
-        ("vars_file", placeholder(&a.vars, a.vars_file)),
-        ("firmware_file", placeholder(&a.firmware, a.firmware_file)),
-    ] {
-        if let Some(v) = value {
-            o.insert(key.into(), json!(v));
-        }
-    }
-    if let Some(v) = &a.firmware_version {
-        o.insert("firmware_version".into(), json!(v));
-    }
-    Ok(rule)
+    Ok(ProvisionRuleInput {
+        name: a.name.clone(),
+        order: Some(a.order),
+        filter: a.filter.clone(),
+        events: (!a.events.is_empty()).then(|| a.events.clone()),
+        parameters: Some(parameters),
+        connection_request_credentials: Some(a.connection_request_credentials),
+        template_file: placeholder(&a.template, a.template_file),
+        vars_file: placeholder(&a.vars, a.vars_file),
+        firmware_file: placeholder(&a.firmware, a.firmware_file),
+        firmware_version: a.firmware_version.clone(),
+    })
 }
 
 fn check_locally(a: &AddArgs) -> anyhow::Result<()> {
+    // The server's own reading and checks, before anything is uploaded.
     let rule: acs_core::provision::RuleSpec =
-        serde_json::from_value(spec(a)?).map_err(|e| usage(e.to_string()))?;
+        serde_json::from_value(serde_json::to_value(spec(a)?)?)
+            .map_err(|e| usage(e.to_string()))?;
     acs_core::provision::validate(rule, acs_core::provision::RuleSource::Api)
         .map_err(|e| usage(e.to_string()))?;
     for path in [&a.template, &a.vars, &a.firmware].into_iter().flatten() {
@@ -305,10 +288,7 @@ async fn add(a: AddArgs) -> anyhow::Result<()> {
     let mut rule = spec(&a)?;
     // What the server would refuse after the uploads is checked before them, so a refused
     // rule leaves no (possibly large) files behind.
-    match client
-        .get(client.url(&["provision", "rules", &a.name], &[]))
-        .await
-    {
+    match client.rule(&a.name).await.cli() {
         Ok(_) => {
             return Err(anyhow::anyhow!(
                 "a provisioning rule named `{}` already exists",
@@ -334,23 +314,26 @@ async fn add(a: AddArgs) -> anyhow::Result<()> {
         }
     }
     let uploads = [
-        ("template_file", &a.template, "config-template", None),
-        ("vars_file", &a.vars, "vars", None),
         (
-            "firmware_file",
+            &mut rule.template_file,
+            &a.template,
+            "config-template",
+            None,
+        ),
+        (&mut rule.vars_file, &a.vars, "vars", None),
+        (
+            &mut rule.firmware_file,
             &a.firmware,
             "firmware",
             a.firmware_version.as_deref(),
         ),
     ];
-    for (key, path, kind, version) in uploads {
+    for (id, path, kind, version) in uploads {
         if let Some(path) = path {
             let file = upload_file(&client, path, kind, None, version, None).await?;
-            rule[key] = file["id"].clone();
+            *id = Some(file.id);
         }
     }
-    let (_, created) = client
-        .post(client.url(&["provision", "rules"], &[]), &rule)
-        .await?;
+    let created = client.add_rule(&rule).await.cli()?;
     output::show(a.client.format(), RULE_COLUMNS, &with_summary(created))
 }

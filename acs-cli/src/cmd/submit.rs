@@ -3,11 +3,14 @@
 use std::io::IsTerminal as _;
 use std::time::Duration;
 
+use acs_api::{
+    CreateJob, CreateTaskQuery, Job, JobStateName, JobTasksQuery, Task, TaskDefinition,
+    TaskStateName,
+};
 use clap::Args;
-use serde_json::{Value, json};
 
 use crate::Exit;
-use crate::cmd::client::{Client, EXIT_PARTIAL, note, text};
+use crate::cmd::client::{Cli as _, Client, EXIT_PARTIAL, note, pages};
 use crate::cmd::outcome::{connection_request_note, describe_failure, show_job};
 use crate::cmd::output::{self, Column, Format, at, col};
 use crate::cmd::target::Resolved;
@@ -77,13 +80,11 @@ const REPORT: &[Column] = &[
     at("fault_string", "rollout.fault_string"),
 ];
 
-fn is_final(state: &str) -> bool {
-    // `held`: a rollout has not released the device's task yet.
-    !matches!(state, "held" | "queued" | "sent")
-}
-
-fn failed(state: &str) -> bool {
-    matches!(state, "fault" | "expired" | "cancelled")
+fn failed(state: TaskStateName) -> bool {
+    matches!(
+        state,
+        TaskStateName::Fault | TaskStateName::Expired | TaskStateName::Cancelled
+    )
 }
 
 /// Sends `spec` to the devices: a task for a single `-d` device, else a job. Prints the task or
@@ -91,7 +92,7 @@ fn failed(state: &str) -> bool {
 pub async fn submit(
     client: &Client,
     format: Format,
-    spec: &Value,
+    spec: &TaskDefinition,
     resolved: &Resolved,
     delivery: &Delivery,
 ) -> anyhow::Result<()> {
@@ -101,12 +102,12 @@ pub async fn submit(
         }
         _ => {
             let job = create_job(client, spec, resolved, delivery.connection_request()).await?;
-            let id = job_id(&job)?;
+            let id = job.id;
             let Some(secs) = delivery.wait else {
-                show_job(client, format, job.clone()).await?;
+                let total = job.total;
+                show_job(client, format, job).await?;
                 note(format!(
-                    "job {id} created for {} devices; follow it with `acs jobs show {id} --tasks`",
-                    job.get("total").and_then(Value::as_i64).unwrap_or(0)
+                    "job {id} created for {total} devices; follow it with `acs jobs show {id} --tasks`"
                 ));
                 return Ok(());
             };
@@ -124,55 +125,44 @@ pub async fn submit(
 async fn submit_task(
     client: &Client,
     format: Format,
-    spec: &Value,
+    spec: &TaskDefinition,
     device: &str,
     delivery: &Delivery,
 ) -> anyhow::Result<()> {
-    let mut query = vec![(
-        "connection_request",
-        delivery.connection_request().to_string(),
-    )];
-    if let Some(w) = delivery.wait {
-        query.push(("wait", w.min(300).to_string()));
-    }
+    let query = CreateTaskQuery {
+        connection_request: delivery.connection_request(),
+        wait: delivery.wait.map(|w| w.min(300)),
+        ..CreateTaskQuery::default()
+    };
     let started = tokio::time::Instant::now();
-    let (_, mut task) = client
-        .post(client.url(&["devices", device, "tasks"], &query), spec)
-        .await?;
-    if let Some(cr) = task.get("connection_request")
-        && text(cr, "outcome") != "accepted"
-        && !cr.is_null()
+    let mut task: Task = client.create_task(device, &query, spec).await.cli()?;
+    if let Some(cr) = &task.connection_request
+        && !cr.accepted()
     {
         note(format!(
             "{device}: connection request {}: {}; the task waits for the device's next Inform",
-            text(cr, "outcome"),
-            text(cr, "detail")
+            cr.outcome, cr.detail
         ));
     }
-    let id = task
-        .get("id")
-        .and_then(Value::as_i64)
-        .ok_or_else(|| anyhow::anyhow!("the server's task has no id"))?;
+    let id = task.id;
     if let Some(w) = delivery.wait {
         // The server waits at most 300 s; the rest is polled.
         let deadline = started + Duration::from_secs(w);
         let mut pause = Duration::from_millis(200);
-        while !is_final(text(&task, "state")) && tokio::time::Instant::now() < deadline {
+        while !task.state.is_final() && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(pause.min(deadline - tokio::time::Instant::now())).await;
             pause = (pause * 2).min(Duration::from_secs(2));
-            task = client
-                .get(client.url(&["tasks", &id.to_string()], &[]))
-                .await?;
+            task = client.task(id).await.cli()?;
         }
     }
     output::show(format, TASK_SHOW, &task)?;
-    let state = text(&task, "state");
+    let state = task.state;
     if failed(state) {
         note(describe_failure(&task));
         return Err(Exit(EXIT_PARTIAL).into());
     }
     if let Some(w) = delivery.wait
-        && !is_final(state)
+        && !state.is_final()
     {
         note(format!("{device}: task {id} is still {state} after {w} s"));
         return Err(Exit(EXIT_PARTIAL).into());
@@ -183,41 +173,22 @@ async fn submit_task(
 /// Creates a bulk job.
 pub async fn create_job(
     client: &Client,
-    spec: &Value,
+    spec: &TaskDefinition,
     resolved: &Resolved,
     connection_request: bool,
-) -> anyhow::Result<Value> {
-    let (key, target) = resolved.job_target();
-    let mut body = json!({"task": spec, "connection_request": connection_request});
-    body[key] = target;
-    let (_, job) = client
-        .post(client.url(&["jobs"], &[]), &body)
+) -> anyhow::Result<Job> {
+    let mut body = CreateJob::new(spec, resolved.job_target());
+    body.connection_request = connection_request;
+    client
+        .create_job(&body)
         .await
-        .map_err(|e| resolved.explain(e))?;
-    Ok(job)
-}
-
-fn job_id(job: &Value) -> anyhow::Result<i64> {
-    job.get("id")
-        .and_then(Value::as_i64)
-        .ok_or_else(|| anyhow::anyhow!("the server's job has no id"))
-}
-
-/// How many of a job's tasks are in `state`.
-pub fn count(job: &Value, state: &str) -> u64 {
-    job.get("counts")
-        .and_then(|c| c.get(state))
-        .and_then(Value::as_u64)
-        .unwrap_or(0)
+        .cli()
+        .map_err(|e| resolved.explain(e))
 }
 
 /// Polls a job until it is no longer running (every task final) or `timeout` passes; shows a
 /// progress bar on stderr when stderr is a terminal. Returns the job and whether time ran out.
-pub async fn wait_job(
-    client: &Client,
-    id: i64,
-    timeout: Duration,
-) -> anyhow::Result<(Value, bool)> {
+pub async fn wait_job(client: &Client, id: i64, timeout: Duration) -> anyhow::Result<(Job, bool)> {
     let deadline = tokio::time::Instant::now() + timeout;
     let bar = if std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(0);
@@ -234,29 +205,24 @@ pub async fn wait_job(
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let url = client.url(&["jobs", &id.to_string()], &[]);
     let mut pause = Duration::from_millis(200);
     let result = loop {
-        let job = match client.get(url.clone()).await {
+        let job = match client.job(id).await.cli() {
             Ok(j) => j,
             Err(e) => {
                 bar.abandon();
                 return Err(e);
             }
         };
-        let total = job.get("total").and_then(Value::as_u64).unwrap_or(0);
-        let finished: u64 = ["done", "fault", "expired", "cancelled"]
-            .iter()
-            .map(|s| count(&job, s))
-            .sum();
-        bar.set_length(total);
-        bar.set_position(finished);
+        let finished = job.counts.finished();
+        bar.set_length(u64::try_from(job.total).unwrap_or(0));
+        bar.set_position(u64::try_from(finished).unwrap_or(0));
         bar.set_message(format!(
             "{} done, {} failed",
-            count(&job, "done"),
-            finished - count(&job, "done")
+            job.counts.done,
+            finished - job.counts.done
         ));
-        if text(&job, "state") != "running" {
+        if job.state != JobStateName::Running {
             break (job, false);
         }
         let now = tokio::time::Instant::now();
@@ -278,35 +244,43 @@ pub async fn report_job_failures(
     timed_out: bool,
     secs: u64,
 ) -> anyhow::Result<usize> {
-    let mut states = vec!["fault", "expired", "cancelled"];
+    let mut states = vec![
+        TaskStateName::Fault,
+        TaskStateName::Expired,
+        TaskStateName::Cancelled,
+    ];
     if timed_out {
-        states.extend(["queued", "sent"]);
+        states.extend([TaskStateName::Queued, TaskStateName::Sent]);
     }
     let mut n = 0;
-    let job = id.to_string();
     for state in states {
-        client
-            .pages(
-                &["jobs", &job, "tasks"],
-                &[("state", state.to_owned())],
-                "tasks",
-                None,
-                |t| {
-                    n += 1;
-                    if is_final(state) {
-                        note(describe_failure(&t));
-                    } else {
-                        note(format!(
-                            "{}: no answer within {secs} s (task {} still {state}{})",
-                            text(&t, "device_id"),
-                            t.get("id").map(Value::to_string).unwrap_or_default(),
-                            connection_request_note(&t)
-                        ));
-                    }
-                    Ok(())
-                },
-            )
-            .await?;
+        pages(
+            None,
+            |after, limit| async move {
+                let q = JobTasksQuery {
+                    state: Some(state.as_str().to_owned()),
+                    limit: Some(limit),
+                    after,
+                };
+                let page = client.job_tasks(id, &q).await.cli()?;
+                Ok((page.tasks, page.next))
+            },
+            |t: Task| {
+                n += 1;
+                if state.is_final() {
+                    note(describe_failure(&t));
+                } else {
+                    note(format!(
+                        "{}: no answer within {secs} s (task {} still {state}{})",
+                        t.device_id,
+                        t.id,
+                        connection_request_note(&t)
+                    ));
+                }
+                Ok(())
+            },
+        )
+        .await?;
     }
     if timed_out {
         note(format!(
@@ -316,21 +290,20 @@ pub async fn report_job_failures(
     Ok(n)
 }
 
-fn counts_line(job: &Value) -> String {
-    let r = &job["rollout"];
-    let n = |k: &str| r[k].as_i64().unwrap_or(0);
+fn counts_line(job: &Job) -> String {
+    let r = &job.rollout;
     format!(
         "{}: pending {}, queued {}, sent {}, transferring {}, installed {}, verified {}, failed {}, \
          cancelled {}",
-        text(job, "state"),
-        n("pending"),
-        n("queued"),
-        n("sent"),
-        n("transferring"),
-        n("installed"),
-        n("verified"),
-        n("failed"),
-        n("cancelled")
+        job.state,
+        r.pending,
+        r.queued,
+        r.sent,
+        r.transferring,
+        r.installed,
+        r.verified,
+        r.failed,
+        r.cancelled
     )
 }
 
@@ -345,9 +318,7 @@ pub async fn follow(
     let tty = std::io::stderr().is_terminal();
     let mut last = String::new();
     let job = loop {
-        let job = client
-            .get(client.url(&["jobs", &id.to_string()], &[]))
-            .await?;
+        let job = client.job(id).await.cli()?;
         let line = counts_line(&job);
         if line != last {
             // A terminal gets one line rewritten in place; a log gets each change once.
@@ -358,7 +329,7 @@ pub async fn follow(
             }
             last = line;
         }
-        if text(&job, "state") != "running" || tokio::time::Instant::now() >= deadline {
+        if job.state != JobStateName::Running || tokio::time::Instant::now() >= deadline {
             break job;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -367,38 +338,39 @@ pub async fn follow(
         eprintln!();
     }
     let mut rows = Vec::new();
-    let mut after: Option<i64> = None;
-    loop {
-        let mut query = vec![("limit", "1000".to_owned())];
-        if let Some(a) = after {
-            query.push(("after", a.to_string()));
-        }
-        let page = client
-            .get(client.url(&["jobs", &id.to_string(), "tasks"], &query))
-            .await?;
-        rows.extend(page["tasks"].as_array().into_iter().flatten().cloned());
-        match page["next"].as_i64() {
-            Some(n) => after = Some(n),
-            None => break,
-        }
-    }
+    pages(
+        None,
+        |after, limit| async move {
+            let q = JobTasksQuery {
+                limit: Some(limit),
+                after,
+                ..JobTasksQuery::default()
+            };
+            let page = client.job_tasks(id, &q).await.cli()?;
+            Ok((page.tasks, page.next))
+        },
+        |t: Task| {
+            rows.push(t);
+            Ok(())
+        },
+    )
+    .await?;
     let mut out = output::stdout(format, REPORT, false);
     for t in &rows {
         out.row(&output::pick(t, REPORT))?;
     }
     out.finish()?;
-    let state = text(&job, "state");
-    let failed = job["rollout"]["failed"].as_i64().unwrap_or(0);
-    if state == "running" {
+    let failed = job.rollout.failed;
+    if job.state == JobStateName::Running {
         note(format!(
             "rollout {id} is still running after the wait; follow it with `acs jobs show {id}`"
         ));
         return Err(Exit(EXIT_PARTIAL).into());
     }
-    if state == "stopped" {
+    if job.state == JobStateName::Stopped {
         note(format!(
             "rollout {id} stopped: {}",
-            job["stop_reason"].as_str().unwrap_or("too many failures")
+            job.stop_reason.as_deref().unwrap_or("too many failures")
         ));
         return Err(Exit(EXIT_PARTIAL).into());
     }

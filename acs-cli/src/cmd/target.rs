@@ -1,9 +1,9 @@
 //! Which devices a command acts on: the `-d`/`-f`/`--all` options, resolved to ids or a filter.
 
+use acs_api::{BulkParametersQuery, CountQuery, JobDevices};
 use clap::Args;
-use serde_json::{Value, json};
 
-use crate::cmd::client::{Client, explain_filter};
+use crate::cmd::client::{Cli as _, Client, explain_filter};
 
 /// The filter that matches every device (used for `--all` jobs).
 pub const ALL_DEVICES: &str = "id ~ \"*\"";
@@ -45,19 +45,24 @@ pub enum Resolved {
 }
 
 impl Resolved {
-    /// The `devices`/`filter` members of a job.
-    pub fn job_target(&self) -> (&'static str, Value) {
+    /// The devices of a job.
+    pub fn job_target(&self) -> JobDevices {
         match self {
-            Resolved::Devices(ids) => ("devices", json!(ids)),
-            Resolved::Filter(f) => ("filter", json!(f)),
+            Resolved::Devices(ids) => JobDevices::Devices(ids.clone()),
+            Resolved::Filter(f) => JobDevices::Filter(f.clone()),
         }
     }
 
-    /// The query parameter of the bulk parameter query.
-    pub fn parameter_query(&self) -> (&'static str, String) {
-        match self {
-            Resolved::Devices(ids) => ("devices", ids.join(",")),
-            Resolved::Filter(f) => ("filter", f.clone()),
+    /// The bulk parameter query of `names` over these devices.
+    pub fn parameter_query(&self, names: String) -> BulkParametersQuery {
+        let (filter, devices) = match self {
+            Resolved::Devices(ids) => (None, Some(ids.join(","))),
+            Resolved::Filter(f) => (Some(f.clone()), None),
+        };
+        BulkParametersQuery {
+            names,
+            filter,
+            devices,
         }
     }
 
@@ -103,13 +108,16 @@ pub async fn resolve_get(client: &Client, target: &GetTarget) -> anyhow::Result<
 
 /// How many devices match `filter` (all devices without one).
 pub async fn count_devices(client: &Client, filter: Option<&str>) -> anyhow::Result<u64> {
-    let query: Vec<_> = filter.iter().map(|f| ("filter", (*f).to_owned())).collect();
+    let query = CountQuery {
+        filter: filter.map(str::to_owned),
+    };
     let answer = client
-        .get(client.url(&["devices", "count"], &query))
+        .count_devices(&query)
         .await
+        .cli()
         .map_err(|e| match filter {
             Some(f) => explain_filter(e, f),
             None => e,
         })?;
-    Ok(answer.get("count").and_then(Value::as_u64).unwrap_or(0))
+    Ok(answer.count)
 }

@@ -2,15 +2,18 @@
 
 use std::io::IsTerminal as _;
 
-use acs_core::tasks::TaskSpec;
+use acs_api::{
+    ClearFaults, FaultListQuery, Job, JobListQuery, JobTasksQuery, Task, TaskDefinition,
+    TaskListQuery,
+};
 use clap::{Args, Subcommand};
-use reqwest::Method;
-use serde_json::{Value, json};
 
-use crate::cmd::client::{self, AFTER_HELP, Client, ClientArgs, not_found, note, text};
+use crate::cmd::client::{
+    self, AFTER_HELP, Cli as _, Client, ClientArgs, last_id, not_found, note, pages,
+};
 use crate::cmd::outcome::{JOB_TASKS, show_job};
-use crate::cmd::output::{self, Column, Format, at, col, pick};
-use crate::cmd::submit::{Delivery, TASK_SHOW, count, submit};
+use crate::cmd::output::{self, Column, at, col, pick};
+use crate::cmd::submit::{Delivery, TASK_SHOW, submit};
 use crate::cmd::target::{Resolved, Target, resolve};
 
 /// Columns of a task in listings.
@@ -94,9 +97,9 @@ pub enum Action {
 
 pub fn action(args: ActionArgs, action: Action) -> anyhow::Result<()> {
     let (spec, verb) = match action {
-        Action::Reboot => (TaskSpec::Reboot {}, "Reboot"),
+        Action::Reboot => (TaskDefinition::Reboot {}, "Reboot"),
         Action::FactoryReset => (
-            TaskSpec::FactoryReset {},
+            TaskDefinition::FactoryReset {},
             "Reset to factory settings (erasing their configuration)",
         ),
     };
@@ -125,7 +128,6 @@ pub fn action(args: ActionArgs, action: Action) -> anyhow::Result<()> {
         if count > 1 {
             client::confirm(&format!("{verb} {count} devices{which}"), args.yes)?;
         }
-        let spec = serde_json::to_value(&spec)?;
         submit(
             &client,
             args.client.format(),
@@ -201,87 +203,64 @@ pub fn tasks(command: TasksCommand) -> anyhow::Result<()> {
         match command {
             TasksCommand::List(a) => {
                 let client = Client::new(&a.client)?;
-                let mut query = Vec::new();
-                if let Some(d) = &a.device {
-                    query.push(("device", client.resolve_id(d).await?));
-                }
-                if let Some(s) = &a.state {
-                    query.push(("state", s.clone()));
-                }
-                if let Some(j) = a.job {
-                    query.push(("job", j.to_string()));
-                }
-                if let Some(k) = &a.kind {
-                    query.push(("kind", k.clone()));
-                }
-                list(
-                    &client,
-                    a.client.format(),
-                    &["tasks"],
-                    &query,
-                    "tasks",
-                    TASK_LIST,
+                let device = match &a.device {
+                    Some(d) => Some(client.resolve_id(d).await?),
+                    None => None,
+                };
+                let client = &client;
+                let mut out = output::stdout(a.client.format(), TASK_LIST, false);
+                pages(
                     limit(a.limit),
+                    |after, n| {
+                        let q = TaskListQuery {
+                            device: device.clone(),
+                            state: a.state.clone(),
+                            job: a.job,
+                            kind: a.kind.clone(),
+                            limit: Some(n),
+                            after,
+                        };
+                        async move {
+                            let page = client.list_tasks(&q).await.cli()?;
+                            Ok((page.tasks, page.next))
+                        }
+                    },
+                    |t: Task| Ok(out.row(&pick(&t, TASK_LIST))?),
                 )
-                .await
+                .await?;
+                out.finish()?;
+                Ok(())
             }
             TasksCommand::Show(a) => {
                 let client = Client::new(&a.client)?;
                 let task = client
-                    .get(client.url(&["tasks", &a.id.to_string()], &[]))
+                    .task(a.id)
                     .await
+                    .cli()
                     .map_err(|e| not_found(e, "task", a.id))?;
                 output::show(a.client.format(), TASK_SHOW, &task)
             }
             TasksCommand::Cancel(a) => {
                 let client = Client::new(&a.client)?;
-                let (_, task) = client
-                    .post(
-                        client.url(&["tasks", &a.id.to_string(), "cancel"], &[]),
-                        &json!({}),
-                    )
+                let task = client
+                    .cancel_task(a.id)
                     .await
+                    .cli()
                     .map_err(|e| not_found(e, "task", a.id))?;
                 output::show(a.client.format(), TASK_SHOW, &task)
             }
             TasksCommand::Retry(a) => {
                 let client = Client::new(&a.client)?;
-                let (_, task) = client
-                    .post(
-                        client.url(&["tasks", &a.id.to_string(), "retry"], &[]),
-                        &json!({}),
-                    )
+                let task = client
+                    .retry_task(a.id)
                     .await
+                    .cli()
                     .map_err(|e| not_found(e, "task", a.id))?;
-                note(format!(
-                    "task {} queued again as task {}",
-                    a.id,
-                    task.get("id").map(Value::to_string).unwrap_or_default()
-                ));
+                note(format!("task {} queued again as task {}", a.id, task.id));
                 output::show(a.client.format(), TASK_SHOW, &task)
             }
         }
     })
-}
-
-async fn list(
-    client: &Client,
-    format: Format,
-    segments: &[&str],
-    query: &[(&str, String)],
-    key: &str,
-    columns: &[Column],
-    limit: Option<usize>,
-) -> anyhow::Result<()> {
-    let mut out = output::stdout(format, columns, false);
-    client
-        .pages(segments, query, key, limit, |t| {
-            out.row(&pick(&t, columns))?;
-            Ok(())
-        })
-        .await?;
-    out.finish()?;
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -332,45 +311,50 @@ pub fn faults(command: FaultsCommand) -> anyhow::Result<()> {
         match command {
             FaultsCommand::List(a) => {
                 let client = Client::new(&a.client)?;
-                let mut query = Vec::new();
-                if let Some(d) = &a.device {
-                    query.push(("device", client.resolve_id(d).await?));
-                }
-                list(
-                    &client,
-                    a.client.format(),
-                    &["faults"],
-                    &query,
-                    "faults",
-                    FAULT_LIST,
+                let device = match &a.device {
+                    Some(d) => Some(client.resolve_id(d).await?),
+                    None => None,
+                };
+                let client = &client;
+                let mut out = output::stdout(a.client.format(), FAULT_LIST, false);
+                pages(
                     limit(a.limit),
+                    |after, n| {
+                        let q = FaultListQuery {
+                            device: device.clone(),
+                            limit: Some(n),
+                            after,
+                        };
+                        async move {
+                            let page = client.list_faults(&q).await.cli()?;
+                            Ok((page.faults, page.next))
+                        }
+                    },
+                    |t: Task| Ok(out.row(&pick(&t, FAULT_LIST))?),
                 )
-                .await
+                .await?;
+                out.finish()?;
+                Ok(())
             }
             FaultsCommand::Clear(a) => {
                 let client = Client::new(&a.client)?;
                 if let Some(id) = a.id {
                     client
-                        .call(
-                            Method::DELETE,
-                            client.url(&["faults", &id.to_string()], &[]),
-                        )
+                        .clear_fault(id)
                         .await
+                        .cli()
                         .map_err(|e| not_found(e, "fault", id))?;
                     note(format!("cleared fault {id}"));
                     return Ok(());
                 }
-                let body = match &a.device {
-                    Some(d) => json!({"device": client.resolve_id(d).await?}),
-                    None => json!({}),
+                let body = ClearFaults {
+                    device: match &a.device {
+                        Some(d) => Some(client.resolve_id(d).await?),
+                        None => None,
+                    },
                 };
-                let (_, answer) = client
-                    .post(client.url(&["faults", "clear"], &[]), &body)
-                    .await?;
-                note(format!(
-                    "cleared {} faults",
-                    answer.get("cleared").and_then(Value::as_u64).unwrap_or(0)
-                ));
+                let answer = client.clear_faults(&body).await.cli()?;
+                note(format!("cleared {} faults", answer.cleared));
                 Ok(())
             }
         }
@@ -432,62 +416,78 @@ pub fn jobs(command: JobsCommand) -> anyhow::Result<()> {
         match command {
             JobsCommand::List(a) => {
                 let client = Client::new(&a.client)?;
-                list(
-                    &client,
-                    a.client.format(),
-                    &["jobs"],
-                    &[],
-                    "jobs",
-                    JOB_LIST,
+                let client = &client;
+                let mut out = output::stdout(a.client.format(), JOB_LIST, false);
+                pages(
                     limit(a.limit),
+                    // Jobs page by the last id seen, newest first.
+                    |after, n| async move {
+                        let q = JobListQuery {
+                            limit: Some(n),
+                            after,
+                        };
+                        let jobs = client.list_jobs(&q).await.cli()?.jobs;
+                        let next = last_id(&jobs, n, |j: &Job| j.id);
+                        Ok((jobs, next))
+                    },
+                    |j: Job| Ok(out.row(&pick(&j, JOB_LIST))?),
                 )
-                .await
+                .await?;
+                out.finish()?;
+                Ok(())
             }
             JobsCommand::Show(a) => {
                 let client = Client::new(&a.client)?;
-                let id = a.id.to_string();
+                let id = a.id;
                 let job = client
-                    .get(client.url(&["jobs", &id], &[]))
+                    .job(id)
                     .await
-                    .map_err(|e| not_found(e, "job", a.id))?;
+                    .cli()
+                    .map_err(|e| not_found(e, "job", id))?;
                 if !a.tasks {
                     return show_job(&client, a.client.format(), job).await;
                 }
+                let c = &job.counts;
                 note(format!(
                     "job {id} ({}): {}, {} devices: {} queued, {} sent, {} done, {} fault, {} \
                      expired, {} cancelled",
-                    job.get("definition")
-                        .map(|d| text(d, "kind"))
-                        .unwrap_or_default(),
-                    text(&job, "state"),
-                    job.get("total").and_then(Value::as_u64).unwrap_or(0),
-                    count(&job, "queued"),
-                    count(&job, "sent"),
-                    count(&job, "done"),
-                    count(&job, "fault"),
-                    count(&job, "expired"),
-                    count(&job, "cancelled"),
+                    job.kind().unwrap_or_default(),
+                    job.state,
+                    job.total,
+                    c.queued,
+                    c.sent,
+                    c.done,
+                    c.fault,
+                    c.expired,
+                    c.cancelled,
                 ));
-                let query: Vec<_> = a.state.iter().map(|s| ("state", s.clone())).collect();
-                list(
-                    &client,
-                    a.client.format(),
-                    &["jobs", &id, "tasks"],
-                    &query,
-                    "tasks",
-                    JOB_TASKS,
+                let client = &client;
+                let mut out = output::stdout(a.client.format(), JOB_TASKS, false);
+                pages(
                     None,
+                    |after, n| {
+                        let q = JobTasksQuery {
+                            state: a.state.clone(),
+                            limit: Some(n),
+                            after,
+                        };
+                        async move {
+                            let page = client.job_tasks(id, &q).await.cli()?;
+                            Ok((page.tasks, page.next))
+                        }
+                    },
+                    |t: Task| Ok(out.row(&pick(&t, JOB_TASKS))?),
                 )
-                .await
+                .await?;
+                out.finish()?;
+                Ok(())
             }
             JobsCommand::Cancel(a) => {
                 let client = Client::new(&a.client)?;
-                let (_, job) = client
-                    .post(
-                        client.url(&["jobs", &a.id.to_string(), "cancel"], &[]),
-                        &json!({}),
-                    )
+                let job = client
+                    .cancel_job(a.id)
                     .await
+                    .cli()
                     .map_err(|e| not_found(e, "job", a.id))?;
                 show_job(&client, a.client.format(), job).await
             }

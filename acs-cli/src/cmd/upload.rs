@@ -1,13 +1,12 @@
 //! Streaming a local file into the ACS file store (`POST /files`).
 
+use acs_api::{File, UploadQuery};
 use anyhow::Context as _;
 use futures::StreamExt as _;
-use reqwest::Method;
-use serde_json::Value;
 
-use crate::cmd::client::{self, Client};
+use crate::cmd::client::{self, Cli as _, Client};
 
-/// Streams a file to `POST /files` and returns the stored file's JSON.
+/// Streams a file to `POST /files` and returns the stored file.
 pub async fn upload_file(
     client: &Client,
     path: &std::path::Path,
@@ -15,7 +14,7 @@ pub async fn upload_file(
     product_class: Option<&str>,
     version: Option<&str>,
     name: Option<&str>,
-) -> anyhow::Result<Value> {
+) -> anyhow::Result<File> {
     let name = match name {
         Some(n) => n.to_owned(),
         None => path
@@ -29,20 +28,17 @@ pub async fn upload_file(
     let file = tokio::fs::File::open(path)
         .await
         .with_context(|| format!("opening {}", path.display()))?;
-    let mut query = vec![("name", name), ("type", file_type.to_owned())];
-    query.extend(product_class.map(|p| ("product_class", p.to_owned())));
-    query.extend(version.map(|v| ("version", v.to_owned())));
-    let url = client.url(&["files"], &query);
+    let query = UploadQuery {
+        name,
+        file_type: Some(file_type.to_owned()),
+        product_class: product_class.map(str::to_owned),
+        version: version.map(str::to_owned),
+    };
     // Read and sent in chunks: memory stays flat whatever the image's size.
     let stream =
         acs_core::files::read_chunks(file, 256 * 1024).map(|chunk| chunk.map(bytes::Bytes::from));
-    let resp = client
-        .send_body(
-            Method::POST,
-            url,
-            reqwest::Body::wrap_stream(stream),
-            "application/octet-stream",
-        )
-        .await?;
-    resp.json().await.context("the server's answer is not JSON")
+    client
+        .upload_file(&query, reqwest::Body::wrap_stream(stream))
+        .await
+        .cli()
 }

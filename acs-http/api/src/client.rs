@@ -75,8 +75,14 @@ pub enum ClientError {
     #[error("{}", .0.body.message)]
     Api(ApiFailure),
     /// No answer: connection refused, timeout, TLS, a body cut short.
-    #[error("talking to the ACS: {0}")]
-    Transport(#[source] reqwest::Error),
+    #[error("talking to the ACS at {server}: {source}")]
+    Transport {
+        /// The server's URL (a caller may want to say which one it could not reach).
+        server: String,
+        /// Why.
+        #[source]
+        source: reqwest::Error,
+    },
     /// An answer that is not the expected JSON.
     #[error("{what}: {source}")]
     Decode {
@@ -181,8 +187,15 @@ impl Client {
     }
 
     /// Sends a request; an error status becomes [`ClientError::Api`].
+    fn transport(&self, source: reqwest::Error) -> ClientError {
+        ClientError::Transport {
+            server: self.server(),
+            source,
+        }
+    }
+
     async fn send(&self, req: RequestBuilder) -> Answer<Response> {
-        let resp = req.send().await.map_err(ClientError::Transport)?;
+        let resp = req.send().await.map_err(|e| self.transport(e))?;
         let status = resp.status();
         if status.is_success() {
             return Ok(resp);
@@ -193,7 +206,7 @@ impl Client {
 
     async fn json<T: DeserializeOwned>(&self, req: RequestBuilder) -> Answer<T> {
         let resp = self.send(req).await?;
-        let bytes = resp.bytes().await.map_err(ClientError::Transport)?;
+        let bytes = resp.bytes().await.map_err(|e| self.transport(e))?;
         serde_json::from_slice(&bytes).map_err(|source| ClientError::Decode {
             what: "the server's answer is not the expected JSON".into(),
             source,
@@ -293,6 +306,7 @@ impl Client {
             .send(self.request(Method::GET, self.url_with(&["parameters"], q)?))
             .await?;
         Ok(ParameterLines {
+            server: self.server(),
             resp,
             buf: Vec::new(),
             line_no: 0,
@@ -451,6 +465,7 @@ impl Client {
 /// The streamed answer of the bulk parameter query, read as it arrives.
 #[derive(Debug)]
 pub struct ParameterLines {
+    server: String,
     resp: Response,
     buf: Vec<u8>,
     line_no: u64,
@@ -466,7 +481,15 @@ impl ParameterLines {
             return Ok(None);
         }
         let mut lines = Vec::new();
-        match self.resp.chunk().await.map_err(ClientError::Transport)? {
+        let chunk = self
+            .resp
+            .chunk()
+            .await
+            .map_err(|source| ClientError::Transport {
+                server: self.server.clone(),
+                source,
+            })?;
+        match chunk {
             Some(chunk) => {
                 self.buf.extend_from_slice(&chunk);
                 let mut start = 0;

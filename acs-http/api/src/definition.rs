@@ -160,6 +160,29 @@ pub enum TaskDefinition {
 }
 
 impl TaskDefinition {
+    /// The `kind` it is tagged with (`reboot`, `get_parameter_values`, …).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TaskDefinition::GetParameterValues { .. } => "get_parameter_values",
+            TaskDefinition::SetParameterValues { .. } => "set_parameter_values",
+            TaskDefinition::GetParameterNames { .. } => "get_parameter_names",
+            TaskDefinition::GetParameterAttributes { .. } => "get_parameter_attributes",
+            TaskDefinition::SetParameterAttributes { .. } => "set_parameter_attributes",
+            TaskDefinition::AddObject { .. } => "add_object",
+            TaskDefinition::DeleteObject { .. } => "delete_object",
+            TaskDefinition::Reboot {} => "reboot",
+            TaskDefinition::FactoryReset {} => "factory_reset",
+            TaskDefinition::Download { .. } => "download",
+            TaskDefinition::Upload { .. } => "upload",
+            TaskDefinition::ScheduleInform { .. } => "schedule_inform",
+            TaskDefinition::GetRpcMethods {} => "get_rpc_methods",
+            TaskDefinition::SetConnectionRequestCredentials { .. } => {
+                "set_connection_request_credentials"
+            }
+            TaskDefinition::Refresh { .. } => "refresh",
+        }
+    }
+
     /// A Download of a file in the ACS's file store (`/api/v1/files`), everything else left to
     /// the server's defaults.
     pub fn download_of_file(file_type: &str, file_id: i64, vars_file_id: Option<i64>) -> Self {

@@ -114,6 +114,8 @@ fn jobs_round_trip() {
     let j: Job = check(job(json!("5%")));
     assert_eq!(j.max_failures, Some(FailureLimit::Percent(5)));
     assert!(!j.is_rollout());
+    assert_eq!(j.kind(), Some("reboot"));
+    assert_eq!(j.task(), Some(TaskDefinition::Reboot {}));
     assert_eq!(j.counts.finished(), 7);
     check::<Job>(job(json!(3)));
     check::<JobList>(json!({"jobs": [job(Value::Null)]}));
@@ -181,7 +183,8 @@ fn task_definitions_round_trip() {
             "username": "u", "password": "p"}),
         json!({"kind": "refresh", "path": "Device.DeviceInfo."}),
     ] {
-        check::<TaskDefinition>(d);
+        let typed = check::<TaskDefinition>(d.clone());
+        assert_eq!(d["kind"], typed.kind());
     }
 }
 

@@ -393,6 +393,7 @@ mod tests {
                 serde_json::from_value(json.clone()).unwrap_or_else(|e| panic!("{json}: {e}"));
             spec.validate().unwrap_or_else(|e| panic!("{json}: {e}"));
             assert_eq!(json["kind"], spec.kind());
+            assert_eq!(d.kind(), spec.kind());
             // And what the server stores reads back as the client's type.
             let stored = serde_json::to_value(&spec).unwrap();
             serde_json::from_value::<TaskDefinition>(stored.clone())
