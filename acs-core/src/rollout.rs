@@ -164,32 +164,15 @@ fn done_outcome(
     device: Option<&DeviceRow>,
 ) -> DeviceOutcome {
     let result = task.result.as_ref();
-    let transfer = result.and_then(|r| r.get("transfer_complete"));
+    let transfer = result.and_then(|r| r.transfer_complete.as_ref());
     // Status 0 in the DownloadResponse: applied in the session, no TransferComplete follows.
-    let applied_at_once = result
-        .and_then(|r| r.get("DownloadResponse"))
-        .and_then(|d| d.get("status"))
-        .and_then(serde_json::Value::as_i64)
-        == Some(0);
+    let applied_at_once = result.and_then(|r| r.download_status()) == Some(0);
     let installed_at = match transfer {
         Some(t) => {
-            let code = t
-                .get("fault_code")
-                .and_then(serde_json::Value::as_i64)
-                .unwrap_or(0);
-            if code != 0 {
-                let text = t
-                    .get("fault_string")
-                    .and_then(serde_json::Value::as_str)
-                    .unwrap_or_default();
-                return DeviceOutcome::failed(code as i32, text);
+            if t.fault_code != 0 {
+                return DeviceOutcome::failed(t.fault_code, t.fault_string.clone());
             }
-            result
-                .and_then(|r| r.get("confirmed_at"))
-                .and_then(serde_json::Value::as_str)
-                .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
-                .map(|t| t.with_timezone(&chrono::Utc))
-                .or(task.finished_at)
+            result.and_then(|r| r.confirmed_at).or(task.finished_at)
         }
         None if applied_at_once || task.kind != "download" => task.finished_at,
         None => return DeviceOutcome::state(RolloutState::Transferring),

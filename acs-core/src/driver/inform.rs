@@ -120,8 +120,7 @@ impl Driver {
             let payload = Payload::parse(&task.payload);
             match payload.map(|p| p.recover(task.id, inform)) {
                 Ok(Recovery::Ran(note)) => {
-                    let result =
-                        serde_json::json!({ "recovered": note, "confirmed_at": now.to_rfc3339() });
+                    let result = crate::tasks::TaskResult::recovered(note, now);
                     self.store().complete_task(task.id, &result, now).await?;
                     self.ops.task_changed(task.id);
                     info!(task = task.id, note, "task resolved after a restart");

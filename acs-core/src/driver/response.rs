@@ -5,7 +5,7 @@ use super::{DeviceSession, DriveError, Driver, storage};
 use crate::cwmp::Body;
 use crate::session::Completion;
 use crate::storage::{CredentialOrigin, StoreError, TaskState};
-use crate::tasks::{Payload, TaskSpec};
+use crate::tasks::{FaultDetail, Payload, TaskResult, TaskSpec, TransferOutcome};
 use chrono::Utc;
 
 impl Driver {
@@ -37,17 +37,15 @@ impl Driver {
                     .await?;
                 // A transfer this ACS asked for names its task in the CommandKey.
                 if let Some(task_id) = crate::tasks::task_id_of_command_key(&tc.command_key) {
-                    let transfer = serde_json::json!({
-                        "fault_code": code,
-                        "fault_string": tc.fault_struct.fault_string,
-                        "meaning": tc.fault_struct.fault_code.meaning(),
-                        "start_time": tc.start_time.as_str(),
-                        "complete_time": tc.complete_time.as_str(),
-                    });
-                    let fault = (!tc.fault_struct.is_success())
-                        .then_some((code, tc.fault_struct.fault_string.as_str()));
+                    let transfer = TransferOutcome {
+                        fault_code: code,
+                        fault_string: tc.fault_struct.fault_string.clone(),
+                        meaning: tc.fault_struct.fault_code.meaning().to_owned(),
+                        start_time: tc.start_time.as_str().to_owned(),
+                        complete_time: tc.complete_time.as_str().to_owned(),
+                    };
                     if store
-                        .record_task_transfer(device_id, task_id, transfer, fault, now)
+                        .record_task_transfer(device_id, task_id, transfer, now)
                         .await?
                     {
                         self.ops.task_changed(task_id);
@@ -119,7 +117,7 @@ impl Driver {
         let store = self.store();
         match &done.result {
             Ok(body) => {
-                let json = serde_json::to_value(body).unwrap_or(serde_json::Value::Null);
+                let result = TaskResult::of_response(body);
                 let payload = match store.get_task(done.task_id).await? {
                     Some(task) => Payload::parse(&store.open_payload(&task.payload)?).ok(),
                     None => None,
@@ -142,13 +140,13 @@ impl Driver {
                 match payload.and_then(|p| p.next_step(body)) {
                     // A multi-step task goes back to the queue for its next RPC, in this
                     // session.
-                    Some(payload) => store.advance_task(done.task_id, &payload, &json).await?,
-                    None => store.complete_task(done.task_id, &json, now).await?,
+                    Some(payload) => store.advance_task(done.task_id, &payload, &result).await?,
+                    None => store.complete_task(done.task_id, &result, now).await?,
                 };
                 Ok(false)
             }
             Err(fault) => {
-                let detail = serde_json::to_value(&fault.detail).ok();
+                let detail = Some(FaultDetail::of(&fault.detail).to_stored());
                 let code = fault.detail.fault_code;
                 let (number, text) = (code.code() as i32, fault.detail.fault_string.as_str());
                 if code.is_retryable() {

@@ -342,7 +342,9 @@ async fn a_download_is_signed_for_the_device_and_completed_by_a_later_transfer_c
     assert!(finished(&turn));
     let accepted = rig.task(task).await;
     assert_eq!(accepted.state, TaskState::Done);
-    assert!(accepted.result.unwrap().get("transfer_complete").is_none());
+    let result = accepted.result.expect("result");
+    assert_eq!(result.download_status(), Some(1));
+    assert!(result.transfer_complete.is_none());
 
     // The phone reboots into the image and reports in a new session.
     let events = vec![
@@ -369,8 +371,8 @@ async fn a_download_is_signed_for_the_device_and_completed_by_a_later_transfer_c
         })
     ));
     let result = rig.task(task).await.result.expect("result");
-    assert_eq!(result["transfer_complete"]["fault_code"], 0);
-    assert!(result.get("confirmed_at").is_some(), "{result}");
+    assert_eq!(result.transfer_complete.expect("transfer").fault_code, 0);
+    assert!(result.confirmed_at.is_some());
 }
 
 #[tokio::test]
@@ -404,7 +406,7 @@ async fn tasks_a_crash_left_sent_are_resolved_by_the_next_inform() {
     let mut session = open(&after, "S4", events).await;
     let task = rig.task(reboot).await;
     assert_eq!(task.state, TaskState::Done);
-    assert!(task.result.unwrap().get("recovered").is_some());
+    assert!(task.result.unwrap().recovered.is_some());
     assert!(finished(
         &after.on_message(&mut session, None).await.unwrap()
     ));

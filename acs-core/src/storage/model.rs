@@ -292,7 +292,7 @@ pub struct TaskRow {
     /// Expiry deadline for sending.
     pub expires_at: Option<DateTime<Utc>>,
     /// Response data for `done`.
-    pub result: Option<Json>,
+    pub result: Option<crate::tasks::TaskResult>,
     /// CWMP fault code for `fault`.
     pub fault_code: Option<i32>,
     /// Fault string for `fault`.

@@ -12,15 +12,7 @@ use crate::storage::model::{
     EventRecord, InformRecord, NewTask, ParameterRecord, TaskRow, TaskState,
 };
 use crate::storage::{Store, StoreError, ts};
-
-/// A task's result as an object, so entries can be added next to the response.
-fn result_map(result: Option<serde_json::Value>) -> serde_json::Map<String, serde_json::Value> {
-    match result {
-        Some(serde_json::Value::Object(map)) => map,
-        Some(other) => serde_json::Map::from_iter([("response".to_owned(), other)]),
-        None => serde_json::Map::new(),
-    }
-}
+use crate::tasks::{TaskResult, TransferOutcome};
 
 impl InformRecord {
     /// What storage keeps of an Inform.
@@ -113,13 +105,13 @@ impl Store {
         &self,
         task_id: i64,
         payload: &serde_json::Value,
-        step_result: &serde_json::Value,
+        step_result: &TaskResult,
     ) -> Result<TaskRow, StoreError> {
         use crate::storage::entity::task::Column as C;
         let mut upd = sea_orm::sea_query::Query::update();
         upd.value(C::State, TaskState::Queued.as_str())
             .value(C::Payload, payload.clone())
-            .value(C::Result, step_result.clone());
+            .value(C::Result, step_result.to_stored());
         self.transition(task_id, TaskState::Sent, upd).await
     }
 
@@ -165,7 +157,10 @@ impl Store {
     ) -> Result<Vec<i64>, StoreError> {
         let mut confirmed = Vec::new();
         for &id in task_ids {
-            if self.annotate_done_task(device_id, id, None, now).await? {
+            if self
+                .annotate_done_task(device_id, id, now, |r| r.confirmed_at.is_none())
+                .await?
+            {
                 confirmed.push(id);
             }
         }
@@ -183,35 +178,37 @@ impl Store {
         &self,
         device_id: &str,
         task_id: i64,
-        transfer: serde_json::Value,
-        fault: Option<(i32, &str)>,
+        transfer: TransferOutcome,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let Some((code, string)) = fault else {
+        if transfer.fault_code == 0 {
             return self
-                .annotate_done_task(
-                    device_id,
-                    task_id,
-                    Some(("transfer_complete", transfer, true)),
-                    now,
-                )
+                .annotate_done_task(device_id, task_id, now, |r| {
+                    r.transfer_complete.is_none() && {
+                        r.transfer_complete = Some(transfer);
+                        r.confirmed_at = Some(now);
+                        true
+                    }
+                })
                 .await;
-        };
+        }
         let Some(task) = self.get_task(task_id).await? else {
             return Ok(false);
         };
         if task.device_id != device_id || task.state != TaskState::Done {
             return Ok(false);
         }
-        let mut result = result_map(task.result);
-        if result.contains_key("transfer_complete") {
+        let mut result = task.result.unwrap_or_default();
+        if result.transfer_complete.is_some() {
             return Ok(false);
         }
-        result.insert("transfer_complete".into(), transfer.clone());
-        let mut upd = crate::storage::tasks::fault_update(code, string, Some(&transfer), now);
+        let detail = serde_json::to_value(&transfer).ok();
+        let (code, string) = (transfer.fault_code, transfer.fault_string.clone());
+        result.transfer_complete = Some(transfer);
+        let mut upd = crate::storage::tasks::fault_update(code, &string, detail.as_ref(), now);
         upd.value(
             crate::storage::entity::task::Column::Result,
-            serde_json::Value::Object(result),
+            result.to_stored(),
         );
         match self.transition(task_id, TaskState::Done, upd).await {
             Ok(_) => Ok(true),
@@ -221,13 +218,14 @@ impl Store {
         }
     }
 
-    /// Adds `confirmed_at` (and optionally one more entry) to a done task's result, once.
+    /// Changes a done task's result with `apply` (which says whether it changed anything) and
+    /// confirms it, once.
     async fn annotate_done_task(
         &self,
         device_id: &str,
         id: i64,
-        extra: Option<(&str, serde_json::Value, bool)>,
         now: DateTime<Utc>,
+        apply: impl FnOnce(&mut TaskResult) -> bool,
     ) -> Result<bool, StoreError> {
         let Some(task) = self.get_task(id).await? else {
             return Ok(false);
@@ -235,27 +233,17 @@ impl Store {
         if task.device_id != device_id || task.state != TaskState::Done {
             return Ok(false);
         }
-        let mut result = result_map(task.result);
-        let key = extra.as_ref().map_or("confirmed_at", |(k, _, _)| *k);
-        if result.contains_key(key) {
+        let mut result = task.result.unwrap_or_default();
+        if !apply(&mut result) {
             return Ok(false);
         }
-        let confirm = extra.as_ref().is_none_or(|(_, _, ok)| *ok);
-        if let Some((k, v, _)) = extra {
-            result.insert(k.to_owned(), v);
-        }
-        if confirm {
-            result.insert(
-                "confirmed_at".into(),
-                serde_json::Value::String(ts(now).to_rfc3339()),
-            );
-        }
+        result.confirmed_at.get_or_insert(ts(now));
         use crate::storage::entity::task;
         use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
         task::Entity::update_many()
             .col_expr(
                 task::Column::Result,
-                sea_orm::sea_query::Expr::val(serde_json::Value::Object(result)),
+                sea_orm::sea_query::Expr::val(result.to_stored()),
             )
             .filter(task::Column::Id.eq(id))
             .filter(task::Column::State.eq(TaskState::Done.as_str()))
@@ -278,7 +266,7 @@ impl Store {
             .filter(|t| {
                 t.result
                     .as_ref()
-                    .is_none_or(|r| r.get("confirmed_at").is_none())
+                    .is_none_or(|r| r.confirmed_at.is_none())
             })
             .map(|t| t.id)
             .rev()

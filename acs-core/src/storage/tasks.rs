@@ -16,6 +16,7 @@ use serde_json::Value as Json;
 use crate::storage::entity::task;
 use crate::storage::model::{ConnReqRecord, NewTask, TaskRow, TaskState};
 use crate::storage::{Store, StoreError, ts};
+use crate::tasks::TaskResult;
 
 impl TryFrom<task::Model> for TaskRow {
     type Error = StoreError;
@@ -44,7 +45,16 @@ impl TryFrom<task::Model> for TaskRow {
             sent_at: m.sent_at,
             finished_at: m.finished_at,
             expires_at: m.expires_at,
-            result: m.result,
+            result: match m.result.as_ref().map(TaskResult::from_stored) {
+                None => None,
+                Some(Ok(result)) => Some(result),
+                // A result this version cannot read (written by a later one, or edited by
+                // hand) does not make the task unreadable; the state and fault still are.
+                Some(Err(e)) => {
+                    tracing::warn!(task = m.id, error = %e, "task result not readable");
+                    None
+                }
+            },
             fault_code: m.fault_code,
             fault_string: m.fault_string,
             fault_detail: m.fault_detail,
@@ -176,13 +186,13 @@ impl Store {
     pub async fn complete_task(
         &self,
         task_id: i64,
-        result: &Json,
+        result: &TaskResult,
         now: DateTime<Utc>,
     ) -> Result<TaskRow, StoreError> {
         use task::Column as C;
         let mut upd = Query::update();
         upd.value(C::State, TaskState::Done.as_str())
-            .value(C::Result, result.clone())
+            .value(C::Result, result.to_stored())
             .value(C::FinishedAt, ts(now));
         self.transition(task_id, TaskState::Sent, upd).await
     }

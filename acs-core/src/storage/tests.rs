@@ -626,15 +626,19 @@ async fn task_queue_order_and_cas(store: Store) {
     let head = store.next_queued_task("dev-q", t(3)).await.expect("head");
     assert_eq!(head.map(|t| t.id), Some(b.id));
 
+    let answer = crate::tasks::TaskResult {
+        response: Some(crate::tasks::Response::SetParameterValues { status: 0 }),
+        ..Default::default()
+    };
     let done = store
-        .complete_task(a.id, &json!({"Device.X": "1"}), t(4))
+        .complete_task(a.id, &answer, t(4))
         .await
         .expect("complete");
     assert_eq!(done.state, TaskState::Done);
-    assert_eq!(done.result, Some(json!({"Device.X": "1"})));
+    assert_eq!(done.result, Some(answer.clone()));
     assert_eq!(done.finished_at, Some(ts6(t(4))));
     assert!(matches!(
-        store.complete_task(a.id, &json!(null), t(5)).await,
+        store.complete_task(a.id, &answer, t(5)).await,
         Err(StoreError::TaskStateConflict {
             actual: TaskState::Done,
             ..
@@ -642,7 +646,7 @@ async fn task_queue_order_and_cas(store: Store) {
     ));
     // complete/fault only from sent.
     assert!(matches!(
-        store.complete_task(b.id, &json!(1), t(5)).await,
+        store.complete_task(b.id, &answer, t(5)).await,
         Err(StoreError::TaskStateConflict {
             expected: TaskState::Sent,
             actual: TaskState::Queued,

@@ -10,6 +10,12 @@
 use crate::cwmp::{self, Body, ParameterValue, Password, SetParameterAttributesStruct, ValueType};
 use serde::{Deserialize, Serialize};
 
+mod result;
+pub use result::{
+    AttributesRead, FaultDetail, NameRead, ParameterFault, QueuedTransferRead, RESULT_VERSION, Response, ResultError,
+    TaskResult, TransferAccepted, TransferOutcome, ValueRead,
+};
+
 /// What a task asks for. The JSON form (`{"kind": "reboot"}`) is the task API's input and the
 /// stored definition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

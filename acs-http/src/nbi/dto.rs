@@ -122,7 +122,8 @@ pub fn task(t: TaskRow) -> Task {
         sent_at: t.sent_at,
         finished_at: t.finished_at,
         expires_at: t.expires_at,
-        result: t.result.map(|mut r| {
+        result: t.result.map(|r| {
+            let mut r = serde_json::to_value(r).unwrap_or_default();
             // A read of a `…Password` parameter is as secret as the write.
             redact(&mut r);
             r

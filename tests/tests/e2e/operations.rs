@@ -259,8 +259,14 @@ async fn every_kind_on(profile: &str, root: &str, phone: bool) {
                 _ => {}
             }
             // An added instance is deleted again: DeleteObject needs the instance number.
-            if let (TaskSpec::AddObject { object }, Some(result)) = (&spec, &task.result) {
-                let instance = &result["AddObjectResponse"]["instance_number"];
+            if let (
+                TaskSpec::AddObject { object },
+                Some(acs_core::tasks::TaskResult {
+                    response: Some(acs_core::tasks::Response::AddObject { instance_number: instance, .. }),
+                    ..
+                }),
+            ) = (&spec, &task.result)
+            {
                 let delete = TaskSpec::DeleteObject {
                     object: format!("{object}{instance}."),
                 };

@@ -164,7 +164,7 @@ async fn a_transfer_complete_with_a_fault_ends_the_task_in_fault() {
         let t = app.store.get_task(id).await.unwrap().unwrap();
         if code == 0 {
             assert_eq!((t.state, t.fault_code), (TaskState::Done, None), "{t:?}");
-            assert!(t.result.as_ref().unwrap().get("confirmed_at").is_some());
+            assert!(t.result.as_ref().unwrap().confirmed_at.is_some());
             continue;
         }
         assert_eq!(

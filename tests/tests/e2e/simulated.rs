@@ -222,14 +222,14 @@ async fn every_request_kind_runs_against_an_mpp_phone() {
         stored[0].value, "300",
         "GetParameterValues refreshed the stored copy"
     );
-    let added = task(&app, t_add).await.result.expect("result").to_string();
-    assert!(added.contains("instance_number"), "{added}");
-
     // Delete the new line, then reboot: the phone comes back with 1 BOOT + M Reboot.
-    let instance: u32 = serde_json::from_value(
-        task(&app, t_add).await.result.unwrap()["AddObjectResponse"]["instance_number"].clone(),
-    )
-    .unwrap();
+    let Some(acs_core::tasks::Response::AddObject {
+        instance_number: instance,
+        ..
+    }) = task(&app, t_add).await.result.expect("result").response
+    else {
+        panic!("an AddObject answers with its instance");
+    };
     let t_del = queue(
         &app,
         &id,

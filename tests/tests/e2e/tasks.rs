@@ -63,7 +63,7 @@ async fn refresh_reboot_and_factory_reset_on_a_simulated_phone() {
     assert!(
         t.result
             .as_ref()
-            .and_then(|r| r.get("confirmed_at"))
+            .and_then(|r| r.confirmed_at)
             .is_none()
     );
 
@@ -75,7 +75,7 @@ async fn refresh_reboot_and_factory_reset_on_a_simulated_phone() {
     );
     let t = app.store.get_task(reboot).await.unwrap().unwrap();
     assert!(
-        t.result.unwrap().get("confirmed_at").is_some(),
+        t.result.unwrap().confirmed_at.is_some(),
         "confirmed by M Reboot"
     );
 
@@ -89,14 +89,14 @@ async fn refresh_reboot_and_factory_reset_on_a_simulated_phone() {
             .unwrap()
             .unwrap()
             .result
-            .and_then(|r| r.get("confirmed_at").cloned())
+            .and_then(|r| r.confirmed_at)
             .is_none()
     );
     let report = sim.run_session(0, vec![]).await.unwrap();
     assert!(report.has_event("0 BOOTSTRAP"));
     let t = app.store.get_task(reset).await.unwrap().unwrap();
     assert!(
-        t.result.unwrap().get("confirmed_at").is_some(),
+        t.result.unwrap().confirmed_at.is_some(),
         "confirmed by 0 BOOTSTRAP"
     );
     sim.shutdown().await;
@@ -239,8 +239,9 @@ async fn a_restart_with_requests_in_flight_loses_and_repeats_nothing() {
     let t = app.store.get_task(reboot).await.unwrap().unwrap();
     assert_eq!(t.state, TaskState::Done);
     assert!(
-        t.result.unwrap()["recovered"]
-            .as_str()
+        t.result
+            .unwrap()
+            .recovered
             .unwrap()
             .contains("M Reboot")
     );
@@ -440,7 +441,7 @@ async fn a_firmware_download_ends_in_its_transfer_complete() {
     for (i, task) in [(0, good), (1, bad)] {
         let t = app.store.get_task(task).await.unwrap().unwrap();
         assert_eq!(t.state, TaskState::Done);
-        assert!(t.result.unwrap().get("transfer_complete").is_none());
+        assert!(t.result.unwrap().transfer_complete.is_none());
         let report = sim.run_session(i, vec![]).await.unwrap();
         assert!(report.has_event("7 TRANSFER COMPLETE"), "{report:?}");
         assert_eq!(
@@ -461,8 +462,8 @@ async fn a_firmware_download_ends_in_its_transfer_complete() {
         .unwrap()
         .result
         .unwrap();
-    assert_eq!(ok["transfer_complete"]["fault_code"], 0);
-    assert!(ok.get("confirmed_at").is_some());
+    assert_eq!(ok.transfer_complete.unwrap().fault_code, 0);
+    assert!(ok.confirmed_at.is_some());
     let device = app
         .store
         .get_device(&sim.device(0).device_id())
@@ -482,16 +483,10 @@ async fn a_firmware_download_ends_in_its_transfer_complete() {
         .unwrap()
         .result
         .unwrap();
-    let code = failed["transfer_complete"]["fault_code"].as_i64().unwrap();
-    assert!((9010..=9020).contains(&code), "{failed}");
-    assert!(failed.get("confirmed_at").is_none());
-    assert!(
-        failed["transfer_complete"]["meaning"]
-            .as_str()
-            .unwrap()
-            .contains("transfer"),
-        "{failed}"
-    );
+    let transfer = failed.transfer_complete.clone().unwrap();
+    assert!((9010..=9020).contains(&transfer.fault_code), "{failed:?}");
+    assert!(failed.confirmed_at.is_none());
+    assert!(transfer.meaning.contains("transfer"), "{failed:?}");
     sim.shutdown().await;
     app.cleanup().await;
 }
