@@ -26,8 +26,11 @@ COPY --from=builder /usr/local/bin/acs /usr/local/bin/acs
 
 # The NBI listens on 127.0.0.1 by default, unreachable from outside a container: listen on all
 # interfaces here and publish the port only where operators can reach it (see docker-compose.yml).
+# ACS_DATA_DIR is read by `acs serve` and by every other command, so `docker exec … acs devices`
+# finds the admin token in the volume without being told where it is.
 ENV ACS_NBI__LISTEN=0.0.0.0:7557 \
-    ACS_LOG__FORMAT=json
+    ACS_LOG__FORMAT=json \
+    ACS_DATA_DIR=/var/lib/acs
 
 USER acs
 VOLUME ["/var/lib/acs"]
@@ -36,4 +39,4 @@ EXPOSE 7547 7557
 # No HEALTHCHECK: the slim image has no HTTP client. Orchestrators can probe GET /healthz on the
 # NBI port themselves.
 ENTRYPOINT ["acs"]
-CMD ["serve", "--data-dir", "/var/lib/acs"]
+CMD ["serve"]

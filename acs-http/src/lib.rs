@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 pub use cpe_auth::{CpeAuth, CpeAuthConfig};
 pub use cwmp::{CwmpConfig, CwmpState};
 
-/// Certificate and key files for the CWMP listener.
+/// Certificate and key files of a TLS listener.
 #[derive(Debug, Clone)]
 struct TlsFiles {
     cert: PathBuf,
@@ -43,6 +43,7 @@ struct ServerConfig {
     cwmp_listen: SocketAddr,
     nbi_listen: SocketAddr,
     tls: Option<TlsFiles>,
+    nbi_tls: Option<TlsFiles>,
     /// Keep-alive for CPE connections (≥ 30 s: a CPE keeps one connection per session).
     keep_alive: Duration,
     cwmp: CwmpConfig,
@@ -64,6 +65,10 @@ impl From<&Settings> for ServerConfig {
             cwmp_listen: settings.cwmp.listen,
             nbi_listen: settings.nbi.listen,
             tls: settings.cwmp.tls.as_ref().map(|t| TlsFiles {
+                cert: t.cert.clone(),
+                key: t.key.clone(),
+            }),
+            nbi_tls: settings.nbi.tls.as_ref().map(|t| TlsFiles {
                 cert: t.cert.clone(),
                 key: t.key.clone(),
             }),
@@ -380,8 +385,11 @@ impl Application {
         if let Some(w) = config.nbi_workers {
             nbi_http = nbi_http.workers(w);
         }
+        let nbi_http = match &config.nbi_tls {
+            Some(files) => nbi_http.listen_rustls_0_23(nbi_listener, tls_config(files)?),
+            None => nbi_http.listen(nbi_listener),
+        };
         let nbi_server = nbi_http
-            .listen(nbi_listener)
             .map_err(|source| StartError::Bind {
                 addr: nbi_addr,
                 source,

@@ -142,7 +142,7 @@ impl CwmpSettings {
     }
 }
 
-/// `[cwmp.tls]`: the server certificate for HTTPS.
+/// `[cwmp.tls]` and `[nbi.tls]`: a listener's server certificate for HTTPS.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsSettings {

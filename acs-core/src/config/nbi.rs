@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
+use super::cwmp::TlsSettings;
 use super::load::socket_addr;
 
 /// `[nbi]`: the northbound interface (REST API for operators and scripts).
@@ -17,6 +18,9 @@ pub struct NbiSettings {
     pub listen: SocketAddr,
     /// Worker threads of the API listener. Unset: one per CPU core.
     pub workers: Option<usize>,
+    /// `[nbi.tls]`: serve the API, the console and the metrics over HTTPS with this
+    /// certificate (API tokens and console passwords then never cross the network in clear).
+    pub tls: Option<TlsSettings>,
 }
 
 impl Default for NbiSettings {
@@ -24,6 +28,7 @@ impl Default for NbiSettings {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 7557)),
             workers: None,
+            tls: None,
         }
     }
 }
@@ -32,5 +37,12 @@ impl NbiSettings {
     /// Adds what is wrong with these settings to `bad` (key, message).
     pub(super) fn check(&self, bad: &mut impl FnMut(&str, String)) {
         super::cwmp::check_workers("nbi.workers", self.workers, bad);
+        if let Some(tls) = &self.tls {
+            for (key, path) in [("nbi.tls.cert", &tls.cert), ("nbi.tls.key", &tls.key)] {
+                if !path.is_file() {
+                    bad(key, format!("file {} does not exist", path.display()));
+                }
+            }
+        }
     }
 }

@@ -413,6 +413,10 @@ fn validation_errors() {
             "[cwmp.tls]\ncert = \"/nonexistent/cert.pem\"\nkey = \"/nonexistent/key.pem\"\n",
             "/nonexistent/key.pem",
         ),
+        (
+            "[nbi.tls]\ncert = \"/nonexistent/nbi.pem\"\nkey = \"/nonexistent/nbi.key\"\n",
+            "nbi.tls.cert",
+        ),
         ("[database]\nurl = \"mysql://u:topsecret@h/db\"\n", "mysql"),
         ("[database]\nurl = \"topsecret\"\n", "database.url"),
         ("[database]\nurl = \"topsecret:x@db/acs\"\n", "not a URL"),

@@ -9,6 +9,7 @@ mod edge;
 mod files;
 mod operations;
 mod outcomes;
+mod packaging;
 mod provision;
 mod roles;
 mod rollout;

@@ -1,23 +1,61 @@
-//! Transport-level behaviour: TLS on the CWMP listener and client addresses behind a proxy.
+//! Transport-level behaviour: TLS on both listeners and client addresses behind a proxy.
 
 use acs_core::auth::CpeAuthMode;
 use acs_core::cwmp::EventCode;
 use acs_core::secret::Secret;
-use acs_tests::{RawCpe, device_key, inform, spawn_app_with};
+use acs_tests::{RawCpe, api_token, device_key, inform, spawn_app_with};
 
-#[tokio::test]
-async fn cwmp_over_tls_with_basic_authentication() {
+/// A self-signed certificate for `localhost`, written to a temporary directory.
+fn localhost_certificate() -> (rcgen::CertifiedKey<rcgen::KeyPair>, tempfile::TempDir, acs_core::config::TlsSettings) {
     let cert =
         rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("certificate");
     let dir = tempfile::tempdir().unwrap();
     let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     std::fs::write(&cert_path, cert.cert.pem()).unwrap();
     std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    let settings = acs_core::config::TlsSettings {
+        cert: cert_path,
+        key: key_path,
+    };
+    (cert, dir, settings)
+}
+
+/// `[nbi.tls]`: the API, health and metrics answer over HTTPS, and plain HTTP gets nowhere.
+#[tokio::test]
+async fn the_nbi_over_tls() {
+    let (cert, _dir, tls) = localhost_certificate();
+    let app = spawn_app_with(|c| c.nbi.tls = Some(tls.clone())).await;
+    let https = app.nbi_url.replace("http://127.0.0.1", "https://localhost");
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let health = client.get(format!("{https}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let token = api_token(&app, "tls-reader", acs_core::storage::Role::Viewer).await;
+    let devices = client
+        .get(format!("{https}/api/v1/devices"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(devices.status(), 200);
+    let plain = reqwest::Client::new()
+        .get(format!("{}/healthz", app.nbi_url))
+        .send()
+        .await;
+    assert!(
+        plain.is_err() || plain.is_ok_and(|r| !r.status().is_success()),
+        "plain HTTP must not reach a TLS listener"
+    );
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn cwmp_over_tls_with_basic_authentication() {
+    let (cert, _dir, tls) = localhost_certificate();
     let app = spawn_app_with(|c| {
-        c.cwmp.tls = Some(acs_core::config::TlsSettings {
-            cert: cert_path.clone(),
-            key: key_path.clone(),
-        });
+        c.cwmp.tls = Some(tls.clone());
         // Basic is acceptable over TLS without any opt-in.
         c.cpe_auth.mode = Some(CpeAuthMode::Basic);
         c.cpe_auth.username = Some("cpe".into());
