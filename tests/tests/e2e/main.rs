@@ -18,3 +18,4 @@ mod simulated;
 mod tasks;
 mod transport;
 mod truth;
+mod typed_client;
