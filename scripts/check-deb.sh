@@ -13,7 +13,7 @@ deb="$(cargo deb -p acs-cli --locked --profile "$profile" --no-strip 2>/dev/null
 echo "built $deb"
 dpkg-deb --info "$deb" | grep -E '^ (Package|Version|Depends|Section):'
 contents="$(dpkg-deb --contents "$deb")"
-for path in ./usr/bin/acs ./etc/acs/acs.toml ./lib/systemd/system/acs.service \
+for path in ./usr/bin/acs ./etc/acs/acs.toml ./usr/lib/systemd/system/acs.service \
   ./usr/share/doc/acs/acs.example.toml; do
   grep -q " $path\$" <<<"$contents" || { echo "the package lacks $path" >&2; exit 1; }
 done
@@ -26,8 +26,11 @@ dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles | grep -qx /etc/acs/acs.tom
 # The packaged configuration loads (it is the one the unit passes).
 ACS_DATA_DIR="$root/var/lib/acs" "$root/usr/bin/acs" serve --print-config --config "$root/etc/acs/acs.toml" \
   | grep -q "^listen = \"127.0.0.1:7557\"" || { echo "the packaged acs.toml does not load" >&2; exit 1; }
-# The unit as systemd reads it; the binary must exist where ExecStart says.
-install -D -m 0755 "$root/usr/bin/acs" "$root/verify/usr/bin/acs"
-install -D -m 0644 "$root/lib/systemd/system/acs.service" "$root/verify/etc/systemd/system/acs.service"
-systemd-analyze verify --man=no --root="$root/verify" /etc/systemd/system/acs.service
+# The unit as systemd reads it, pointed at the extracted binary (verify checks that ExecStart
+# exists; the package is not installed on this machine).
+mkdir -p "$root/verify"
+sed "s|/usr/bin/acs|$root/usr/bin/acs|" "$root/usr/lib/systemd/system/acs.service" > "$root/verify/acs.service"
+# It reports a bad directive as a warning and still exits 0: any word from it is a failure.
+complaints="$(systemd-analyze verify --man=no "$root/verify/acs.service" 2>&1)" || true
+[ -z "$complaints" ] || { echo "systemd-analyze verify: $complaints" >&2; exit 1; }
 echo "package checked"
