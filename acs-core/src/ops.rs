@@ -23,7 +23,7 @@ use crate::connreq::{ConnReqClient, ConnReqOutcome, ConnReqTarget, FanOutSummary
 use crate::filter::{Filter, FilterError};
 use crate::rollout::{DeviceOutcome, RolloutCounts};
 use crate::storage::{ConnReqRecord, DeviceRow, Store, StoreError, TaskRow, TaskState};
-pub use crate::storage::{FailureLimit, JobState, TaskCounts};
+pub use crate::storage::{FailureLimit, JobRow, JobState, TaskCounts};
 use crate::tasks::{TaskSpec, TaskSpecError};
 
 mod records;
@@ -101,35 +101,6 @@ pub struct NewJob {
     pub concurrency: Option<u32>,
     /// Stop the job when more devices than this failed.
     pub max_failures: Option<FailureLimit>,
-}
-
-/// A stored job.
-#[derive(Debug, Clone, PartialEq)]
-pub struct JobRow {
-    /// Id.
-    pub id: i64,
-    /// The task definition.
-    pub spec: TaskSpec,
-    /// The filter, when the job was created from one.
-    pub filter: Option<String>,
-    /// Whether connection requests are sent.
-    pub connection_request: bool,
-    /// State.
-    pub state: JobState,
-    /// Number of devices (tasks).
-    pub total: i64,
-    /// Creator.
-    pub created_by: Option<String>,
-    /// Creation time.
-    pub created_at: DateTime<Utc>,
-    /// When it became finished, cancelled or stopped.
-    pub finished_at: Option<DateTime<Utc>>,
-    /// Devices in flight at once.
-    pub concurrency: Option<u32>,
-    /// Failures that stop the job.
-    pub max_failures: Option<FailureLimit>,
-    /// Why the runner stopped it.
-    pub stop_reason: Option<String>,
 }
 
 /// A job with its progress.
@@ -716,32 +687,11 @@ impl Operations {
         self.status(stored).await
     }
 
-    async fn status(&self, stored: crate::storage::StoredJob) -> Result<JobStatus, OpsError> {
+    async fn status(&self, stored: JobRow) -> Result<JobStatus, OpsError> {
         let counts = self.store.job_counts(stored.id).await?;
         let rollout = self.rollout_counts(&stored, &counts).await?;
-        let spec: TaskSpec = serde_json::from_value(stored.definition.clone()).map_err(|e| {
-            OpsError::Storage(StoreError::Corrupt {
-                table: "jobs",
-                column: "definition",
-                key: stored.id.to_string(),
-                reason: e.to_string(),
-            })
-        })?;
         Ok(JobStatus {
-            job: JobRow {
-                id: stored.id,
-                spec,
-                filter: stored.filter,
-                connection_request: stored.connection_request,
-                state: stored.state,
-                total: stored.total,
-                created_by: stored.created_by,
-                created_at: stored.created_at,
-                finished_at: stored.finished_at,
-                concurrency: stored.concurrency,
-                max_failures: stored.max_failures,
-                stop_reason: stored.stop_reason,
-            },
+            job: stored,
             counts,
             rollout,
         })
@@ -751,16 +701,11 @@ impl Operations {
     /// device versions); for any other job the states follow from the task counts.
     async fn rollout_counts(
         &self,
-        job: &crate::storage::StoredJob,
+        job: &JobRow,
         counts: &TaskCounts,
     ) -> Result<RolloutCounts, OpsError> {
-        if job
-            .definition
-            .get("kind")
-            .and_then(serde_json::Value::as_str)
-            == Some("download")
-        {
-            return Ok(self.progress(job.id, &job.definition).await?.counts);
+        if matches!(job.spec, TaskSpec::Download { .. }) {
+            return Ok(self.progress(job.id, &job.spec).await?.counts);
         }
         Ok(RolloutCounts {
             pending: counts.held,
@@ -776,14 +721,10 @@ impl Operations {
 
     /// Every device's rollout outcome in a job, derived from its task, the device as stored
     /// and the version of the file the job sends.
-    async fn progress(
-        &self,
-        job_id: i64,
-        definition: &serde_json::Value,
-    ) -> Result<JobProgress, OpsError> {
+    async fn progress(&self, job_id: i64, spec: &TaskSpec) -> Result<JobProgress, OpsError> {
         let tasks = self.store.job_tasks(job_id).await?;
-        let file_id = match serde_json::from_value::<TaskSpec>(definition.clone()) {
-            Ok(TaskSpec::Download { file_id, .. }) => file_id,
+        let file_id = match spec {
+            TaskSpec::Download { file_id, .. } => *file_id,
             _ => None,
         };
         let version = match file_id {
@@ -820,7 +761,7 @@ impl Operations {
             .get_job(job_id)
             .await?
             .ok_or_else(|| job_not_found(job_id))?;
-        self.progress(job_id, &stored.definition).await
+        self.progress(job_id, &stored.spec).await
     }
 
     /// A job with its progress.

@@ -148,6 +148,8 @@ pub struct Outgoing {
 
 /// What the ACS does in its turn.
 #[derive(Debug, Clone)]
+// One lives for one request and is consumed at once: boxing the message buys nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Next {
     /// Send this request (its task is stored as `sent`).
     Send(Outgoing),
@@ -157,6 +159,8 @@ pub enum Next {
 
 /// What to answer a message of an open session with.
 #[derive(Debug, Clone)]
+// As for `Next`: built per request and consumed at once.
+#[allow(clippy::large_enum_variant)]
 pub enum Turn {
     /// The answer to a CPE request (stored).
     Answer(Envelope),

@@ -131,13 +131,13 @@ impl<'de> Deserialize<'de> for FailureLimit {
     }
 }
 
-/// A stored job.
+/// A job as stored: the one job record, from storage through operations to the API's DTO.
 #[derive(Debug, Clone, PartialEq)]
-pub struct StoredJob {
+pub struct JobRow {
     /// Id.
     pub id: i64,
-    /// The task definition (JSON of a `TaskSpec`).
-    pub definition: Json,
+    /// The task every device gets (passwords as stored: sealed).
+    pub spec: crate::tasks::TaskSpec,
     /// The filter, when the job was created from one.
     pub filter: Option<String>,
     /// Whether connection requests are sent.
@@ -160,7 +160,7 @@ pub struct StoredJob {
     pub stop_reason: Option<String>,
 }
 
-impl TryFrom<job::Model> for StoredJob {
+impl TryFrom<job::Model> for JobRow {
     type Error = StoreError;
 
     fn try_from(m: job::Model) -> Result<Self, StoreError> {
@@ -181,12 +181,18 @@ impl TryFrom<job::Model> for StoredJob {
                 key: m.id.to_string(),
                 reason,
             })?;
-        Ok(StoredJob {
+        let spec = serde_json::from_value(m.definition).map_err(|e| StoreError::Corrupt {
+            table: "jobs",
+            column: "definition",
+            key: m.id.to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(JobRow {
             concurrency: m.concurrency.and_then(|c| u32::try_from(c).ok()),
             max_failures,
             stop_reason: m.stop_reason,
             id: m.id,
-            definition: m.definition,
+            spec,
             filter: m.filter,
             connection_request: m.connection_request,
             state,
@@ -300,7 +306,7 @@ impl Store {
         &self,
         new: &NewJobRow,
         device_ids: &[String],
-    ) -> Result<StoredJob, StoreError> {
+    ) -> Result<JobRow, StoreError> {
         if new.max_attempts < 1 {
             return Err(StoreError::InvalidInput(format!(
                 "max_attempts must be >= 1, got {}",
@@ -391,7 +397,7 @@ impl Store {
             }
         }
         txn.commit().await?;
-        StoredJob::try_from(job)
+        JobRow::try_from(job)
     }
 
     /// Which of `ids` are not stored devices.
@@ -415,11 +421,11 @@ impl Store {
     }
 
     /// The job with this id.
-    pub async fn get_job(&self, id: i64) -> Result<Option<StoredJob>, StoreError> {
+    pub async fn get_job(&self, id: i64) -> Result<Option<JobRow>, StoreError> {
         job::Entity::find_by_id(id)
             .one(&self.read)
             .await?
-            .map(StoredJob::try_from)
+            .map(JobRow::try_from)
             .transpose()
     }
 
@@ -428,7 +434,7 @@ impl Store {
         &self,
         limit: u64,
         before: Option<i64>,
-    ) -> Result<Vec<StoredJob>, StoreError> {
+    ) -> Result<Vec<JobRow>, StoreError> {
         let mut q = job::Entity::find();
         if let Some(b) = before {
             q = q.filter(job::Column::Id.lt(b));
@@ -438,19 +444,19 @@ impl Store {
             .all(&self.read)
             .await?
             .into_iter()
-            .map(StoredJob::try_from)
+            .map(JobRow::try_from)
             .collect()
     }
 
     /// Jobs still running.
-    pub async fn running_jobs(&self) -> Result<Vec<StoredJob>, StoreError> {
+    pub async fn running_jobs(&self) -> Result<Vec<JobRow>, StoreError> {
         job::Entity::find()
             .filter(job::Column::State.eq(JobState::Running.as_str()))
             .order_by_asc(job::Column::Id)
             .all(&self.read)
             .await?
             .into_iter()
-            .map(StoredJob::try_from)
+            .map(JobRow::try_from)
             .collect()
     }
 

@@ -60,7 +60,7 @@ pub use error::StoreError;
 pub use fault::StorageFault;
 pub use files::{FileKind, FileRow, FileTransferRecord, NewFile, TransferCounts};
 pub use inform::normalize_mac;
-pub use jobs::{FailureLimit, JobState, NewJobRow, StoredJob, TaskCounts, TaskFilter};
+pub use jobs::{FailureLimit, JobRow, JobState, NewJobRow, TaskCounts, TaskFilter};
 pub use model::{
     ConnReqRecord, DeviceRow, EventRecord, EventRow, InformRecord, NewTask, ParameterRecord,
     ParameterRow, TaskRow, TaskState, UnknownTaskState,

@@ -263,11 +263,7 @@ impl Store {
             .await?
             .into_iter()
             .filter(|t| t.kind == kind && t.state == TaskState::Done)
-            .filter(|t| {
-                t.result
-                    .as_ref()
-                    .is_none_or(|r| r.confirmed_at.is_none())
-            })
+            .filter(|t| t.result.as_ref().is_none_or(|r| r.confirmed_at.is_none()))
             .map(|t| t.id)
             .rev()
             .collect())

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 mod result;
 pub use result::{
-    AttributesRead, FaultDetail, NameRead, ParameterFault, QueuedTransferRead, RESULT_VERSION, Response, ResultError,
-    TaskResult, TransferAccepted, TransferOutcome, ValueRead,
+    AttributesRead, FaultDetail, NameRead, ParameterFault, QueuedTransferRead, RESULT_VERSION,
+    Response, ResultError, TaskResult, TransferAccepted, TransferOutcome, ValueRead,
 };
 
 /// What a task asks for. The JSON form (`{"kind": "reboot"}`) is the task API's input and the

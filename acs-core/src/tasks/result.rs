@@ -228,7 +228,9 @@ impl Response {
             Body::GetRpcMethodsResponse(r) => Response::GetRpcMethods {
                 method_list: r.method_list.clone(),
             },
-            Body::SetParameterValuesResponse(r) => Response::SetParameterValues { status: r.status },
+            Body::SetParameterValuesResponse(r) => {
+                Response::SetParameterValues { status: r.status }
+            }
             Body::GetParameterValuesResponse(r) => Response::GetParameterValues {
                 parameter_list: r
                     .parameter_list
@@ -389,7 +391,8 @@ impl TaskResult {
 
     /// The JSON stored in the database: this shape and its version.
     pub fn to_stored(&self) -> Value {
-        let mut value = serde_json::to_value(self).unwrap_or_else(|_| Value::Object(Default::default()));
+        let mut value =
+            serde_json::to_value(self).unwrap_or_else(|_| Value::Object(Default::default()));
         if let Value::Object(map) = &mut value {
             map.insert("v".to_owned(), Value::from(RESULT_VERSION));
         }
@@ -444,8 +447,7 @@ fn legacy(stored: &Value) -> Result<TaskResult, ResultError> {
             (name, Value::Object(fields)) if name.ends_with("Response") => {
                 let mut tagged = fields.clone();
                 tagged.insert("method".into(), Value::from(element_name(name)));
-                result.response =
-                    Some(serde_json::from_value(Value::Object(tagged)).map_err(bad)?);
+                result.response = Some(serde_json::from_value(Value::Object(tagged)).map_err(bad)?);
             }
             // Anything else was never written by the ACS; a hand-edited row keeps what can be
             // read.
@@ -575,7 +577,11 @@ mod tests {
     #[test]
     fn results_stored_before_the_version_are_read() {
         let check = |stored: Value, expected: TaskResult| {
-            assert_eq!(TaskResult::from_stored(&stored).unwrap(), expected, "{stored}");
+            assert_eq!(
+                TaskResult::from_stored(&stored).unwrap(),
+                expected,
+                "{stored}"
+            );
         };
         check(
             json!({"AddObjectResponse": {"instance_number": 2, "status": 0}}),

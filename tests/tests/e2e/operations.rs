@@ -262,7 +262,11 @@ async fn every_kind_on(profile: &str, root: &str, phone: bool) {
             if let (
                 TaskSpec::AddObject { object },
                 Some(acs_core::tasks::TaskResult {
-                    response: Some(acs_core::tasks::Response::AddObject { instance_number: instance, .. }),
+                    response:
+                        Some(acs_core::tasks::Response::AddObject {
+                            instance_number: instance,
+                            ..
+                        }),
                     ..
                 }),
             ) = (&spec, &task.result)

@@ -60,12 +60,7 @@ async fn refresh_reboot_and_factory_reset_on_a_simulated_phone() {
     );
     let t = app.store.get_task(reboot).await.unwrap().unwrap();
     assert_eq!(t.state, TaskState::Done, "a reboot is done on its response");
-    assert!(
-        t.result
-            .as_ref()
-            .and_then(|r| r.confirmed_at)
-            .is_none()
-    );
+    assert!(t.result.as_ref().and_then(|r| r.confirmed_at).is_none());
 
     // The phone comes back: 1 BOOT + M Reboot with the task's CommandKey confirms it.
     let report = sim.run_session(0, vec![]).await.unwrap();
@@ -238,13 +233,7 @@ async fn a_restart_with_requests_in_flight_loses_and_repeats_nothing() {
     );
     let t = app.store.get_task(reboot).await.unwrap().unwrap();
     assert_eq!(t.state, TaskState::Done);
-    assert!(
-        t.result
-            .unwrap()
-            .recovered
-            .unwrap()
-            .contains("M Reboot")
-    );
+    assert!(t.result.unwrap().recovered.unwrap().contains("M Reboot"));
 
     // CRASH2 applied the write: its ParameterKey is the task's key. Done, not resent.
     let mut cpe = RawCpe::new(&app.cwmp_url);

@@ -6,7 +6,11 @@ use acs_core::secret::Secret;
 use acs_tests::{RawCpe, api_token, device_key, inform, spawn_app_with};
 
 /// A self-signed certificate for `localhost`, written to a temporary directory.
-fn localhost_certificate() -> (rcgen::CertifiedKey<rcgen::KeyPair>, tempfile::TempDir, acs_core::config::TlsSettings) {
+fn localhost_certificate() -> (
+    rcgen::CertifiedKey<rcgen::KeyPair>,
+    tempfile::TempDir,
+    acs_core::config::TlsSettings,
+) {
     let cert =
         rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("certificate");
     let dir = tempfile::tempdir().unwrap();
