@@ -17,6 +17,7 @@ mod error;
 mod files;
 mod jobs;
 mod provision;
+mod results;
 mod tasks;
 
 #[cfg(test)]
@@ -38,6 +39,9 @@ pub use jobs::{
     JobTasksQuery, Rollout, RolloutCounts, RolloutStateName,
 };
 pub use provision::{ProvisionItem, ProvisionRule, ProvisionRuleInput, ResetQuery, ResetResult};
+pub use results::{
+    AttributesRead, NameRead, QueuedTransfer, RpcResponse, TaskResult, TransferComplete, ValueRead,
+};
 pub use tasks::{
     ClearFaults, Cleared, ConnReq, CreateTaskQuery, DeviceTaskList, FaultList, FaultListQuery,
     Task, TaskFault, TaskList, TaskListQuery, TaskStateName,

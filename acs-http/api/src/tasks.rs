@@ -130,7 +130,7 @@ pub struct Task {
     /// Expires if not sent by then.
     pub expires_at: Option<DateTime<Utc>>,
     /// Result of a `done` task (e.g. the values read).
-    pub result: Option<Json>,
+    pub result: Option<crate::TaskResult>,
     /// The fault, when there is (or was, before a retry by the engine) one.
     pub fault: Option<TaskFault>,
     /// The bulk job it belongs to.

@@ -45,7 +45,7 @@ fn task() -> Value {
                        "file_id": 3, "password": REDACTED},
         "state": "fault", "attempts": 1, "max_attempts": 3, "created_at": AT,
         "sent_at": AT, "finished_at": AT, "expires_at": null,
-        "result": {"values": [{"name": "Device.X", "value": "1"}]},
+        "result": {"response": {"method": "DownloadResponse", "status": 1, "start_time": AT, "complete_time": AT}},
         "fault": {"code": 9010, "string": "rejected", "meaning": "File transfer failure",
                   "detail": {"FaultStruct": []}},
         "job_id": 2,
@@ -262,4 +262,32 @@ fn secrets_stay_out_of_debug_output() {
         ..ProvisionRuleInput::default()
     };
     assert!(!format!("{rule:?}").contains("hunter2"));
+}
+
+/// A task's result in the shape the server sends: the answer tagged by its element name.
+#[test]
+fn task_results() {
+    let read: TaskResult = check(json!({
+        "response": {"method": "GetParameterValuesResponse", "parameter_list": [
+            {"name": "Device.DeviceInfo.UpTime", "value": "42", "type": "xsd:unsignedInt"}]},
+        "confirmed_at": AT,
+    }));
+    assert!(matches!(
+        read.response,
+        Some(RpcResponse::GetParameterValues { .. })
+    ));
+    check::<TaskResult>(json!({"response": {"method": "RebootResponse"}, "recovered": "M Reboot"}));
+    check::<TaskResult>(json!({
+        "response": {"method": "DownloadResponse", "status": 1,
+            "start_time": "0001-01-01T00:00:00Z", "complete_time": "0001-01-01T00:00:00Z"},
+        "transfer_complete": {"fault_code": 9010, "fault_string": "bad", "meaning": "Download failure",
+            "start_time": "a", "complete_time": "b"},
+    }));
+    check::<TaskResult>(
+        json!({"response": {"method": "AddObjectResponse", "instance_number": 2, "status": 0}}),
+    );
+    // An answer a newer server knows is still a result this client reads.
+    let newer: TaskResult =
+        serde_json::from_value(json!({"response": {"method": "FutureResponse", "x": 1}})).unwrap();
+    assert_eq!(newer.response, Some(RpcResponse::Unknown));
 }

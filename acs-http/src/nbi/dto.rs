@@ -122,16 +122,113 @@ pub fn task(t: TaskRow) -> Task {
         sent_at: t.sent_at,
         finished_at: t.finished_at,
         expires_at: t.expires_at,
-        result: t.result.map(|r| {
-            let mut r = serde_json::to_value(r).unwrap_or_default();
-            // A read of a `…Password` parameter is as secret as the write.
-            redact(&mut r);
-            r
-        }),
+        result: t.result.map(task_result),
         fault,
         job_id: t.job_id,
         connection_request: t.connection_request.map(conn_req),
         rollout: None,
+    }
+}
+
+/// A task's result as the API shows it: field by field, a `…Password` parameter's value
+/// redacted (a read of a secret is as secret as the write).
+pub fn task_result(r: acs_core::tasks::TaskResult) -> acs_api::TaskResult {
+    use acs_api::RpcResponse as Api;
+    use acs_core::tasks::Response as Core;
+    let transfers = |list: Vec<acs_core::tasks::QueuedTransferRead>| {
+        list.into_iter()
+            .map(|t| acs_api::QueuedTransfer {
+                command_key: t.command_key,
+                state: t.state,
+                is_download: t.is_download,
+                file_type: t.file_type,
+                file_size: t.file_size,
+                target_file_name: t.target_file_name,
+            })
+            .collect()
+    };
+    let response = r.response.map(|response| match response {
+        Core::GetRpcMethods { method_list } => Api::GetRpcMethods { method_list },
+        Core::SetParameterValues { status } => Api::SetParameterValues { status },
+        Core::GetParameterValues { parameter_list } => Api::GetParameterValues {
+            parameter_list: parameter_list
+                .into_iter()
+                .map(|p| acs_api::ValueRead {
+                    value: if p.name.to_ascii_lowercase().ends_with("password")
+                        && !p.value.is_empty()
+                    {
+                        acs_api::REDACTED.to_owned()
+                    } else {
+                        p.value
+                    },
+                    name: p.name,
+                    value_type: p.value_type,
+                })
+                .collect(),
+        },
+        Core::GetParameterNames { parameter_list } => Api::GetParameterNames {
+            parameter_list: parameter_list
+                .into_iter()
+                .map(|p| acs_api::NameRead {
+                    name: p.name,
+                    writable: p.writable,
+                })
+                .collect(),
+        },
+        Core::SetParameterAttributes => Api::SetParameterAttributes,
+        Core::GetParameterAttributes { parameter_list } => Api::GetParameterAttributes {
+            parameter_list: parameter_list
+                .into_iter()
+                .map(|p| acs_api::AttributesRead {
+                    name: p.name,
+                    notification: p.notification,
+                    access_list: p.access_list,
+                })
+                .collect(),
+        },
+        Core::AddObject {
+            instance_number,
+            status,
+        } => Api::AddObject {
+            instance_number,
+            status,
+        },
+        Core::DeleteObject { status } => Api::DeleteObject { status },
+        Core::Download(t) => Api::Download {
+            status: t.status,
+            start_time: t.start_time,
+            complete_time: t.complete_time,
+        },
+        Core::Upload(t) => Api::Upload {
+            status: t.status,
+            start_time: t.start_time,
+            complete_time: t.complete_time,
+        },
+        Core::Reboot => Api::Reboot,
+        Core::FactoryReset => Api::FactoryReset,
+        Core::ScheduleInform => Api::ScheduleInform,
+        Core::ScheduleDownload => Api::ScheduleDownload,
+        Core::CancelTransfer => Api::CancelTransfer,
+        Core::ChangeDuState => Api::ChangeDuState,
+        Core::GetQueuedTransfers { transfer_list } => Api::GetQueuedTransfers {
+            transfer_list: transfers(transfer_list),
+        },
+        Core::GetAllQueuedTransfers { transfer_list } => Api::GetAllQueuedTransfers {
+            transfer_list: transfers(transfer_list),
+        },
+        Core::Unknown => Api::Unknown,
+    });
+    acs_api::TaskResult {
+        response,
+        transfer_complete: r.transfer_complete.map(|t| acs_api::TransferComplete {
+            fault_code: t.fault_code,
+            fault_string: t.fault_string,
+            meaning: t.meaning,
+            start_time: t.start_time,
+            complete_time: t.complete_time,
+        }),
+        confirmed_at: r.confirmed_at,
+        recovered: r.recovered,
     }
 }
 
@@ -425,5 +522,34 @@ mod tests {
         }))
         .unwrap();
         assert!(!format!("{job:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn a_password_read_is_redacted_in_the_task_result() {
+        use acs_core::tasks::{Response, TaskResult, ValueRead};
+        let read = |name: &str, value: &str| ValueRead {
+            name: name.into(),
+            value: value.into(),
+            value_type: "xsd:string".into(),
+        };
+        let result = task_result(TaskResult {
+            response: Some(Response::GetParameterValues {
+                parameter_list: vec![
+                    read(
+                        "Device.ManagementServer.ConnectionRequestPassword",
+                        "s3cret",
+                    ),
+                    read("Device.ManagementServer.ConnectionRequestUsername", "cr"),
+                    read("Device.Users.User.1.Password", ""),
+                ],
+            }),
+            ..TaskResult::default()
+        });
+        let Some(acs_api::RpcResponse::GetParameterValues { parameter_list }) = result.response
+        else {
+            panic!("the answer keeps its kind");
+        };
+        let values: Vec<&str> = parameter_list.iter().map(|p| p.value.as_str()).collect();
+        assert_eq!(values, [REDACTED, "cr", ""]);
     }
 }

@@ -87,7 +87,15 @@ async fn the_typed_client_covers_devices_tasks_jobs_files_and_provisioning() {
     assert!(sim.run_session(0, vec![]).await.unwrap().succeeded());
     let done = api.task(task.id).await.unwrap();
     assert_eq!(done.state, TaskStateName::Done);
-    assert!(done.result.is_some());
+    // The answer, typed: the value read, named by its TR-069 element.
+    let Some(acs_api::RpcResponse::GetParameterValues { parameter_list }) =
+        done.result.as_ref().and_then(|r| r.response.clone())
+    else {
+        panic!("a GetParameterValuesResponse, got {:?}", done.result);
+    };
+    assert_eq!(parameter_list.len(), 1);
+    assert_eq!(parameter_list[0].name, VERSION);
+    assert_eq!(parameter_list[0].value_type, "xsd:string");
     let listed = api
         .list_tasks(&TaskListQuery {
             device: Some(id.clone()),
