@@ -1161,3 +1161,55 @@ parameters = [
     );
     rt.block_on(sim.shutdown());
 }
+
+/// `[nbi.tls]`: the commands reach an HTTPS API whose certificate they are told to trust
+/// (`--ca-cert` or `$ACS_CA_CERT`), and refuse one they are not, saying why.
+#[test]
+fn the_commands_over_https() {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let acs = Acs::start_with(|dir| {
+        std::fs::write(dir.join("cert.pem"), cert.cert.pem()).unwrap();
+        std::fs::write(dir.join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
+        std::fs::write(
+            dir.join("acs.toml"),
+            "[nbi.tls]\ncert = \"cert.pem\"\nkey = \"key.pem\"\n",
+        )
+        .unwrap();
+    });
+    let https = acs.nbi.replace("http://127.0.0.1", "https://localhost");
+    let run = |args: &[&str], ca_env: Option<&str>| {
+        let mut command = binary();
+        command
+            .current_dir(acs.dir.path())
+            .args(args)
+            .args(["--server", &https]);
+        if let Some(ca) = ca_env {
+            command.env("ACS_CA_CERT", ca);
+        }
+        command.output().unwrap()
+    };
+    let out = run(
+        &[
+            "devices",
+            "list",
+            "--ca-cert",
+            "cert.pem",
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    assert!(ok(&out), "{}", stderr(&out));
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(listed.is_array(), "{listed}");
+    let out = run(&["devices", "list", "--format", "json"], Some("cert.pem"));
+    assert!(ok(&out), "{}", stderr(&out));
+    // Not told to trust it: refused, with the reason.
+    fails(&run(&["devices", "list"], None), 1, "certificate");
+    // Not a certificate at all.
+    fails(
+        &run(&["devices", "list", "--ca-cert", "acs.toml"], None),
+        1,
+        "no PEM certificate",
+    );
+}

@@ -21,6 +21,10 @@ use crate::cmd::token::{TOKEN_ENV, find_token};
 
 /// Environment variable naming the server.
 pub const SERVER_ENV: &str = "ACS_SERVER";
+/// Environment variable naming the CA certificate of an HTTPS server (`[nbi.tls]`).
+pub const CA_CERT_ENV: &str = "ACS_CA_CERT";
+/// Where the Debian package's service keeps its data (`StateDirectory=acs`).
+pub const SERVICE_DATA_DIR: &str = "/var/lib/acs";
 /// Where the NBI listens by default.
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:7557";
 
@@ -31,10 +35,11 @@ pub const EXIT_USAGE: u8 = 2;
 
 /// Shown under every NBI command's `--help`.
 pub const AFTER_HELP: &str = "\
-The server is --server or $ACS_SERVER (default http://127.0.0.1:7557). The token is --token or \
+The server is --server or $ACS_SERVER (default http://127.0.0.1:7557); an https:// server whose \
+certificate no public CA signed needs --ca-cert FILE or $ACS_CA_CERT. The token is --token or \
 $ACS_TOKEN; without either, <data-dir>/admin.token is read, so on the ACS machine the commands \
 work without being told (data dir: --data-dir, else data_dir from --config/./acs.toml, else \
-$ACS_DATA_DIR, else ./acs-data).
+$ACS_DATA_DIR, else ./acs-data, else /var/lib/acs where the Debian package's service keeps it).
 
 A DEVICE is a full device id, a serial number or a MAC address (when exactly one device has it).
 
@@ -61,6 +66,10 @@ pub struct ClientArgs {
     /// The server's configuration file, read only for its data_dir.
     #[arg(long, value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
+    /// PEM file of the CA (or the self-signed certificate) that signed an HTTPS server's
+    /// certificate ([nbi.tls]), trusted besides the system's CAs.
+    #[arg(long, env = CA_CERT_ENV, value_name = "FILE", global = true)]
+    pub ca_cert: Option<PathBuf>,
     /// Output format [default: table when standard output is a terminal, else ndjson].
     #[arg(long, value_enum, value_name = "FORMAT", global = true)]
     pub format: Option<Format>,
@@ -303,21 +312,41 @@ impl Client {
             Some(t) => t,
             None => {
                 let dir = args.data_dir()?;
-                find_token(None, &dir).ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "no API token: pass --token or set ACS_TOKEN (on the ACS machine the \
+                // On a machine where the Debian package runs the service, its token is found
+                // without being told, unless something else names a data directory.
+                let service = (args.data_dir.is_none()
+                    && args.config.is_none()
+                    && std::env::var_os("ACS_DATA_DIR").is_none()
+                    && !std::path::Path::new("acs.toml").exists())
+                .then(|| PathBuf::from(SERVICE_DATA_DIR));
+                find_token(None, &dir)
+                    .or_else(|| service.and_then(|s| find_token(None, &s)))
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "no API token: pass --token or set ACS_TOKEN (on the ACS machine the \
                          CLI reads {}, which `acs serve` writes on first start; use --data-dir \
                          if it is elsewhere)",
-                        dir.join(acs_core::storage::ADMIN_TOKEN_FILE).display()
-                    )
-                })?
+                            dir.join(acs_core::storage::ADMIN_TOKEN_FILE).display()
+                        )
+                    })?
             }
         };
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder()
             .user_agent(concat!("acs-cli/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(std::time::Duration::from_secs(10))
-            .build()
-            .context("building the HTTP client")?;
+            .connect_timeout(std::time::Duration::from_secs(10));
+        if let Some(path) = &args.ca_cert {
+            let pem = std::fs::read(path)
+                .with_context(|| format!("reading the CA certificate {}", path.display()))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .with_context(|| format!("{} holds no PEM certificate", path.display()))?;
+            if certs.is_empty() {
+                anyhow::bail!("{} holds no PEM certificate", path.display());
+            }
+            for cert in certs {
+                http = http.add_root_certificate(cert);
+            }
+        }
+        let http = http.build().context("building the HTTP client")?;
         Ok(Client {
             api: acs_api::Client::new(http, base, token),
         })
