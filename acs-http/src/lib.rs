@@ -494,6 +494,45 @@ async fn announce_admin_token(store: &Store, data_dir: &std::path::Path) -> Resu
 mod tests {
     use super::*;
 
+    fn source(file: &str) -> String {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("src")
+            .join(file);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    /// The layering the code map promises: the CWMP endpoint is HTTP around the driver, the
+    /// file server and the metrics do not reach back into it, and the NBI's handlers reach the
+    /// ACS through `Operations`, never the store or sea-orm.
+    #[test]
+    fn the_modules_keep_to_their_layer() {
+        let cwmp = source("cwmp.rs");
+        assert!(cwmp.contains("acs_core::driver"));
+        for forbidden in ["crate::files", "tasks::Payload", "TaskSpec", ".store", "enqueue_task"] {
+            assert!(!cwmp.contains(forbidden), "cwmp.rs uses {forbidden}");
+        }
+        for file in ["files.rs", "metrics.rs", "device_credentials.rs"] {
+            assert!(
+                !source(file).contains("crate::cwmp"),
+                "{file} imports cwmp.rs"
+            );
+        }
+        let nbi =
+            std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/nbi"))
+                .unwrap()
+                .map(|e| e.unwrap().path());
+        for path in nbi {
+            let text = std::fs::read_to_string(&path).unwrap();
+            for forbidden in [".store()", "sea_orm", "Store,", "&Store"] {
+                assert!(
+                    !text.contains(forbidden),
+                    "{} uses {forbidden}",
+                    path.display()
+                );
+            }
+        }
+    }
+
     /// Every value the servers start with comes from `Settings`: a changed setting reaches
     /// the server (nothing is fixed in code on the way).
     #[test]
