@@ -209,7 +209,7 @@ fn devices_and_the_bulk_parameter_query() {
     assert_eq!(
         rows.next().unwrap(),
         "id,serial_number,product_class,manufacturer,oui,mac,software_version,remote_ip,\
-         last_inform,tags"
+         status,last_inform,tags"
     );
     assert_eq!(rows.count(), 4);
     // A pipe gets ndjson by default.

@@ -68,11 +68,13 @@ pub enum DeviceField {
     ProvisioningCode,
     /// `remote_ip`
     RemoteIp,
+    /// `status`: presence, `online`, `late` or `offline` ([`crate::presence`])
+    Status,
 }
 
 impl DeviceField {
     /// All fields, for error messages and documentation.
-    pub const ALL: [DeviceField; 10] = [
+    pub const ALL: [DeviceField; 11] = [
         DeviceField::Id,
         DeviceField::Serial,
         DeviceField::Oui,
@@ -83,6 +85,7 @@ impl DeviceField {
         DeviceField::HardwareVersion,
         DeviceField::ProvisioningCode,
         DeviceField::RemoteIp,
+        DeviceField::Status,
     ];
 
     /// The name used in filters.
@@ -98,6 +101,7 @@ impl DeviceField {
             DeviceField::HardwareVersion => "hardware_version",
             DeviceField::ProvisioningCode => "provisioning_code",
             DeviceField::RemoteIp => "remote_ip",
+            DeviceField::Status => "status",
         }
     }
 
@@ -106,6 +110,7 @@ impl DeviceField {
         match self {
             DeviceField::Serial => "serial_number",
             DeviceField::Oui => "oui_normalized",
+            DeviceField::Status => "presence",
             other => other.name(),
         }
     }
@@ -669,6 +674,16 @@ impl Parser {
             Field::Tag if matches!(op, Op::Lt | Op::Gt) => {
                 return err(op_col, "'tag' supports only =, != and ~");
             }
+            // A misspelt state would silently match nothing.
+            Field::Device(DeviceField::Status)
+                if matches!(op, Op::Eq | Op::Ne)
+                    && crate::presence::Presence::parse(&text).is_none() =>
+            {
+                return err(
+                    val_col,
+                    format!("status is online, late or offline, not {text:?}"),
+                );
+            }
             _ => Value::Text(text),
         };
         Ok(Expr::Cmp { field, op, value })
@@ -868,6 +883,12 @@ mod tests {
             ("()", "@2"),
             ("= 1", "@1"),
             ("tag = x and and", "@13"),
+            ("status = offline", r#"(= status "offline")"#),
+            (
+                "status != online and tag = lab",
+                r#"(and (!= status "online") (= tag "lab"))"#,
+            ),
+            ("status = gone", "@10"),
         ];
         for (input, expected) in cases {
             check(input, expected);

@@ -16,6 +16,7 @@
 //! - [`filter`]: the device filter language (parsed here, compiled to SQL by storage).
 //! - [`ops`]: operations for the NBI: tasks with connection requests and waits, bulk jobs,
 //!   faults, bulk parameter queries.
+//! - [`presence`]: online, late or offline, from the last Inform and the periodic interval.
 //! - [`rollout`]: where each device of a firmware rollout stands (derived, never stored).
 //! - [`session`]: the CWMP session state machine (pure; [`driver`] gives it storage), from
 //!   `acs-cwmp`.
@@ -30,6 +31,7 @@ pub mod filekind;
 pub mod files;
 pub mod filter;
 pub mod ops;
+pub mod presence;
 pub mod provision;
 pub mod rollout;
 pub mod secret;

@@ -26,6 +26,7 @@ use crate::storage::{ConnReqRecord, DeviceRow, Store, StoreError, TaskRow, TaskS
 pub use crate::storage::{FailureLimit, JobRow, JobState, TaskCounts};
 use crate::tasks::{TaskSpec, TaskSpecError};
 
+mod presence;
 mod records;
 
 /// Why an operation was refused or failed. The NBI maps each variant to one HTTP status.

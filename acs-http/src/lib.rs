@@ -53,6 +53,8 @@ struct ServerConfig {
     nbi_workers: Option<usize>,
     connreq: acs_core::connreq::ConnReqConfig,
     job_interval: Duration,
+    /// Between two presence sweeps.
+    presence_sweep: Duration,
     /// Where files for CPEs (and the transfer-token key) are kept.
     files_dir: PathBuf,
     max_file_bytes: u64,
@@ -80,6 +82,7 @@ impl From<&Settings> for ServerConfig {
             nbi_workers: settings.nbi.workers,
             connreq: (&settings.connection_request).into(),
             job_interval: settings.jobs.interval(),
+            presence_sweep: Duration::from_secs(settings.presence.sweep_interval_secs),
             files_dir: settings.data_dir.clone(),
             max_file_bytes: settings.files.max_bytes,
             // The rules' files are imported by `Application::build` (it needs the store).
@@ -156,6 +159,7 @@ pub struct Application {
     nbi_server: Server,
     state: Arc<CwmpState>,
     job_interval: Duration,
+    presence_sweep: Duration,
     file_server: Arc<files::FileServer>,
 }
 
@@ -227,6 +231,7 @@ impl Application {
             );
         }
         announce_admin_token(&store, &settings.data_dir).await?;
+        store.install_presence_policy(settings.presence.policy(&settings.bootstrap));
         let mut config = ServerConfig::from(settings);
         if !settings.provision.rules.is_empty() {
             let files = acs_core::files::FileStore::new(
@@ -403,6 +408,7 @@ impl Application {
             nbi_server,
             state,
             job_interval: config.job_interval,
+            presence_sweep: config.presence_sweep,
             file_server,
         })
     }
@@ -455,6 +461,22 @@ impl Application {
                 }
             }
         });
+        let ops = self.state.ops.clone();
+        let presence_sweep = self.presence_sweep.max(Duration::from_secs(1));
+        let presence_sweeper = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(presence_sweep);
+            loop {
+                tick.tick().await;
+                match ops.sweep_presence(chrono::Utc::now()).await {
+                    Ok(changes) => {
+                        for c in &changes {
+                            tracing::info!(device = %c.device_id, from = %c.from, to = %c.to, at = %c.at, "device presence changed");
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "presence sweep failed"),
+                }
+            }
+        });
         let servers = async { tokio::try_join!(self.cwmp_server, self.nbi_server).map(|_| ()) };
         let result = tokio::select! {
             r = servers => r,
@@ -465,6 +487,7 @@ impl Application {
         };
         sweeper.abort();
         job_runner.abort();
+        presence_sweeper.abort();
         result
     }
 }
@@ -508,7 +531,13 @@ mod tests {
     fn the_modules_keep_to_their_layer() {
         let cwmp = source("cwmp.rs");
         assert!(cwmp.contains("acs_core::driver"));
-        for forbidden in ["crate::files", "tasks::Payload", "TaskSpec", ".store", "enqueue_task"] {
+        for forbidden in [
+            "crate::files",
+            "tasks::Payload",
+            "TaskSpec",
+            ".store",
+            "enqueue_task",
+        ] {
             assert!(!cwmp.contains(forbidden), "cwmp.rs uses {forbidden}");
         }
         for file in ["files.rs", "metrics.rs", "device_credentials.rs"] {

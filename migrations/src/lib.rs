@@ -19,6 +19,7 @@ pub mod m20261205_000007_device_credentials;
 pub mod m20261205_000008_parameter_truth;
 pub mod m20261205_000009_task_outcomes;
 pub mod m20261205_000011_transfer_files;
+pub mod m20261206_000012_presence;
 
 /// The ordered list of all acs migrations.
 #[derive(Debug)]
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000008_parameter_truth::Migration),
             Box::new(m20261205_000009_task_outcomes::Migration),
             Box::new(m20261205_000011_transfer_files::Migration),
+            Box::new(m20261206_000012_presence::Migration),
         ]
     }
 }

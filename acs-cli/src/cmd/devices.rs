@@ -95,6 +95,7 @@ pub const LIST_COLUMNS: &[Column] = &[
     col("mac"),
     col("software_version"),
     col("remote_ip"),
+    col("status"),
     col("last_inform"),
     col("tags"),
 ];
@@ -118,6 +119,7 @@ pub const SHOW_COLUMNS: &[Column] = &[
     col("last_boot"),
     col("last_bootstrap"),
     col("periodic_inform_interval"),
+    col("status"),
     col("last_events"),
     col("tags"),
 ];

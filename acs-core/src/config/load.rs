@@ -30,6 +30,7 @@ const SECTIONS: &[&str] = &[
     "cpe_auth",
     "files",
     "jobs",
+    "presence",
     "provision",
     "bootstrap",
     "log",

@@ -42,6 +42,7 @@ mod jobs;
 mod load;
 mod log;
 mod nbi;
+mod presence;
 mod provision;
 
 use std::fmt;
@@ -59,6 +60,7 @@ pub use jobs::JobsSettings;
 pub use load::{DEFAULT_CONFIG_FILE, ENV_PREFIX, ENV_SEPARATOR, LoadOptions, Overrides};
 pub use log::{LogFormat, LogSettings};
 pub use nbi::NbiSettings;
+pub use presence::PresenceSettings;
 pub use provision::ProvisionSettings;
 
 use crate::auth::{CpeAuthMode, DigestAlgorithm};
@@ -116,6 +118,7 @@ pub struct Settings {
     pub files: FilesSettings,
     pub provision: ProvisionSettings,
     pub jobs: JobsSettings,
+    pub presence: PresenceSettings,
     /// `[bootstrap]`: what is read from a device at `0 BOOTSTRAP`.
     pub bootstrap: crate::truth::bootstrap::BootstrapSettings,
     pub log: LogSettings,
@@ -137,6 +140,7 @@ impl Default for Settings {
             files: FilesSettings::default(),
             provision: ProvisionSettings::default(),
             jobs: JobsSettings::default(),
+            presence: PresenceSettings::default(),
             bootstrap: Default::default(),
             log: LogSettings::default(),
             ignored_env: Vec::new(),
@@ -174,6 +178,7 @@ impl Settings {
         self.cwmp.check(&mut bad);
         self.files.check(&mut bad);
         self.jobs.check(&mut bad);
+        self.presence.check(&mut bad);
         self.nbi.check(&mut bad);
         self.provision.check(&mut bad);
         self.cpe_auth.check(self.cwmp.tls.is_some(), &mut bad);

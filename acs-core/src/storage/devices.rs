@@ -10,6 +10,7 @@ use sea_orm::{
 };
 use serde_json::Value as Json;
 
+use crate::presence::{Presence, PresencePolicy};
 use crate::storage::entity::{device, device_event, device_parameter, device_tag};
 use crate::storage::inform::{Derived, dedup_params, normalize_mac, normalize_oui};
 use crate::storage::model::{
@@ -211,6 +212,9 @@ impl TryFrom<device::Model> for DeviceRow {
             last_bootstrap: m.last_bootstrap,
             periodic_inform_interval: m.periodic_inform_interval,
             last_events,
+            // A state a later version wrote is shown as online until the next sweep places
+            // the device again.
+            presence: Presence::parse(&m.presence).unwrap_or(Presence::Online),
             created_at: m.created_at,
             updated_at: m.updated_at,
         })
@@ -320,7 +324,8 @@ impl Store {
         event_retention: usize,
     ) -> Result<DeviceRow, StoreError> {
         let txn = self.begin_write().await?.storing_informs();
-        let mut rows = match record_group(&txn, &[inform], event_retention).await {
+        let policy = self.presence_policy();
+        let mut rows = match record_group(&txn, &[inform], event_retention, &policy).await {
             Ok(rows) => rows,
             Err(e) => {
                 // Explicitly, so the write lock is released now rather than on the next use.
@@ -350,7 +355,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let txn = self.begin_write().await?.storing_informs();
-        match record_batch(&txn, informs, event_retention).await {
+        match record_batch(&txn, informs, event_retention, &self.presence_policy()).await {
             Ok(out) => {
                 txn.commit().await?;
                 Ok(out)
@@ -577,6 +582,7 @@ async fn record_batch<C: ConnectionTrait>(
     txn: &C,
     informs: &[InformRecord],
     event_retention: usize,
+    policy: &PresencePolicy,
 ) -> Result<Vec<DeviceRow>, StoreError> {
     let mut out = Vec::with_capacity(informs.len());
     // A multi-row upsert may not touch the same row twice (PostgreSQL
@@ -585,14 +591,14 @@ async fn record_batch<C: ConnectionTrait>(
     let mut seen: HashSet<&str> = HashSet::new();
     for inform in informs {
         if !seen.insert(inform.device_id.as_str()) {
-            out.extend(record_group(txn, &group, event_retention).await?);
+            out.extend(record_group(txn, &group, event_retention, policy).await?);
             group.clear();
             seen.clear();
             seen.insert(inform.device_id.as_str());
         }
         group.push(inform);
     }
-    out.extend(record_group(txn, &group, event_retention).await?);
+    out.extend(record_group(txn, &group, event_retention, policy).await?);
     Ok(out)
 }
 
@@ -602,6 +608,7 @@ async fn record_group<C>(
     txn: &C,
     informs: &[&InformRecord],
     event_retention: usize,
+    policy: &PresencePolicy,
 ) -> Result<Vec<DeviceRow>, StoreError>
 where
     C: ConnectionTrait,
@@ -683,6 +690,52 @@ where
             let row = DeviceRow::try_from(m)?;
             by_id.insert(row.id.clone(), row);
         }
+    }
+
+    // 2b. Presence: a device that informed is online, due to be looked at when it would be
+    // late; one that was late or offline is back, which is recorded as its own event.
+    let mut due: Vec<(&str, Option<DateTime<Utc>>)> = Vec::with_capacity(sorted.len());
+    let mut back: Vec<(&str, DateTime<Utc>)> = Vec::new();
+    for i in &sorted {
+        let Some(row) = by_id.get_mut(&i.device_id) else {
+            continue;
+        };
+        let interval = policy.interval_secs(row.periodic_inform_interval, &row.product_class);
+        let standing = policy.at(row.last_inform, interval, row.last_inform);
+        if row.presence != Presence::Online {
+            back.push((i.device_id.as_str(), ts(i.received_at)));
+        }
+        row.presence = Presence::Online;
+        due.push((i.device_id.as_str(), standing.due.map(ts)));
+    }
+    for chunk in chunks(backend, &due, 3, |(id, _)| 2 * id.len() + 8) {
+        let mut case = sea_orm::sea_query::CaseStatement::new();
+        for (id, at) in chunk {
+            case = case.case(Expr::col(device::Column::Id).eq(*id), Expr::val(*at));
+        }
+        let upd = Query::update()
+            .table(device::Entity)
+            .value(device::Column::Presence, Presence::Online.as_str())
+            .value(
+                device::Column::PresenceDue,
+                case.finally(Expr::col(device::Column::PresenceDue)),
+            )
+            .and_where(Expr::col(device::Column::Id).is_in(chunk.iter().map(|(id, _)| *id)))
+            .to_owned();
+        txn.execute(&upd).await?;
+    }
+    for chunk in chunks(backend, &back, 4, |(id, _)| id.len() + 16) {
+        let mut ins = Query::insert();
+        ins.into_table(device_event::Entity).columns(EVENT_COLUMNS);
+        for (id, at) in chunk {
+            ins.values([
+                Expr::val(*id),
+                Expr::val(Presence::Online.event_code()),
+                Expr::val(None::<String>),
+                Expr::val(*at),
+            ])?;
+        }
+        txn.execute(&ins).await?;
     }
 
     // 3. Parameters (each Inform's rows stamped with its own received_at).

@@ -30,6 +30,7 @@ mod files;
 mod inform;
 mod jobs;
 pub mod model;
+mod presence;
 mod provision;
 mod query;
 mod session_ops;
@@ -154,6 +155,9 @@ pub struct Store {
     faults: Arc<fault::FaultInjector>,
     /// The key sealing stored passwords; shared by every clone, installed once at start.
     vault: Arc<std::sync::OnceLock<crate::vault::Vault>>,
+    /// How presence is judged (`[presence]`); the defaults until startup installs the
+    /// configured policy. Shared by every clone.
+    presence: Arc<std::sync::OnceLock<crate::presence::PresencePolicy>>,
 }
 
 impl Store {
@@ -205,6 +209,7 @@ impl Store {
             #[cfg(any(test, feature = "fault-injection"))]
             faults: Arc::default(),
             vault: Arc::default(),
+            presence: Arc::default(),
         })
     }
 
@@ -289,6 +294,7 @@ impl Store {
             #[cfg(any(test, feature = "fault-injection"))]
             faults: Arc::default(),
             vault: store_vault,
+            presence: Arc::default(),
         })
     }
 

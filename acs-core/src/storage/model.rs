@@ -125,6 +125,8 @@ pub struct DeviceRow {
     pub periodic_inform_interval: Option<i64>,
     /// Event codes of the last Inform.
     pub last_events: Vec<String>,
+    /// Online, late or offline ([`crate::presence`]).
+    pub presence: crate::presence::Presence,
     /// Row creation time.
     pub created_at: DateTime<Utc>,
     /// Last row update time.

@@ -1297,5 +1297,6 @@ async fn bench_record_inform() {
 
 mod credentials;
 mod jobs;
+mod presence;
 mod tokens;
 mod writer_faults;

@@ -32,6 +32,10 @@ pub struct BootstrapProfile {
     pub root: Option<String>,
     /// Full names or partial paths (ending in `.`) to read.
     pub names: Vec<String>,
+    /// The periodic inform interval such devices use when they report none: what presence
+    /// ([`crate::presence`]) judges them by. Absent: `[presence] default_interval_secs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub periodic_inform_interval_secs: Option<u64>,
 }
 
 fn profile(name: &str, pc: Option<&str>, root: &str, names: &[&str]) -> BootstrapProfile {
@@ -40,6 +44,7 @@ fn profile(name: &str, pc: Option<&str>, root: &str, names: &[&str]) -> Bootstra
         product_class: pc.map(str::to_owned),
         root: Some(root.to_owned()),
         names: names.iter().map(|n| (*n).to_owned()).collect(),
+        periodic_inform_interval_secs: None,
     }
 }
 
@@ -86,7 +91,7 @@ impl Default for BootstrapSettings {
 }
 
 /// `*`-only glob, whole string.
-fn glob(pattern: &str, text: &str) -> bool {
+pub(crate) fn glob(pattern: &str, text: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
     if parts.len() == 1 {
         return pattern == text;

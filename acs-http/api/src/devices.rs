@@ -43,8 +43,36 @@ pub struct Device {
     pub periodic_inform_interval: Option<i64>,
     /// Event codes of the last Inform.
     pub last_events: Vec<String>,
+    /// Presence: `online`, `late` (missed its periodic Inform) or `offline`.
+    #[serde(default)]
+    pub status: PresenceName,
     /// Tags, sorted.
     pub tags: Vec<String>,
+}
+
+/// Where a device stands, from its last Inform and its periodic inform interval: `late` after
+/// `[presence] late_after` intervals without an Inform, `offline` after `offline_after`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PresenceName {
+    /// Informing as expected.
+    #[default]
+    Online,
+    /// Missed its periodic Inform.
+    Late,
+    /// Missed several.
+    Offline,
+}
+
+impl PresenceName {
+    /// The name, as in filters (`status = offline`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            PresenceName::Online => "online",
+            PresenceName::Late => "late",
+            PresenceName::Offline => "offline",
+        }
+    }
 }
 
 /// A page of devices.

@@ -27,7 +27,8 @@ pub use client::{ApiFailure, Client, ClientError, ParameterLines};
 pub use definition::{REDACTED, SetAttribute, SetValue, TaskDefinition, redact};
 pub use devices::{
     BulkParametersQuery, Count, CountQuery, Device, DeviceList, DeviceListQuery, Event, EventList,
-    EventsQuery, Parameter, ParameterLine, ParameterList, ParametersQuery, ResolveQuery,
+    EventsQuery, Parameter, ParameterLine, ParameterList, ParametersQuery, PresenceName,
+    ResolveQuery,
 };
 pub use error::ErrorBody;
 pub use files::{

@@ -34,7 +34,7 @@ fn device() -> Value {
         "provisioning_code": null, "connection_request_url": "http://10.0.0.2:7547/cr",
         "remote_ip": "10.0.0.2", "cwmp_version": "urn:dslforum-org:cwmp-1-2",
         "first_seen": AT, "last_inform": AT, "last_boot": AT, "last_bootstrap": null,
-        "periodic_inform_interval": 3600, "last_events": ["2 PERIODIC"], "tags": ["lab"]
+        "periodic_inform_interval": 3600, "last_events": ["2 PERIODIC"], "status": "late", "tags": ["lab"]
     })
 }
 

@@ -40,6 +40,11 @@ pub fn device(d: DeviceRow, tags: Vec<String>) -> Device {
         last_bootstrap: d.last_bootstrap,
         periodic_inform_interval: d.periodic_inform_interval,
         last_events: d.last_events,
+        status: match d.presence {
+            acs_core::presence::Presence::Online => acs_api::PresenceName::Online,
+            acs_core::presence::Presence::Late => acs_api::PresenceName::Late,
+            acs_core::presence::Presence::Offline => acs_api::PresenceName::Offline,
+        },
         tags,
     }
 }

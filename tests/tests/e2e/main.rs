@@ -10,6 +10,7 @@ mod files;
 mod operations;
 mod outcomes;
 mod packaging;
+mod presence;
 mod provision;
 mod roles;
 mod rollout;

@@ -28,6 +28,8 @@ pub struct Model {
     pub last_events: Json,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    pub presence: String,
+    pub presence_due: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

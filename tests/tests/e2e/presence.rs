@@ -1,0 +1,109 @@
+//! Presence end to end: a device that stops informing turns late, then offline, which the API
+//! shows (a field, a filter, events); its next Inform brings it back.
+
+use acs_core::cwmp::EventCode;
+use acs_core::storage::Role;
+use acs_tests::{Api, RawCpe, api_token, device_key, enc, inform, spawn_app};
+use chrono::{TimeDelta, Utc};
+
+#[tokio::test]
+async fn a_silent_phone_turns_late_then_offline_and_comes_back() {
+    let app = spawn_app().await;
+    let token = api_token(&app, "presence", Role::Viewer).await;
+    let api = Api::new(&app, Some(&token));
+    let mut cpe = RawCpe::new(&app.cwmp_url);
+    // The example MPP Inform reports PeriodicInformInterval 3600.
+    assert_eq!(
+        cpe.send(&inform("PRES1", &[EventCode::Boot], "1"))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(cpe.post(Vec::new()).await.status, 204);
+    let id = device_key("PRES1");
+    let status = |api: &Api, id: String| {
+        let api = api.clone();
+        async move {
+            api.get(&format!("/api/v1/devices/{}", enc(&id)))
+                .await
+                .json()["status"]
+                .clone()
+        }
+    };
+    assert_eq!(status(&api, id.clone()).await, "online");
+
+    let ops = app.state.ops.clone();
+    let now = Utc::now();
+    // 1.5 intervals later: late; 3 intervals: offline.
+    let late = ops
+        .sweep_presence(now + TimeDelta::seconds(5500))
+        .await
+        .unwrap();
+    assert_eq!(late.len(), 1);
+    assert_eq!(status(&api, id.clone()).await, "late");
+    ops.sweep_presence(now + TimeDelta::seconds(11_000))
+        .await
+        .unwrap();
+    assert_eq!(status(&api, id.clone()).await, "offline");
+
+    let offline = api
+        .get(&format!(
+            "/api/v1/devices?filter={}",
+            enc("status = offline")
+        ))
+        .await
+        .json();
+    let ids: Vec<&str> = offline["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [id.as_str()]);
+    let none = api
+        .get(&format!(
+            "/api/v1/devices?filter={}",
+            enc("status = online")
+        ))
+        .await
+        .json();
+    assert!(none["devices"].as_array().unwrap().is_empty());
+    // A misspelt state is refused, not an empty answer.
+    let bad = api
+        .get(&format!("/api/v1/devices?filter={}", enc("status = gone")))
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.text);
+    assert!(bad.text.contains("online, late or offline"), "{}", bad.text);
+
+    let events = api
+        .get(&format!("/api/v1/devices/{}/events", enc(&id)))
+        .await
+        .json();
+    let codes: Vec<&str> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_code"].as_str().unwrap())
+        .collect();
+    assert!(
+        codes.contains(&"presence late") && codes.contains(&"presence offline"),
+        "{codes:?}"
+    );
+
+    // It informs again: online, and the return is an event too.
+    let mut cpe = RawCpe::new(&app.cwmp_url);
+    assert_eq!(
+        cpe.send(&inform("PRES1", &[EventCode::Periodic], "2"))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(cpe.post(Vec::new()).await.status, 204);
+    assert_eq!(status(&api, id.clone()).await, "online");
+    let events = api
+        .get(&format!("/api/v1/devices/{}/events", enc(&id)))
+        .await
+        .json();
+    assert!(events.to_string().contains("presence online"), "{events}");
+    app.cleanup().await;
+}
