@@ -120,6 +120,34 @@ impl Store {
         Ok((changes, read))
     }
 
+    /// Records a periodic inform interval the device reported outside an Inform (read by a
+    /// GetParameterValues): presence judges it by this from now on. Returns whether it changed.
+    pub async fn learn_periodic_interval(
+        &self,
+        device_id: &str,
+        secs: i64,
+    ) -> Result<bool, StoreError> {
+        use device::Column as C;
+        let Some(device) = self.get_device(device_id).await? else {
+            return Ok(false);
+        };
+        if device.periodic_inform_interval == Some(secs) {
+            return Ok(false);
+        }
+        let policy = self.presence_policy();
+        let interval = policy.interval_secs(Some(secs), &device.product_class);
+        // The device is in a session (it just answered), so it is online: due when late.
+        let standing = policy.at(device.last_inform, interval, device.last_inform);
+        let update = Query::update()
+            .table(device::Entity)
+            .value(C::PeriodicInformInterval, secs)
+            .value(C::PresenceDue, standing.due.map(ts))
+            .and_where(Expr::col(C::Id).eq(device_id))
+            .and_where(Expr::col(C::Presence).eq(Presence::Online.as_str()))
+            .to_owned();
+        Ok(self.write.execute(&update).await?.rows_affected() > 0)
+    }
+
     /// How many devices are in each presence state (as last swept).
     pub async fn count_by_presence(&self) -> Result<Vec<(Presence, u64)>, StoreError> {
         #[derive(Debug, FromQueryResult)]

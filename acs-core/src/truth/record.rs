@@ -118,6 +118,14 @@ async fn store_values(
     if let Some(mac) = mac_of(values.iter().map(|p| (p.name.as_str(), p.value.as_str()))) {
         store.learn_device_mac(device_id, &mac).await?;
     }
+    // What presence judges the device by (an MPP phone reports it only when asked).
+    if let Some(secs) = values
+        .iter()
+        .filter(|p| p.name.ends_with(".ManagementServer.PeriodicInformInterval"))
+        .find_map(|p| p.value.trim().parse::<i64>().ok().filter(|s| *s > 0))
+    {
+        store.learn_periodic_interval(device_id, secs).await?;
+    }
     Ok(())
 }
 

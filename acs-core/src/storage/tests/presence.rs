@@ -8,7 +8,8 @@ use crate::storage::Store;
 
 backend_tests!(
     presence_follows_the_periodic_interval,
-    the_sweep_reads_only_due_devices
+    the_sweep_reads_only_due_devices,
+    an_interval_read_later_is_the_one_judged_by,
 );
 
 fn policy() -> PresencePolicy {
@@ -128,4 +129,25 @@ async fn the_sweep_reads_only_due_devices(store: Store) {
     let (rest, _) = store.sweep_presence(t(700), 10).await.unwrap();
     // Due by 700 s: the 6 late ones are not yet offline (900 s); d06..d25 turn late.
     assert_eq!(first.len() + rest.len(), 20);
+}
+
+async fn an_interval_read_later_is_the_one_judged_by(store: Store) {
+    let store = migrated(store).await;
+    store.install_presence_policy(policy());
+    let mut quiet = inform("q", t(0), &["0 BOOTSTRAP"]);
+    quiet
+        .parameters
+        .retain(|p| !p.name.ends_with("PeriodicInformInterval"));
+    store.record_inform(&quiet, 100).await.unwrap();
+    // Judged by the default (1000 s) until the bootstrap read reports 100 s.
+    assert!(store.learn_periodic_interval("q", 100).await.unwrap());
+    assert!(
+        !store.learn_periodic_interval("q", 100).await.unwrap(),
+        "unchanged"
+    );
+    let device = store.get_device("q").await.unwrap().unwrap();
+    assert_eq!(device.periodic_inform_interval, Some(100));
+    let (changes, _) = store.sweep_presence(t(150), 100).await.unwrap();
+    assert_eq!(changes.len(), 1, "late after 1.5 × 100 s, not 1.5 × 1000 s");
+    assert_eq!(changes[0].to, Presence::Late);
 }
