@@ -1213,3 +1213,44 @@ fn the_commands_over_https() {
         "no PEM certificate",
     );
 }
+
+/// `--wait` survives a restart of the ACS: it says first which task it follows, rides out the
+/// outage with backoff, and ends with the task's outcome once the server is back.
+#[test]
+fn waiting_survives_a_restart_of_the_acs() {
+    use std::io::{BufRead as _, Read as _};
+    let mut acs = Acs::start();
+    A.register(&acs);
+    let mut cli = acs.spawn(&[
+        "reboot",
+        "-d",
+        "SN-A",
+        "--no-connection-request",
+        "--wait",
+        "120",
+        "--format",
+        "json",
+    ]);
+    let mut err = std::io::BufReader::new(cli.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert!(
+        line.contains(": task ") && line.contains("acs tasks show"),
+        "the id comes first: {line}"
+    );
+    acs.stop();
+    line.clear();
+    err.read_line(&mut line).unwrap();
+    assert!(line.contains("lost the ACS"), "{line}");
+    acs.restart();
+    while A.session(&acs, answer).is_empty() {
+        pause();
+    }
+    let out = cli.wait_with_output().unwrap();
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    assert!(out.status.success(), "{rest}");
+    assert!(rest.contains("answers again"), "{rest}");
+    let task: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(task["state"], "done");
+}

@@ -161,6 +161,14 @@ impl<T> Cli<T> for Result<T, ClientError> {
     }
 }
 
+/// One line about a failed call, as the commands word it.
+pub fn describe(e: &ClientError) -> String {
+    match e {
+        ClientError::Transport { source, .. } => root_cause(source),
+        other => other.to_string(),
+    }
+}
+
 fn cli_error(e: ClientError) -> anyhow::Error {
     match e {
         ClientError::Api(a) => ApiError::from(a).into(),

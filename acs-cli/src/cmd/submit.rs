@@ -14,6 +14,7 @@ use crate::cmd::client::{Cli as _, Client, EXIT_PARTIAL, note, pages};
 use crate::cmd::outcome::{connection_request_note, describe_failure, show_job};
 use crate::cmd::output::{self, Column, Format, at, col};
 use crate::cmd::target::Resolved;
+use acs_api::ClientError;
 
 /// How a task reaches the devices, and whether to wait for it.
 #[derive(Debug, Clone, Args)]
@@ -111,7 +112,15 @@ pub async fn submit(
                 ));
                 return Ok(());
             };
-            let (job, timed_out) = wait_job(client, id, Duration::from_secs(secs)).await?;
+            // Said first, so whatever ends the wait (a timeout, Ctrl-C, a lost server), the
+            // operator knows what to follow.
+            note(format!(
+                "job {id} created for {} devices; waiting up to {secs} s (`acs jobs show {id}` follows it)",
+                job.total
+            ));
+            let (job, timed_out) = wait_job(client, id, Duration::from_secs(secs))
+                .await
+                .map_err(|e| e.context(format!("following job {id}")))?;
             show_job(client, format, job).await?;
             let failures = report_job_failures(client, id, timed_out, secs).await?;
             if failures > 0 {
@@ -129,9 +138,10 @@ async fn submit_task(
     device: &str,
     delivery: &Delivery,
 ) -> anyhow::Result<()> {
+    // Created without the server's own wait: the id comes back at once, so a wait that
+    // outlives a restart of the ACS still knows which task it follows.
     let query = CreateTaskQuery {
         connection_request: delivery.connection_request(),
-        wait: delivery.wait.map(|w| w.min(300)),
         ..CreateTaskQuery::default()
     };
     let started = tokio::time::Instant::now();
@@ -146,13 +156,20 @@ async fn submit_task(
     }
     let id = task.id;
     if let Some(w) = delivery.wait {
-        // The server waits at most 300 s; the rest is polled.
+        if !task.state.is_final() {
+            note(format!(
+                "{device}: task {id} created; waiting up to {w} s (`acs tasks show {id}` follows it)"
+            ));
+        }
         let deadline = started + Duration::from_secs(w);
-        let mut pause = Duration::from_millis(200);
+        let mut pause = Duration::from_millis(100);
         while !task.state.is_final() && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(pause.min(deadline - tokio::time::Instant::now())).await;
-            pause = (pause * 2).min(Duration::from_secs(2));
-            task = client.task(id).await.cli()?;
+            pause = (pause * 2).min(Duration::from_secs(1));
+            match reread(&format!("task {id}"), deadline, || client.task(id)).await? {
+                Some(t) => task = t,
+                None => break,
+            }
         }
     }
     output::show(format, TASK_SHOW, &task)?;
@@ -168,6 +185,58 @@ async fn submit_task(
         return Err(Exit(EXIT_PARTIAL).into());
     }
     Ok(())
+}
+
+/// Whether a failed call may succeed if made again: the ACS is restarting or unreachable for
+/// a moment (no answer, or a gateway's 502/503/504), as opposed to an answer that says no.
+fn transient(e: &ClientError) -> bool {
+    match e {
+        ClientError::Transport { .. } => true,
+        ClientError::Api(a) => matches!(a.status, 502..=504),
+        _ => false,
+    }
+}
+
+/// Makes `fetch` until it answers, riding out a restart of the ACS: a transient failure is
+/// retried with backoff (0.5 s, doubling to 5 s) until `deadline`, said once on stderr, and
+/// the return said too. `Ok(None)`: the ACS stayed away until the deadline.
+pub async fn reread<T, F, Fut>(
+    what: &str,
+    deadline: tokio::time::Instant,
+    mut fetch: F,
+) -> anyhow::Result<Option<T>>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ClientError>>,
+{
+    let mut pause = Duration::from_millis(500);
+    let mut lost = false;
+    loop {
+        match fetch().await {
+            Ok(v) => {
+                if lost {
+                    note(format!("{what}: the ACS answers again"));
+                }
+                return Ok(Some(v));
+            }
+            Err(e) if transient(&e) => {
+                if !lost {
+                    note(format!(
+                        "{what}: lost the ACS ({}); retrying until the wait ends",
+                        crate::cmd::client::describe(&e)
+                    ));
+                    lost = true;
+                }
+                let now = tokio::time::Instant::now();
+                if now >= deadline {
+                    return Ok(None);
+                }
+                tokio::time::sleep(pause.min(deadline - now)).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(e).cli(),
+        }
+    }
 }
 
 /// Creates a bulk job.
@@ -206,9 +275,18 @@ pub async fn wait_job(client: &Client, id: i64, timeout: Duration) -> anyhow::Re
         indicatif::ProgressBar::hidden()
     };
     let mut pause = Duration::from_millis(200);
+    let mut last: Option<Job> = None;
     let result = loop {
-        let job = match client.job(id).await.cli() {
-            Ok(j) => j,
+        let job = match reread(&format!("job {id}"), deadline, || client.job(id)).await {
+            Ok(Some(j)) => j,
+            // The ACS stayed away until the wait ended: the last state read stands.
+            Ok(None) => match last.take() {
+                Some(j) => break (j, true),
+                None => {
+                    bar.abandon();
+                    anyhow::bail!("the ACS did not answer before the wait ended");
+                }
+            },
             Err(e) => {
                 bar.abandon();
                 return Err(e);
@@ -229,6 +307,7 @@ pub async fn wait_job(client: &Client, id: i64, timeout: Duration) -> anyhow::Re
         if now >= deadline {
             break (job, true);
         }
+        last = Some(job);
         tokio::time::sleep(pause.min(deadline - now)).await;
         pause = (pause * 2).min(Duration::from_secs(2));
     };
@@ -317,8 +396,15 @@ pub async fn follow(
     let deadline = tokio::time::Instant::now() + wait;
     let tty = std::io::stderr().is_terminal();
     let mut last = String::new();
+    let mut seen: Option<Job> = None;
     let job = loop {
-        let job = client.job(id).await.cli()?;
+        let job = match reread(&format!("rollout {id}"), deadline, || client.job(id)).await? {
+            Some(job) => job,
+            None => match seen.take() {
+                Some(job) => break job,
+                None => anyhow::bail!("rollout {id}: the ACS did not answer before the wait ended"),
+            },
+        };
         let line = counts_line(&job);
         if line != last {
             // A terminal gets one line rewritten in place; a log gets each change once.
@@ -332,6 +418,7 @@ pub async fn follow(
         if job.state != JobStateName::Running || tokio::time::Instant::now() >= deadline {
             break job;
         }
+        seen = Some(job);
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     if tty {

@@ -35,6 +35,49 @@ impl Drop for Acs {
     }
 }
 
+/// Runs `acs serve` in `dir` on the given addresses; returns it with the addresses it
+/// announced (the real ports when 0 was asked for).
+fn serve(dir: &Path, cwmp_addr: &str, nbi_addr: &str) -> (Child, String, String) {
+    let mut child = binary()
+        .current_dir(dir)
+        .args(["serve", "--cwmp-addr", cwmp_addr, "--nbi-addr", nbi_addr])
+        .env("ACS_LOG__FORMAT", "json")
+        // The test's CPEs do not need connection-request credentials pushed to them.
+        .env(
+            "ACS_CWMP__PROVISION_CONNECTION_REQUEST_CREDENTIALS",
+            "false",
+        )
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A guard against a hang only: nothing asserted depends on it.
+    let pid = child.id();
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(300));
+        let _ = Command::new("kill").arg(pid.to_string()).status();
+    });
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut addrs = None;
+    for line in lines.by_ref() {
+        let Ok(line) = line else { break };
+        if let Ok(v) = serde_json::from_str::<Value>(&line)
+            && v["message"] == "acs is serving"
+        {
+            addrs = Some((
+                v["nbi"].as_str().unwrap().to_owned(),
+                v["cwmp"].as_str().unwrap().to_owned(),
+            ));
+            break;
+        }
+    }
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    let (nbi, cwmp) = addrs.expect("the server announced its addresses");
+    (child, nbi, cwmp)
+}
+
 impl Acs {
     pub fn start() -> Acs {
         Acs::start_with(|_| {})
@@ -45,55 +88,34 @@ impl Acs {
     pub fn start_with(setup: impl FnOnce(&Path)) -> Acs {
         let dir = tempfile::tempdir().unwrap();
         setup(dir.path());
-        let mut child = binary()
-            .current_dir(dir.path())
-            .args([
-                "serve",
-                "--cwmp-addr",
-                "127.0.0.1:0",
-                "--nbi-addr",
-                "127.0.0.1:0",
-            ])
-            .env("ACS_LOG__FORMAT", "json")
-            // The test's CPEs do not need connection-request credentials pushed to them.
-            .env(
-                "ACS_CWMP__PROVISION_CONNECTION_REQUEST_CREDENTIALS",
-                "false",
-            )
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // A guard against a hang only: nothing asserted depends on it.
-        let pid = child.id();
-        std::thread::spawn(move || {
-            std::thread::sleep(std::time::Duration::from_secs(300));
-            let _ = Command::new("kill").arg(pid.to_string()).status();
-        });
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let mut addrs = None;
-        for line in lines.by_ref() {
-            let Ok(line) = line else { break };
-            if let Ok(v) = serde_json::from_str::<Value>(&line)
-                && v["message"] == "acs is serving"
-            {
-                addrs = Some((
-                    v["nbi"].as_str().unwrap().to_owned(),
-                    v["cwmp"].as_str().unwrap().to_owned(),
-                ));
-                break;
-            }
-        }
-        // Keep draining the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        let (nbi, cwmp) = addrs.expect("the server announced its addresses");
+        let (child, nbi, cwmp) = serve(dir.path(), "127.0.0.1:0", "127.0.0.1:0");
         Acs {
             child,
             dir,
             nbi: format!("http://{nbi}"),
             cwmp: format!("http://{cwmp}/"),
         }
+    }
+
+    /// Stops the server and starts it again on the same directory and ports (an upgrade, a
+    /// crash and restart).
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let nbi = self.nbi.trim_start_matches("http://").to_owned();
+        let cwmp = self
+            .cwmp
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
+        let (child, _, _) = serve(self.dir.path(), &cwmp, &nbi);
+        self.child = child;
+    }
+
+    /// Stops the server (it stays down until [`Acs::restart`]).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     pub fn data_dir(&self) -> PathBuf {
