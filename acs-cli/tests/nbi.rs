@@ -375,7 +375,12 @@ fn device_supplied_control_characters_are_escaped_in_table_and_csv() {
                 !text.chars().any(|c| c.is_control() && c != '\n'),
                 "{args:?} {format}: {text:?}"
             );
-            assert!(text.contains(escaped), "{args:?} {format}: {text}");
+            if format == "table" && args[1] == "list" {
+                // A listing's cells are cut to one line at 80 columns: what shows is escaped.
+                assert!(text.contains("12-0\\u"), "{args:?} {format}: {text}");
+            } else {
+                assert!(text.contains(escaped), "{args:?} {format}: {text}");
+            }
         }
     }
     // JSON carries the value itself, for scripts.
@@ -1235,7 +1240,7 @@ fn waiting_survives_a_restart_of_the_acs() {
     let mut line = String::new();
     err.read_line(&mut line).unwrap();
     assert!(
-        line.contains(": task ") && line.contains("acs tasks show"),
+        line.contains("SN-A CP-8851-3PCC: task ") && line.contains("acs tasks show"),
         "the id comes first: {line}"
     );
     acs.stop();

@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 use crate::cmd::client::{
     self, AFTER_HELP, Cli as _, Client, ClientArgs, explain_filter, note, pages,
 };
-use crate::cmd::output::{self, Column, col, pick};
+use crate::cmd::output::{self, Column, col, pick, wide};
 
 #[derive(Debug, Subcommand)]
 pub enum DevicesCommand {
@@ -86,15 +86,17 @@ pub struct EventsArgs {
 }
 
 /// `devices list`.
+/// A table shows a device by its serial number and product class; the id, manufacturer, OUI
+/// and address are for the machine formats (and `devices show`).
 pub const LIST_COLUMNS: &[Column] = &[
-    col("id"),
+    wide("id"),
     col("serial_number"),
     col("product_class"),
-    col("manufacturer"),
-    col("oui"),
+    wide("manufacturer"),
+    wide("oui"),
     col("mac"),
     col("software_version"),
-    col("remote_ip"),
+    wide("remote_ip"),
     col("status"),
     col("last_inform"),
     col("tags"),

@@ -11,6 +11,14 @@
 //! null is an empty cell, a list of strings (tags) is joined with `,`, and an object is its
 //! compact JSON.
 //!
+//! A `table` is for people: a device id (`00562B-CP%2D8851%2D3PCC-FCH2233A0B1`) is shown as
+//! its serial number and product class (`FCH2233A0B1 CP-8851-3PCC`), a listing that has those
+//! columns already drops the id, and the table fits the terminal's width (80 columns when
+//! there is none): a listing's cells are cut to one line with `…`, except the ones that say
+//! what a row is (device, serial number, product class, state, a parameter's name and value),
+//! and a `show` record wraps. The
+//! machine formats keep every value as the API gave it.
+//!
 //! Values come from devices (a CPE chooses its own parameter values, serial number, fault
 //! strings), so `table` and `csv` cells escape control characters (C0, DEL, C1) as `\x1b` /
 //! `\u{9b}`: an escape sequence a device stored must never reach an operator's terminal raw,
@@ -58,16 +66,35 @@ pub struct Column {
     pub name: &'static str,
     /// Where the value is.
     pub path: &'static str,
+    /// Shown in a `table` listing too (the machine formats have every column).
+    pub in_table: bool,
 }
 
 /// A column whose value is the object's field of the same name.
 pub const fn col(name: &'static str) -> Column {
-    Column { name, path: name }
+    Column {
+        name,
+        path: name,
+        in_table: true,
+    }
 }
 
 /// A column named `name` with the value at `path`.
 pub const fn at(name: &'static str, path: &'static str) -> Column {
-    Column { name, path }
+    Column {
+        name,
+        path,
+        in_table: true,
+    }
+}
+
+/// A column of the machine formats that a `table` listing leaves out, to fit a terminal.
+pub const fn wide(name: &'static str) -> Column {
+    Column {
+        name,
+        path: name,
+        in_table: false,
+    }
 }
 
 /// The values of `columns` in `object` (`null` for what is missing). A typed API record is
@@ -132,6 +159,8 @@ enum Sink<W: Write> {
 /// Writes rows in one format.
 pub struct Output<W: Write> {
     columns: Vec<&'static str>,
+    /// Per column: whether a table listing shows it.
+    in_table: Vec<bool>,
     single: bool,
     dynamic: bool,
     rows: usize,
@@ -180,6 +209,7 @@ impl<W: Write> Output<W> {
         };
         Output {
             columns: columns.iter().map(|c| c.name).collect(),
+            in_table: columns.iter().map(|c| c.in_table).collect(),
             single,
             dynamic: false,
             rows: 0,
@@ -228,7 +258,30 @@ impl<W: Write> Output<W> {
         self.rows += 1;
         match &mut self.sink {
             Sink::Table { rows, .. } => {
-                rows.push(values.iter().map(cell).collect());
+                let columns = &self.columns;
+                rows.push(
+                    values
+                        .iter()
+                        .zip(columns)
+                        .map(|(v, c)| match (v, *c) {
+                            (Value::String(id), "device_id" | "device") => {
+                                escape_controls(&friendly_device(id))
+                            }
+                            // The ACS's own times, to the second: the width goes to the data.
+                            (Value::String(t), name) if is_time_column(name) => {
+                                chrono::DateTime::parse_from_rfc3339(t).map_or_else(
+                                    |_| cell(v),
+                                    |t| {
+                                        t.with_timezone(&chrono::Utc)
+                                            .format("%Y-%m-%d %H:%M:%S")
+                                            .to_string()
+                                    },
+                                )
+                            }
+                            _ => cell(v),
+                        })
+                        .collect(),
+                );
                 Ok(())
             }
             Sink::Ndjson(_) => {
@@ -276,6 +329,7 @@ impl<W: Write> Output<W> {
     pub fn finish(self) -> io::Result<W> {
         let Output {
             columns,
+            in_table,
             single,
             dynamic,
             rows: count,
@@ -285,9 +339,14 @@ impl<W: Write> Output<W> {
             Sink::Table { mut w, rows } => {
                 let mut t = Table::new();
                 t.load_preset(UTF8_FULL_CONDENSED);
-                if dynamic {
-                    t.set_content_arrangement(ContentArrangement::Dynamic);
-                }
+                t.set_content_arrangement(ContentArrangement::Dynamic);
+                t.set_truncation_indicator("…");
+                // Without a terminal to ask, the width people read at.
+                let width = dynamic
+                    .then(terminal_width)
+                    .flatten()
+                    .unwrap_or(TABLE_WIDTH);
+                t.set_width(width);
                 if single {
                     t.set_header(vec!["field", "value"]);
                     if let Some(r) = rows.into_iter().next() {
@@ -296,9 +355,44 @@ impl<W: Write> Output<W> {
                         }
                     }
                 } else {
-                    t.set_header(columns.clone());
+                    // Columns marked `wide` (a device id beside its serial number and product
+                    // class, say) are for scripts; the machine formats keep them.
+                    let keep = in_table;
+                    let pick = |cells: Vec<String>| -> Vec<String> {
+                        cells
+                            .into_iter()
+                            .zip(&keep)
+                            .filter(|(_, k)| **k)
+                            .map(|(c, _)| c)
+                            .collect()
+                    };
+                    let shown: Vec<&str> = columns
+                        .iter()
+                        .zip(&keep)
+                        .filter(|(_, k)| **k)
+                        .map(|(c, _)| *c)
+                        .collect();
+                    t.set_header(shown.clone());
                     for r in rows {
-                        t.add_row(r);
+                        let mut row = comfy_table::Row::from(pick(r));
+                        row.max_height(1);
+                        t.add_row(row);
+                    }
+                    // What names a row is never cut; the other columns share what is left.
+                    for (i, name) in shown.iter().enumerate() {
+                        if matches!(
+                            *name,
+                            "serial_number"
+                                | "product_class"
+                                | "device_id"
+                                | "status"
+                                | "state"
+                                | "name"
+                                | "value"
+                        ) && let Some(column) = t.column_mut(i)
+                        {
+                            column.set_constraint(comfy_table::ColumnConstraint::ContentWidth);
+                        }
                     }
                 }
                 writeln!(w, "{t}")?;
@@ -326,6 +420,50 @@ impl<W: Write> Output<W> {
                 c.into_inner().map_err(|e| e.into_error())
             }
         }
+    }
+}
+
+/// Columns holding times the ACS recorded (not values a device reported).
+fn is_time_column(name: &str) -> bool {
+    name.ends_with("_at")
+        || matches!(
+            name,
+            "last_inform" | "first_seen" | "last_boot" | "last_bootstrap"
+        )
+}
+
+/// A table's width when standard output is not a terminal.
+pub const TABLE_WIDTH: u16 = 80;
+
+fn terminal_width() -> Option<u16> {
+    comfy_table::Table::new().width()
+}
+
+/// A device id (`OUI-ProductClass-Serial`, each part percent-encoded) as people read it:
+/// `Serial ProductClass`, or the id itself when it is not one.
+pub fn friendly_device(id: &str) -> String {
+    fn unescape(part: &str) -> Option<String> {
+        let bytes = part.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'%' {
+                let hex = part.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            } else {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8(out).ok()
+    }
+    let parts: Vec<&str> = id.split('-').collect();
+    let decoded: Option<Vec<String>> = parts.iter().map(|p| unescape(p)).collect();
+    match decoded.as_deref() {
+        Some([_oui, product_class, serial]) => format!("{serial} {product_class}"),
+        Some([_oui, serial]) => serial.clone(),
+        _ => id.to_owned(),
     }
 }
 
@@ -422,6 +560,64 @@ mod tests {
     }
 
     #[test]
+    fn device_ids_read_as_serial_and_product_class() {
+        assert_eq!(
+            friendly_device("00562B-CP%2D8851%2D3PCC-FCH2233A0B1"),
+            "FCH2233A0B1 CP-8851-3PCC"
+        );
+        assert_eq!(friendly_device("00A0BC-SN%2D1"), "SN-1");
+        assert_eq!(friendly_device("not a device id"), "not a device id");
+        assert_eq!(friendly_device("a-b-c-d"), "a-b-c-d");
+        assert_eq!(friendly_device("A-%ZZ-1"), "A-%ZZ-1");
+    }
+
+    #[test]
+    fn a_wide_listing_fits_80_columns_and_says_what_it_cut() {
+        const WIDE: &[Column] = &[
+            wide("id"),
+            col("serial_number"),
+            col("product_class"),
+            col("device_id"),
+            col("note"),
+        ];
+        let row = json!({
+            "id": "00562B-CP%2D8851%2D3PCC-FCH2233A0B1",
+            "serial_number": "FCH2233A0B1",
+            "product_class": "CP-8851-3PCC",
+            "device_id": "00562B-CP%2D8851%2D3PCC-FCH2233A0B1",
+            "note": "x".repeat(300),
+        });
+        let mut out = Output::list(Format::Table, WIDE, Vec::new());
+        out.row(&pick(&row, WIDE)).unwrap();
+        let text = String::from_utf8(out.finish().unwrap()).unwrap();
+        for line in text.lines() {
+            assert!(
+                line.chars().count() <= 80,
+                "{} > 80: {line}",
+                line.chars().count()
+            );
+        }
+        assert!(text.contains('…'), "{text}");
+        // The id is dropped (serial and product class say it), a device_id reads as them.
+        assert!(!text.contains("%2D"), "{text}");
+        assert_eq!(
+            text.lines().nth(1).unwrap().matches("id").count(),
+            1,
+            "{text}"
+        );
+        // With room, the whole name shows.
+        const NARROW: &[Column] = &[col("device_id"), col("state")];
+        let mut out = Output::list(Format::Table, NARROW, Vec::new());
+        out.row(&pick(
+            &json!({"device_id": row["device_id"], "state": "done"}),
+            NARROW,
+        ))
+        .unwrap();
+        let text = String::from_utf8(out.finish().unwrap()).unwrap();
+        assert!(text.contains("FCH2233A0B1 CP-8851-3PCC"), "{text}");
+    }
+
+    #[test]
     fn empty_listings_are_still_valid_documents() {
         check(Format::Json, false, &[], "[]\n");
         check(Format::Ndjson, false, &[], "");
@@ -476,7 +672,13 @@ mod tests {
                     !text.chars().any(|c| c.is_control() && c != '\n'),
                     "{format:?}: {text:?}"
                 );
-                assert_eq!(text.matches(escaped).count(), 3, "{format:?}: {text}");
+                if format == Format::Table && !single {
+                    // A listing's cells are cut to one line at 80 columns; what shows is
+                    // escaped all the same.
+                    assert!(text.contains("FCH\\x1b]"), "{text}");
+                } else {
+                    assert_eq!(text.matches(escaped).count(), 3, "{format:?}: {text}");
+                }
             }
         }
         // An object cell (compact JSON) escapes DEL and C1 too.

@@ -146,11 +146,12 @@ async fn submit_task(
     };
     let started = tokio::time::Instant::now();
     let mut task: Task = client.create_task(device, &query, spec).await.cli()?;
+    let name = output::friendly_device(device);
     if let Some(cr) = &task.connection_request
         && !cr.accepted()
     {
         note(format!(
-            "{device}: connection request {}: {}; the task waits for the device's next Inform",
+            "{name}: connection request {}: {}; the task waits for the device's next Inform",
             cr.outcome, cr.detail
         ));
     }
@@ -158,7 +159,7 @@ async fn submit_task(
     if let Some(w) = delivery.wait {
         if !task.state.is_final() {
             note(format!(
-                "{device}: task {id} created; waiting up to {w} s (`acs tasks show {id}` follows it)"
+                "{name}: task {id} created; waiting up to {w} s (`acs tasks show {id}` follows it)"
             ));
         }
         let deadline = started + Duration::from_secs(w);
@@ -181,7 +182,7 @@ async fn submit_task(
     if let Some(w) = delivery.wait
         && !state.is_final()
     {
-        note(format!("{device}: task {id} is still {state} after {w} s"));
+        note(format!("{name}: task {id} is still {state} after {w} s"));
         return Err(Exit(EXIT_PARTIAL).into());
     }
     Ok(())

@@ -95,7 +95,7 @@ async fn with_tags(ops: &Operations, devices: Vec<DeviceRow>) -> Result<Vec<Devi
 async fn device_or_404(ops: &Operations, id: &str) -> Result<DeviceRow, ApiError> {
     ops.device(id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("device `{id}` not found")))
+        .ok_or_else(|| ApiError::device_not_found(id))
 }
 
 /// Lists devices, keyset-paged.
@@ -168,7 +168,7 @@ pub async fn delete_device(
     id: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     if !ops.delete_device(&id).await? {
-        return Err(ApiError::not_found(format!("device `{id}` not found")));
+        return Err(ApiError::device_not_found(&id));
     }
     tracing::info!(device = %id, by = %admin.0.name, "device deleted through the API");
     Ok(HttpResponse::NoContent().finish())

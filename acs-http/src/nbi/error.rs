@@ -83,6 +83,21 @@ impl ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
+    /// 404 for a device id: names the id as given, with what to try.
+    pub fn device_not_found(id: &str) -> ApiError {
+        let hint = if id.contains("%25") {
+            "it looks percent-encoded twice: a device id goes in the path encoded once \
+             (`%2D` in the id is written `%252D`)"
+        } else if !id.contains('-') {
+            "a device id is `OUI-ProductClass-Serial` (as `GET /api/v1/devices` lists it); \
+             to find one by serial number or MAC use `GET /api/v1/devices/resolve?name=`"
+        } else {
+            "device ids are listed by `GET /api/v1/devices`; \
+             `GET /api/v1/devices/resolve?name=` finds one by serial number or MAC"
+        };
+        ApiError::not_found(format!("device `{id}` not found: {hint}"))
+    }
+
     /// 409 `conflict`.
     pub fn conflict(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::CONFLICT, "conflict", message)
@@ -151,9 +166,8 @@ impl From<StoreError> for ApiError {
                 ApiError::unavailable("database unavailable")
             }
             StoreError::InvalidInput(m) => ApiError::invalid(m),
-            StoreError::DeviceNotFound(_) | StoreError::TaskNotFound(_) => {
-                ApiError::not_found(e.to_string())
-            }
+            StoreError::DeviceNotFound(id) => ApiError::device_not_found(&id),
+            StoreError::TaskNotFound(_) => ApiError::not_found(e.to_string()),
             StoreError::TaskStateConflict { .. } => ApiError::conflict(e.to_string()),
             other => ApiError::internal(other),
         }

@@ -133,7 +133,7 @@ pub async fn device_transfers(
     let id = id.into_inner();
     let limit = super::page_limit(q.limit)?;
     if ops.device(&id).await?.is_none() {
-        return Err(ApiError::not_found(format!("device `{id}` not found")));
+        return Err(ApiError::device_not_found(&id));
     }
     let TransferCounts { ok, failed } = ops.transfer_counts(&id).await?;
     let transfers = ops.transfers(&id, limit).await?;

@@ -81,7 +81,7 @@ pub async fn remove_rule(
 
 async fn existing_device(ops: &Operations, id: &str) -> Result<(), ApiError> {
     if ops.device(id).await?.is_none() {
-        return Err(ApiError::not_found(format!("device `{id}` not found")));
+        return Err(ApiError::device_not_found(id));
     }
     Ok(())
 }

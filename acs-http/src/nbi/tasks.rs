@@ -144,7 +144,7 @@ pub async fn clear_faults(
     if let Some(d) = device
         && ops.device(d).await?.is_none()
     {
-        return Err(ApiError::not_found(format!("device `{d}` not found")));
+        return Err(ApiError::device_not_found(d));
     }
     let cleared = ops.clear_faults(None, device).await?;
     Ok(Json(Cleared { cleared }))

@@ -107,3 +107,43 @@ async fn a_silent_phone_turns_late_then_offline_and_comes_back() {
     assert!(events.to_string().contains("presence online"), "{events}");
     app.cleanup().await;
 }
+
+/// A device id that is not there: the 404 names it as given and says what to try, including
+/// the commonest mistake, an id encoded twice.
+#[tokio::test]
+async fn an_unknown_device_id_gets_a_404_that_helps() {
+    let app = spawn_app().await;
+    let token = api_token(&app, "lookup", Role::Viewer).await;
+    let api = Api::new(&app, Some(&token));
+    let mut cpe = RawCpe::new(&app.cwmp_url);
+    assert_eq!(
+        cpe.send(&inform("HELP1", &[EventCode::Boot], "1"))
+            .await
+            .status,
+        200
+    );
+    let id = device_key("HELP1");
+    // Encoded once: found.
+    let found = api.get(&format!("/api/v1/devices/{}", enc(&id))).await;
+    assert_eq!(found.status, 200, "{}", found.text);
+    // Encoded twice: the id arrives with `%25` in it.
+    let twice = api
+        .get(&format!("/api/v1/devices/{}", enc(&enc(&id))))
+        .await;
+    assert_eq!(twice.status, 404);
+    let message = twice.json()["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains(&enc(&id)),
+        "names the id as given: {message}"
+    );
+    assert!(message.contains("encoded twice"), "{message}");
+    // A serial number where an id goes: pointed at resolve.
+    let serial = api.get("/api/v1/devices/HELP1").await;
+    assert_eq!(serial.status, 404);
+    let message = serial.json()["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains("`HELP1`") && message.contains("resolve"),
+        "{message}"
+    );
+    app.cleanup().await;
+}
