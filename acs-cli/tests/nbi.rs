@@ -320,6 +320,32 @@ fn devices_and_the_bulk_parameter_query() {
         1,
         "no tag `lab`",
     );
+    fails(&acs.run(&["devices", "tag", "SN-A"]), 2, "no tag given");
+    // By filter: every match, after saying how many (refused without a terminal or --yes).
+    let rack = [
+        "devices",
+        "tag",
+        "-f",
+        "product_class = CP-8851-3PCC",
+        "rack1",
+    ];
+    fails(&acs.run(&rack), 2, "on 2 devices");
+    assert!(ok(&acs.run(&[&rack[..], &["--yes"]].concat())));
+    let mut racked = ids(&acs.json(&["devices", "list", "-f", "tag = rack1"]), "id");
+    racked.sort();
+    let mut expected = vec![A.id(), B.id()];
+    expected.sort();
+    assert_eq!(racked, expected);
+    let unrack = [&rack[..], &["--remove", "--yes"]].concat();
+    assert!(ok(&acs.run(&unrack)));
+    assert!(
+        ok(&acs.run(&unrack)),
+        "a filter's devices need not all have the tag"
+    );
+    assert_eq!(
+        acs.json(&["devices", "list", "-f", "tag = rack1"]),
+        serde_json::json!([])
+    );
 
     // Events.
     let ev = acs.json(&["events", "SN-A"]);
@@ -534,6 +560,18 @@ fn tasks_faults_and_jobs() {
     ]);
     assert_eq!(task2["definition"]["values"][0]["type"], "xsd:string");
     acs.run(&["tasks", "cancel", &task2["id"].to_string()]);
+    // Many devices: asked first, with the count (refused here: no terminal, no --yes).
+    fails(
+        &acs.run(&[
+            "set",
+            "-f",
+            "product_class = CP-8851-3PCC",
+            "Device.X.Y=on",
+            "--no-connection-request",
+        ]),
+        2,
+        "on 2 devices matching",
+    );
     // A value that does not fit the stored type is refused by the ACS before anything is sent.
     fails(
         &acs.run(&["set", "-d", "SN-B", &format!("{pi}=soon")]),
@@ -552,6 +590,8 @@ fn tasks_faults_and_jobs() {
     );
     let shown = acs.json(&["tasks", "show", &task["id"].to_string()]);
     assert_eq!(shown["state"], "fault");
+    // Every device's faults: asked first, with the count.
+    fails(&acs.run(&["faults", "clear"]), 2, "faults on every device");
     let cleared = acs.run(&["faults", "clear", "-d", "SN-B"]);
     assert!(ok(&cleared), "{}", stderr(&cleared));
     assert!(
@@ -760,7 +800,9 @@ fn files_and_config_templates() {
         "missing variables: station",
     );
 
-    let out = acs.run(&["files", "delete", &id]);
+    // Deleting asks first (refused without a terminal), naming what goes.
+    fails(&acs.run(&["files", "delete", &id]), 2, "--yes");
+    let out = acs.run(&["files", "delete", &id, "--yes"]);
     assert!(ok(&out), "{}", stderr(&out));
     fails(&acs.run(&["files", "delete", &id]), 1, "no file");
 }
@@ -1092,11 +1134,12 @@ parameters = [
     );
 
     fails(
-        &acs.run(&["provision", "remove", "mpp"]),
+        &acs.run(&["provision", "remove", "mpp", "--yes"]),
         1,
         "configuration file",
     );
-    let out = acs.run(&["provision", "remove", "extra"]);
+    fails(&acs.run(&["provision", "remove", "extra"]), 2, "--yes");
+    let out = acs.run(&["provision", "remove", "extra", "--yes"]);
     assert!(ok(&out), "{}", stderr(&out));
     fails(
         &acs.run(&["provision", "remove", "extra"]),

@@ -61,14 +61,19 @@ pub struct DeleteArgs {
 #[derive(Debug, Args)]
 #[command(after_help = AFTER_HELP)]
 pub struct TagArgs {
-    /// The device: id, serial number or MAC.
-    pub device: String,
-    /// Tags to add (or remove).
-    #[arg(required = true, value_name = "TAG")]
-    pub tags: Vec<String>,
+    /// The device (id, serial number or MAC), then the tags to add (or remove); with -f,
+    /// only the tags.
+    #[arg(required = true, value_name = "DEVICE TAG")]
+    pub words: Vec<String>,
+    /// Tag every device this filter matches (docs/FILTERS.md) instead of one.
+    #[arg(short = 'f', long = "filter", value_name = "FILTER")]
+    pub filter: Option<String>,
     /// Remove the tags instead of adding them.
     #[arg(long)]
     pub remove: bool,
+    /// Do not ask before tagging more than one device (needed without a terminal).
+    #[arg(long)]
+    pub yes: bool,
     #[command(flatten)]
     pub client: ClientArgs,
 }
@@ -187,20 +192,107 @@ async fn delete(args: DeleteArgs) -> anyhow::Result<()> {
 
 async fn tag(args: TagArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.client)?;
-    let id = client.resolve_id(&args.device).await?;
-    for t in &args.tags {
-        let result = if args.remove {
-            client.remove_tag(&id, t).await.cli()
+    let (ids, tags) = match &args.filter {
+        Some(filter) => {
+            let count = client
+                .count_devices(&acs_api::CountQuery {
+                    filter: Some(filter.clone()),
+                })
+                .await
+                .cli()
+                .map_err(|e| explain_filter(e, filter))?
+                .count;
+            if count == 0 {
+                note(format!("no device matches `{filter}`; nothing to tag"));
+                return Ok(());
+            }
+            if count > 1 {
+                client::confirm(
+                    &format!(
+                        "{} {} on {count} devices matching `{filter}`",
+                        if args.remove {
+                            "Remove tag(s)"
+                        } else {
+                            "Add tag(s)"
+                        },
+                        args.words.join(", ")
+                    ),
+                    args.yes,
+                )?;
+            }
+            let mut ids = Vec::new();
+            let client = &client;
+            pages(
+                None,
+                |after, n| {
+                    let q = DeviceListQuery {
+                        filter: Some(filter.clone()),
+                        sort: None,
+                        limit: Some(n),
+                        after,
+                    };
+                    async move {
+                        let page = client.list_devices(&q).await.cli()?;
+                        Ok((page.devices, page.next))
+                    }
+                },
+                |d: Device| {
+                    ids.push(d.id);
+                    Ok(())
+                },
+            )
+            .await?;
+            (ids, args.words.clone())
+        }
+        None => {
+            let [device, tags @ ..] = args.words.as_slice() else {
+                return Err(client::usage("name a device, then the tags"));
+            };
+            if tags.is_empty() {
+                return Err(client::usage(
+                    "no tag given: `acs devices tag DEVICE TAG…` (or -f FILTER TAG…)",
+                ));
+            }
+            (vec![client.resolve_id(device).await?], tags.to_vec())
+        }
+    };
+    for id in &ids {
+        tag_one(&client, id, &tags, args.remove, args.filter.is_some()).await?;
+    }
+    if args.filter.is_some() {
+        note(format!(
+            "{} {} device(s)",
+            if args.remove { "untagged" } else { "tagged" },
+            ids.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Adds or removes `tags` on one device. Removing a tag a device lacks is an error for one
+/// device and nothing for a filter's (the filter may match devices with and without it).
+async fn tag_one(
+    client: &Client,
+    id: &str,
+    tags: &[String],
+    remove: bool,
+    lenient: bool,
+) -> anyhow::Result<()> {
+    for t in tags {
+        let result = if remove {
+            client.remove_tag(id, t).await.cli()
         } else {
-            client.add_tag(&id, t).await.cli()
+            client.add_tag(id, t).await.cli()
         };
         match result {
             Err(e)
-                if args.remove
+                if remove
                     && e.downcast_ref::<client::ApiError>()
                         .is_some_and(|a| a.status == 404) =>
             {
-                anyhow::bail!("{id} has no tag `{t}`");
+                if !lenient {
+                    anyhow::bail!("{} has no tag `{t}`", output::friendly_device(id));
+                }
             }
             other => other?,
         }

@@ -38,7 +38,7 @@ pub enum FilesCommand {
     /// Show one file.
     Show(IdArgs),
     /// Delete a file (download URLs already handed out for it then answer 404).
-    Delete(IdArgs),
+    Delete(DeleteArgs),
 }
 
 #[derive(Debug, Args)]
@@ -86,6 +86,19 @@ pub struct IdArgs {
     pub client: ClientArgs,
 }
 
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct DeleteArgs {
+    /// The file id.
+    #[arg(value_name = "ID")]
+    pub id: i64,
+    /// Do not ask first (needed without a terminal).
+    #[arg(long)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
 pub fn run(command: FilesCommand) -> anyhow::Result<()> {
     client::run(async move {
         match command {
@@ -114,6 +127,18 @@ pub fn run(command: FilesCommand) -> anyhow::Result<()> {
             }
             FilesCommand::Delete(a) => {
                 let client = Client::new(&a.client)?;
+                let file = client
+                    .file(a.id)
+                    .await
+                    .cli()
+                    .map_err(|e| not_found(e, "file", a.id))?;
+                client::confirm(
+                    &format!(
+                        "Delete file {} ({}, {} bytes); devices can no longer download it",
+                        a.id, file.name, file.size
+                    ),
+                    a.yes,
+                )?;
                 client
                     .delete_file(a.id)
                     .await

@@ -63,6 +63,9 @@ pub struct SetArgs {
     /// NAME=VALUE[:TYPE], e.g. Device.ManagementServer.PeriodicInformInterval=300:unsignedInt.
     #[arg(required = true, value_name = "NAME=VALUE[:TYPE]")]
     pub values: Vec<String>,
+    /// Do not ask before writing to more than one device (needed without a terminal).
+    #[arg(long)]
+    pub yes: bool,
     #[command(flatten)]
     pub delivery: Delivery,
     #[command(flatten)]
@@ -167,6 +170,24 @@ pub fn set(args: SetArgs) -> anyhow::Result<()> {
         let resolved = resolve(&client, &args.target).await?;
         if matches!(&resolved, Resolved::Devices(d) if d.is_empty()) {
             return Err(usage("no device given"));
+        }
+        let count = resolved.count(&client).await?;
+        if count == 0 {
+            client::note("no device matches; nothing to set");
+            return Ok(());
+        }
+        if count > 1 {
+            let which = match &resolved {
+                Resolved::Filter(f) => format!(" matching `{f}`"),
+                Resolved::Devices(_) => String::new(),
+            };
+            client::confirm(
+                &format!(
+                    "Write {} value(s) on {count} devices{which}",
+                    assignments.len()
+                ),
+                args.yes,
+            )?;
         }
         // Without :TYPE the ACS picks the type per device when it sends the request (stored
         // type, data model, else the CPE's own answer), so every device of a job gets its own.

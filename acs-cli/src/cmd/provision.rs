@@ -40,7 +40,7 @@ pub enum ProvisionCommand {
     Add(Box<AddArgs>),
     /// Remove a rule added with `add` (admin token); rules from the configuration file are
     /// changed there.
-    Remove(NameArgs),
+    Remove(RemoveArgs),
     /// Where a device stands with each rule item: pending, applied, failed (with the fault
     /// and the next attempt), mismatch or halted.
     Status(DeviceArgs),
@@ -62,6 +62,19 @@ pub struct NameArgs {
     /// The rule's name.
     #[arg(value_name = "NAME")]
     pub name: String,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct RemoveArgs {
+    /// The rule's name.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Do not ask first (needed without a terminal).
+    #[arg(long)]
+    pub yes: bool,
     #[command(flatten)]
     pub client: ClientArgs,
 }
@@ -204,6 +217,15 @@ pub fn run(command: ProvisionCommand) -> anyhow::Result<()> {
             ProvisionCommand::Add(a) => add(*a).await,
             ProvisionCommand::Remove(a) => {
                 let client = Client::new(&a.client)?;
+                // Named first, so a mistyped name fails before anything is asked.
+                client.rule(&a.name).await.cli()?;
+                client::confirm(
+                    &format!(
+                        "Remove provisioning rule {}; devices it applies to get nothing more from it",
+                        a.name
+                    ),
+                    a.yes,
+                )?;
                 client.remove_rule(&a.name).await.cli()?;
                 client::note(format!("provisioning rule {} removed", a.name));
                 Ok(())

@@ -302,6 +302,9 @@ pub struct FaultClearArgs {
     /// Clear this one fault (its task id). Without it or -d, every fault is cleared.
     #[arg(value_name = "ID")]
     pub id: Option<i64>,
+    /// Do not ask before clearing every fault (needed without a terminal).
+    #[arg(long)]
+    pub yes: bool,
     #[command(flatten)]
     pub client: ClientArgs,
 }
@@ -353,6 +356,35 @@ pub fn faults(command: FaultsCommand) -> anyhow::Result<()> {
                         None => None,
                     },
                 };
+                if body.device.is_none() {
+                    // Every device's faults: counted, so the question says what it costs.
+                    let mut count = 0usize;
+                    pages(
+                        None,
+                        |after, limit| {
+                            let client = &client;
+                            async move {
+                                let q = FaultListQuery {
+                                    limit: Some(limit),
+                                    after,
+                                    ..FaultListQuery::default()
+                                };
+                                let page = client.list_faults(&q).await.cli()?;
+                                Ok((page.faults, page.next))
+                            }
+                        },
+                        |_: Task| {
+                            count += 1;
+                            Ok(())
+                        },
+                    )
+                    .await?;
+                    if count == 0 {
+                        note("no faults to clear");
+                        return Ok(());
+                    }
+                    client::confirm(&format!("Clear {count} faults on every device"), a.yes)?;
+                }
                 let answer = client.clear_faults(&body).await.cli()?;
                 note(format!("cleared {} faults", answer.cleared));
                 Ok(())
