@@ -1122,6 +1122,17 @@ parameters = [
             "mpp/parameters"
         ]
     );
+    // The fleet view: the same items, each with its device, for every device a filter finds.
+    let fleet = acs.json(&["provision", "status", "-f", &format!("serial = {serial}")]);
+    let fleet = fleet.as_array().unwrap();
+    assert_eq!(fleet.len(), 4, "{fleet:?}");
+    assert!(
+        fleet
+            .iter()
+            .all(|i| i["device_id"].as_str().unwrap().ends_with(&serial))
+    );
+    assert_eq!(fleet[0]["rule"], "extra");
+    fails(&acs.run(&["provision", "status"]), 2, "DEVICE");
     let phone = sim.device(0);
     assert_eq!(
         phone.value("Device.DeviceInfo.SoftwareVersion").as_deref(),

@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use crate::cmd::assignment::parse_assignment;
-use crate::cmd::client::{self, AFTER_HELP, ApiError, Cli as _, Client, ClientArgs, usage};
+use crate::cmd::client::{self, AFTER_HELP, ApiError, Cli as _, Client, ClientArgs, pages, usage};
 use crate::cmd::output::{self, Column, col};
 use crate::cmd::upload::upload_file;
 
@@ -43,7 +43,7 @@ pub enum ProvisionCommand {
     Remove(RemoveArgs),
     /// Where a device stands with each rule item: pending, applied, failed (with the fault
     /// and the next attempt), mismatch or halted.
-    Status(DeviceArgs),
+    Status(StatusArgs),
     /// Forget a device's provisioning record (of one rule, or all): failed and halted items are
     /// tried again at its next matching Inform.
     Reset(ResetArgs),
@@ -81,13 +81,32 @@ pub struct RemoveArgs {
 
 #[derive(Debug, Args)]
 #[command(after_help = AFTER_HELP)]
-pub struct DeviceArgs {
+pub struct StatusArgs {
     /// The device: id, serial number or MAC.
-    #[arg(value_name = "DEVICE")]
-    pub device: String,
+    #[arg(
+        value_name = "DEVICE",
+        required_unless_present = "filter",
+        conflicts_with = "filter"
+    )]
+    pub device: Option<String>,
+    /// Every device this filter matches (docs/FILTERS.md), one row per device and item.
+    #[arg(short = 'f', long = "filter", value_name = "FILTER")]
+    pub filter: Option<String>,
     #[command(flatten)]
     pub client: ClientArgs,
 }
+
+/// `provision status -f`: the device each item belongs to, first.
+const FLEET_ITEM_COLUMNS: &[Column] = &[
+    col("device_id"),
+    col("rule"),
+    col("item"),
+    col("status"),
+    col("task_id"),
+    col("failures"),
+    col("next_attempt_at"),
+    col("detail"),
+];
 
 #[derive(Debug, Args)]
 #[command(after_help = AFTER_HELP)]
@@ -230,9 +249,50 @@ pub fn run(command: ProvisionCommand) -> anyhow::Result<()> {
                 client::note(format!("provisioning rule {} removed", a.name));
                 Ok(())
             }
+            ProvisionCommand::Status(StatusArgs {
+                filter: Some(filter),
+                client: args,
+                ..
+            }) => {
+                let client = &Client::new(&args)?;
+                let mut out = output::stdout(args.format(), FLEET_ITEM_COLUMNS, false);
+                let mut ids = Vec::new();
+                pages(
+                    None,
+                    |after, n| {
+                        let q = acs_api::DeviceListQuery {
+                            filter: Some(filter.clone()),
+                            sort: None,
+                            limit: Some(n),
+                            after,
+                        };
+                        async move {
+                            let page = client.list_devices(&q).await.cli()?;
+                            Ok((page.devices, page.next))
+                        }
+                    },
+                    |d: acs_api::Device| {
+                        ids.push(d.id);
+                        Ok(())
+                    },
+                )
+                .await?;
+                for id in &ids {
+                    for item in client.device_provisioning(id).await.cli()? {
+                        let mut row = output::pick(&item, ITEM_COLUMNS);
+                        row.insert(0, serde_json::Value::String(id.clone()));
+                        out.row(&row)?;
+                    }
+                }
+                out.finish()?;
+                Ok(())
+            }
             ProvisionCommand::Status(a) => {
                 let client = Client::new(&a.client)?;
-                let id = client.resolve_id(&a.device).await?;
+                let Some(device) = &a.device else {
+                    return Err(client::usage("name a device, or -f FILTER"));
+                };
+                let id = client.resolve_id(device).await?;
                 let items = client.device_provisioning(&id).await.cli()?;
                 let mut out = output::stdout(a.client.format(), ITEM_COLUMNS, false);
                 for i in &items {
