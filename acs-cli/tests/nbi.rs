@@ -15,7 +15,7 @@ use serde_json::Value;
 use std::process::Output;
 
 mod common;
-use common::{Acs, binary, fails, ok, phones, stderr, stdout};
+use common::{Acs, binary, fails, ok, phones, simulated, stderr, stdout};
 
 // ---------------------------------------------------------------------------------------------
 // A CPE played by the test
@@ -669,7 +669,7 @@ fn waiting_for_devices() {
         }
     }
     let out = cli.wait_with_output().unwrap();
-    fails(&out, 3, &B.id());
+    fails(&out, 3, "SN-B CP-8851-3PCC: fault 9005");
     assert!(stderr(&out).contains("fault 9005"), "{}", stderr(&out));
     let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(ids(&rows, "device_id"), [A.id(), B.id()]);
@@ -1312,4 +1312,119 @@ fn waiting_survives_a_restart_of_the_acs() {
     assert!(rest.contains("answers again"), "{rest}");
     let task: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(task["state"], "done");
+}
+
+/// Every CWMP method the ACS sends has a command, run here against simulated devices: the
+/// stored tree, a live refresh, attributes, objects, GetRPCMethods on MPP phones; Upload and
+/// ScheduleInform on a gateway (MPP phones do not support them, and say so).
+#[test]
+fn every_rpc_has_a_command() {
+    let acs = Acs::start();
+    let (rt, mpp) = phones(&acs, 2, "RPC");
+    let (rt2, gw) = simulated(&acs, 1, "GW", "tr098-gateway");
+    let phone = mpp.device(0).serial().to_owned();
+    let gateway = gw.device(0).serial().to_owned();
+    let json = |args: &[&str]| -> Value {
+        let out = acs.run(&[args, &["--format", "json"]].concat());
+        assert!(ok(&out), "{args:?}: {}", stderr(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let done = |device: &str, args: &[&str]| -> Value {
+        let task = json(&[args, &["-d", device, "--wait", "60"]].concat());
+        assert_eq!(task["state"], "done", "{args:?}: {task}");
+        task
+    };
+
+    // The stored tree as the Informs left it: values, writability not yet known.
+    let version = |params: &Value| -> Value {
+        params
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "Device.DeviceInfo.SoftwareVersion")
+            .cloned()
+            .unwrap_or_else(|| panic!("{params}"))
+    };
+    let before = version(&json(&["params", &phone, "Device.DeviceInfo."]));
+    assert_eq!(before["value"], "sip88xx.12-0-2MPP-1");
+    assert_eq!(before["writable"], Value::Null);
+    // A live refresh reads names (with writability) and values.
+    let refreshed = done(&phone, &["refresh", "Device.DeviceInfo."]);
+    assert_eq!(
+        refreshed["result"]["response"]["method"],
+        "GetParameterValuesResponse"
+    );
+    let after = version(&json(&["params", &phone, "Device.DeviceInfo."]));
+    assert_eq!(after["writable"], false, "{after}");
+    let methods = done(&phone, &["rpc-methods"]);
+    assert!(
+        methods["result"]["response"]["method_list"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("AddObject")),
+        "{methods}"
+    );
+    let line = "Device.Services.VoiceService.1.VoiceProfile.1.Line.1.Status";
+    done(&phone, &["attrs", "set", &format!("{line}=2")]);
+    let attrs = done(&phone, &["attrs", "get", line]);
+    assert_eq!(
+        attrs["result"]["response"]["parameter_list"][0]["notification"], 2,
+        "{attrs}"
+    );
+    let table = "Device.Services.VoiceService.1.VoiceProfile.1.Line.";
+    let added = done(&phone, &["object", "add", table]);
+    let instance = added["result"]["response"]["instance_number"]
+        .as_u64()
+        .unwrap();
+    done(
+        &phone,
+        &["object", "delete", &format!("{table}{instance}.")],
+    );
+    // Not an MPP method: the device says so, and the command ends with exit 3 and the fault.
+    let unsupported = acs.run(&["schedule-inform", "-d", &phone, "--wait", "60"]);
+    fails(&unsupported, 3, "9000");
+
+    done(&gateway, &["schedule-inform", "--delay", "5"]);
+    // Where the gateway puts its log: a file server that takes one PUT.
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/log", server.local_addr().unwrap());
+    let received = std::thread::spawn(move || {
+        use std::io::{BufRead as _, Read as _, Write as _};
+        let (stream, _) = server.accept().unwrap();
+        let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+        let (mut line, mut length, mut head) = (String::new(), 0usize, String::new());
+        while reader.read_line(&mut line).unwrap() > 0 && line != "\r\n" {
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+            head.push_str(&line);
+            line.clear();
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        (&stream)
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        head
+    });
+    let upload = done(
+        &gateway,
+        &["upload", "--type", "2 Vendor Log File", "--url", &url],
+    );
+    assert!(received.join().unwrap().starts_with("PUT /log"));
+    assert_eq!(upload["result"]["response"]["method"], "UploadResponse");
+
+    // Several devices: asked first, with the count.
+    fails(
+        &acs.run(&["rpc-methods", "-f", "serial ~ RPC*"]),
+        2,
+        "2 devices",
+    );
+    fails(
+        &acs.run(&["attrs", "set", "-d", &phone, "Device.X=loud"]),
+        2,
+        "notification",
+    );
+    rt.block_on(mpp.shutdown());
+    rt2.block_on(gw.shutdown());
 }

@@ -13,6 +13,7 @@ pub mod nbi;
 pub mod outcome;
 pub mod output;
 pub mod provision;
+pub mod rpc;
 pub mod serve;
 pub mod sim;
 pub mod submit;

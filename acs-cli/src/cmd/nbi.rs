@@ -3,7 +3,7 @@
 
 use clap::Subcommand;
 
-use crate::cmd::{devices, files, firmware, get, provision, tasks};
+use crate::cmd::{devices, files, firmware, get, provision, rpc, tasks};
 
 #[derive(Debug, Subcommand)]
 pub enum NbiCommand {
@@ -17,6 +17,22 @@ pub enum NbiCommand {
     Get(get::GetArgs),
     /// Set parameter values on devices.
     Set(get::SetArgs),
+    /// A device's stored parameter tree: value, type, writability and when each was learnt.
+    Params(rpc::ParamsArgs),
+    /// Re-read a subtree from the devices (GetParameterNames, then GetParameterValues).
+    Refresh(rpc::RefreshArgs),
+    /// Parameter attributes: notification and access lists.
+    #[command(subcommand)]
+    Attrs(rpc::AttrsCommand),
+    /// Add or delete object instances (AddObject, DeleteObject).
+    #[command(subcommand)]
+    Object(rpc::ObjectCommand),
+    /// Have devices upload a file (their configuration or a log) to a URL.
+    Upload(rpc::UploadArgs),
+    /// Have devices inform again after a delay (ScheduleInform).
+    ScheduleInform(rpc::ScheduleInformArgs),
+    /// Which CWMP methods the devices support (GetRPCMethods).
+    RpcMethods(tasks::ActionArgs),
     /// Reboot devices.
     Reboot(tasks::ActionArgs),
     /// Reset devices to their factory settings.
@@ -68,6 +84,13 @@ impl NbiCommand {
             NbiCommand::Events(a) => devices::events(a),
             NbiCommand::Get(a) => get::get(a),
             NbiCommand::Set(a) => get::set(a),
+            NbiCommand::Params(a) => rpc::params(a),
+            NbiCommand::Refresh(a) => rpc::refresh(a),
+            NbiCommand::Attrs(c) => rpc::attrs(c),
+            NbiCommand::Object(c) => rpc::object(c),
+            NbiCommand::Upload(a) => rpc::upload(a),
+            NbiCommand::ScheduleInform(a) => rpc::schedule_inform(a),
+            NbiCommand::RpcMethods(a) => rpc::rpc_methods(a),
             NbiCommand::Reboot(a) => tasks::action(a, tasks::Action::Reboot),
             NbiCommand::FactoryReset(a) => tasks::action(a, tasks::Action::FactoryReset),
             NbiCommand::Tasks(c) => tasks::tasks(c),

@@ -102,7 +102,7 @@ pub fn describe_failure(task: &Task) -> String {
     };
     format!(
         "{}: {what} (task {}{})",
-        task.device_id,
+        crate::cmd::output::friendly_device(&task.device_id),
         task.id,
         connection_request_note(task)
     )

@@ -103,6 +103,13 @@ pub fn action(args: ActionArgs, action: Action) -> anyhow::Result<()> {
             "Reset to factory settings (erasing their configuration)",
         ),
     };
+    send(args, spec, verb)
+}
+
+/// Sends `spec` to the devices `args` names: a task for one device, a job for several, after
+/// asking (stating `verb` and the count) when more than one is affected.
+pub fn send(args: ActionArgs, spec: TaskDefinition, verb: &str) -> anyhow::Result<()> {
+    let verb = verb.to_owned();
     // Refuse before any network traffic when the command line alone names several devices.
     let mut names = args.target.devices.clone();
     names.sort();

@@ -191,9 +191,20 @@ pub fn phones(
     n: usize,
     prefix: &str,
 ) -> (tokio::runtime::Runtime, acs_cli::sim::Simulator) {
+    simulated(acs, n, prefix, "cisco-mpp")
+}
+
+/// `n` simulated devices of a built-in profile (`cisco-mpp`, `tr098-gateway`), each after its
+/// first session.
+pub fn simulated(
+    acs: &Acs,
+    n: usize,
+    prefix: &str,
+    profile: &str,
+) -> (tokio::runtime::Runtime, acs_cli::sim::Simulator) {
     use acs_cli::sim::{SimConfig, Simulator, profile::Profile};
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let mut config = SimConfig::new(acs.cwmp.clone(), n, Profile::builtin("cisco-mpp").unwrap());
+    let mut config = SimConfig::new(acs.cwmp.clone(), n, Profile::builtin(profile).unwrap());
     config.periodic = false;
     config.serial_prefix = Some(prefix.into());
     config.reboot_delay = std::time::Duration::from_millis(50);
