@@ -1412,6 +1412,36 @@ fn every_rpc_has_a_command() {
         &["upload", "--type", "2 Vendor Log File", "--url", &url],
     );
     assert!(received.join().unwrap().starts_with("PUT /log"));
+
+    // A download in a window an hour away stays queued, can be seen, and cancelled.
+    let scheduled = done(
+        &gateway,
+        &[
+            "schedule-download",
+            "--url",
+            "http://127.0.0.1:9/fw.bin",
+            "--window",
+            "3600-7200",
+        ],
+    );
+    assert_eq!(scheduled["kind"], "schedule_download");
+    let key = format!("acs-{}", scheduled["id"]);
+    let queued = done(&gateway, &["queued-transfers"]);
+    let list = &queued["result"]["response"]["transfer_list"];
+    assert_eq!(list[0]["command_key"], key.as_str(), "{queued}");
+    assert_eq!(list[0]["state"], 1);
+    done(&gateway, &["cancel-transfer", &key]);
+    let queued = done(&gateway, &["queued-transfers"]);
+    assert_eq!(
+        queued["result"]["response"]["transfer_list"],
+        serde_json::json!([])
+    );
+    // Nothing left to cancel: the device's fault, exit 3.
+    fails(
+        &acs.run(&["cancel-transfer", "-d", &gateway, &key, "--wait", "60"]),
+        3,
+        "9021",
+    );
     assert_eq!(upload["result"]["response"]["method"], "UploadResponse");
 
     // Several devices: asked first, with the count.

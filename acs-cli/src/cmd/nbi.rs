@@ -33,6 +33,12 @@ pub enum NbiCommand {
     ScheduleInform(rpc::ScheduleInformArgs),
     /// Which CWMP methods the devices support (GetRPCMethods).
     RpcMethods(tasks::ActionArgs),
+    /// A Download the devices run inside a time window (ScheduleDownload).
+    ScheduleDownload(rpc::ScheduleDownloadArgs),
+    /// The transfers the devices have queued or running (GetAllQueuedTransfers).
+    QueuedTransfers(tasks::ActionArgs),
+    /// Cancel a queued transfer by its CommandKey (CancelTransfer).
+    CancelTransfer(rpc::CancelTransferArgs),
     /// Reboot devices.
     Reboot(tasks::ActionArgs),
     /// Reset devices to their factory settings.
@@ -91,6 +97,9 @@ impl NbiCommand {
             NbiCommand::Upload(a) => rpc::upload(a),
             NbiCommand::ScheduleInform(a) => rpc::schedule_inform(a),
             NbiCommand::RpcMethods(a) => rpc::rpc_methods(a),
+            NbiCommand::ScheduleDownload(a) => rpc::schedule_download(a),
+            NbiCommand::QueuedTransfers(a) => rpc::queued_transfers(a),
+            NbiCommand::CancelTransfer(a) => rpc::cancel_transfer(a),
             NbiCommand::Reboot(a) => tasks::action(a, tasks::Action::Reboot),
             NbiCommand::FactoryReset(a) => tasks::action(a, tasks::Action::FactoryReset),
             NbiCommand::Tasks(c) => tasks::tasks(c),

@@ -6,7 +6,7 @@
 //! (`--no-connection-request`, `--wait`) and output options as `acs set`: one device gets a
 //! task, several a bulk job.
 
-use acs_api::{ParametersQuery, SetAttribute, TaskDefinition};
+use acs_api::{ParametersQuery, SetAttribute, TaskDefinition, TimeWindow};
 use clap::{Args, Subcommand};
 
 use crate::cmd::client::{self, AFTER_HELP, Cli as _, Client, ClientArgs, usage};
@@ -262,6 +262,98 @@ pub fn schedule_inform(args: ScheduleInformArgs) -> anyhow::Result<()> {
             delay_seconds: args.delay,
         },
         &format!("Schedule an Inform in {} s on", args.delay),
+    )
+}
+
+/// `acs schedule-download`: a Download the device runs inside a time window.
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct ScheduleDownloadArgs {
+    /// FileType.
+    #[arg(
+        long = "type",
+        value_name = "FILETYPE",
+        default_value = "1 Firmware Upgrade Image"
+    )]
+    pub file_type: String,
+    /// Where the device fetches the file (http, https or ftp).
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    /// START-END in seconds from now (one or two windows, the second after the first), e.g.
+    /// `3600-7200`.
+    #[arg(
+        long = "window",
+        value_name = "START-END",
+        required = true,
+        num_args = 1
+    )]
+    pub windows: Vec<String>,
+    /// How the device uses a window: `1 At Any Time`, `2 Immediately`, `3 When Idle`.
+    #[arg(long, value_name = "MODE", default_value = "1 At Any Time")]
+    pub mode: String,
+    #[command(flatten)]
+    pub action: ActionArgs,
+}
+
+pub fn schedule_download(args: ScheduleDownloadArgs) -> anyhow::Result<()> {
+    let mut time_windows = Vec::with_capacity(args.windows.len());
+    for w in &args.windows {
+        let (start, end) = w
+            .split_once('-')
+            .and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)))
+            .ok_or_else(|| usage(format!("--window {w:?}: expected START-END in seconds")))?;
+        time_windows.push(TimeWindow {
+            window_start: start,
+            window_end: end,
+            window_mode: args.mode.clone(),
+            user_message: String::new(),
+            max_retries: -1,
+        });
+    }
+    let spec = TaskDefinition::ScheduleDownload {
+        file_type: args.file_type.clone(),
+        url: args.url.clone(),
+        username: String::new(),
+        password: String::new(),
+        file_size: 0,
+        target_file_name: String::new(),
+        time_windows,
+    };
+    send(
+        args.action,
+        spec,
+        &format!("Schedule a download of {} on", args.url),
+    )
+}
+
+/// `acs cancel-transfer COMMANDKEY`.
+#[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct CancelTransferArgs {
+    /// The transfer's CommandKey (`acs-<task id>` for the ACS's own).
+    #[arg(value_name = "COMMANDKEY")]
+    pub command_key: String,
+    #[command(flatten)]
+    pub action: ActionArgs,
+}
+
+pub fn cancel_transfer(args: CancelTransferArgs) -> anyhow::Result<()> {
+    let verb = format!("Cancel transfer {} on", args.command_key);
+    send(
+        args.action,
+        TaskDefinition::CancelTransfer {
+            command_key: args.command_key,
+        },
+        &verb,
+    )
+}
+
+/// `acs queued-transfers`: what the devices have queued or running (GetAllQueuedTransfers).
+pub fn queued_transfers(args: ActionArgs) -> anyhow::Result<()> {
+    send(
+        args,
+        TaskDefinition::GetQueuedTransfers {},
+        "Ask the queued transfers of",
     )
 }
 

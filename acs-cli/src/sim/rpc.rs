@@ -224,6 +224,75 @@ pub(crate) fn handle(model: &mut DataModel, request: &Body) -> (Body, Option<Act
                 }),
             );
         }
+        Body::ScheduleDownload(s) => {
+            if !profile.supports.download_file_types.contains(&s.file_type) {
+                return (
+                    fault(
+                        FaultCode::DownloadFailure,
+                        &format!("unsupported FileType {:?}", s.file_type),
+                    ),
+                    None,
+                );
+            }
+            if let Some(f) = check_url(&s.url) {
+                return (f, None);
+            }
+            // A window open now runs like a Download; a later one is queued (and stays so).
+            if s.time_window_list
+                .first()
+                .is_some_and(|w| w.window_start == 0)
+            {
+                let download = acs_core::cwmp::Download {
+                    command_key: s.command_key.clone(),
+                    file_type: s.file_type.clone(),
+                    url: s.url.clone(),
+                    username: s.username.clone(),
+                    password: s.password.clone(),
+                    file_size: s.file_size,
+                    target_file_name: s.target_file_name.clone(),
+                    delay_seconds: 0,
+                    success_url: String::new(),
+                    failure_url: String::new(),
+                };
+                return (
+                    Body::ScheduleDownloadResponse,
+                    Some(Action::Download(download)),
+                );
+            }
+            model
+                .queued_transfers
+                .push(acs_core::cwmp::AllQueuedTransfer {
+                    command_key: s.command_key.clone(),
+                    state: 1,
+                    is_download: true,
+                    file_type: s.file_type.clone(),
+                    file_size: s.file_size,
+                    target_file_name: s.target_file_name.clone(),
+                });
+            Ok(Body::ScheduleDownloadResponse)
+        }
+        Body::GetAllQueuedTransfers => Ok(Body::GetAllQueuedTransfersResponse(
+            acs_core::cwmp::GetAllQueuedTransfersResponse {
+                transfer_list: model.queued_transfers.clone(),
+            },
+        )),
+        Body::CancelTransfer(c) => {
+            let before = model.queued_transfers.len();
+            model
+                .queued_transfers
+                .retain(|t| t.command_key != c.command_key);
+            if model.queued_transfers.len() == before {
+                // TR-069 A.4.1.9: no such transfer, or one already running.
+                return (
+                    fault(
+                        FaultCode::CancellationNotPermitted,
+                        &format!("no queued transfer with CommandKey {:?}", c.command_key),
+                    ),
+                    None,
+                );
+            }
+            Ok(Body::CancelTransferResponse)
+        }
         // Listed by a profile but not simulated, or not a request at all.
         _ => return (fault(FaultCode::MethodNotSupported, method), None),
     };

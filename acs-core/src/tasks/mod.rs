@@ -146,6 +146,14 @@ pub enum TaskSpec {
     },
     /// GetRPCMethods.
     GetRpcMethods {},
+    /// GetAllQueuedTransfers (TR-069 A.4.1.7): the transfers the CPE has queued or running.
+    GetQueuedTransfers {},
+    /// CancelTransfer (TR-069 A.4.1.9): drop a queued (not yet started) transfer, named by its
+    /// CommandKey (`acs-<task id>` for the ACS's own).
+    CancelTransfer {
+        /// The transfer's CommandKey.
+        command_key: String,
+    },
     /// Sets ManagementServer.ConnectionRequestUsername/Password under `root` (`Device.` or
     /// `InternetGatewayDevice.`); the ACS stores them once the CPE has applied them.
     SetConnectionRequestCredentials {
@@ -367,6 +375,8 @@ impl TaskSpec {
             TaskSpec::ScheduleDownload { .. } => "schedule_download",
             TaskSpec::ScheduleInform { .. } => "schedule_inform",
             TaskSpec::GetRpcMethods {} => "get_rpc_methods",
+            TaskSpec::GetQueuedTransfers {} => "get_queued_transfers",
+            TaskSpec::CancelTransfer { .. } => "cancel_transfer",
             TaskSpec::Refresh { .. } => "refresh",
             TaskSpec::SetConnectionRequestCredentials { .. } => {
                 "set_connection_request_credentials"
@@ -523,7 +533,17 @@ impl TaskSpec {
                 }
                 Ok(())
             }
-            TaskSpec::Reboot {} | TaskSpec::FactoryReset {} | TaskSpec::GetRpcMethods {} => Ok(()),
+            TaskSpec::CancelTransfer { command_key } => {
+                if command_key.is_empty() || command_key.len() > 32 {
+                    invalid("command_key", "1 to 32 characters (TR-069 A.4.1.9)")
+                } else {
+                    Ok(())
+                }
+            }
+            TaskSpec::Reboot {}
+            | TaskSpec::FactoryReset {}
+            | TaskSpec::GetRpcMethods {}
+            | TaskSpec::GetQueuedTransfers {} => Ok(()),
         }
     }
 
@@ -663,6 +683,12 @@ impl TaskSpec {
                 })
             }
             TaskSpec::GetRpcMethods {} => Body::GetRpcMethods,
+            TaskSpec::GetQueuedTransfers {} => Body::GetAllQueuedTransfers,
+            TaskSpec::CancelTransfer { command_key } => {
+                Body::CancelTransfer(cwmp::CancelTransfer {
+                    command_key: command_key.clone(),
+                })
+            }
             TaskSpec::SetConnectionRequestCredentials {
                 root,
                 username,
@@ -732,6 +758,7 @@ impl TaskSpec {
                 | TaskSpec::GetParameterNames { .. }
                 | TaskSpec::GetParameterAttributes { .. }
                 | TaskSpec::GetRpcMethods {}
+                | TaskSpec::GetQueuedTransfers {}
                 | TaskSpec::Refresh { .. }
         )
     }

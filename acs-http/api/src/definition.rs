@@ -37,6 +37,22 @@ pub struct SetAttribute {
     pub access_list: Vec<String>,
 }
 
+/// One window of a ScheduleDownload (TR-069 A.4.1.8).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TimeWindow {
+    /// Seconds from the request until the window opens.
+    pub window_start: u32,
+    /// Seconds from the request until it closes.
+    pub window_end: u32,
+    /// `1 At Any Time`, `2 Immediately`, `3 When Idle`, `4 Confirmation Needed`.
+    pub window_mode: String,
+    /// Shown to the user in mode 4.
+    #[serde(default)]
+    pub user_message: String,
+    /// -1 for the CPE's own policy.
+    pub max_retries: i32,
+}
+
 // The server parses requests into acs-core's `TaskSpec` (its validation and error messages are
 // the API's); this type is what clients build and what the OpenAPI document shows. A test in
 // acs-http checks that every variant here is accepted by `TaskSpec`. (Plain comments, not doc
@@ -143,6 +159,35 @@ pub enum TaskDefinition {
     },
     /// GetRPCMethods.
     GetRpcMethods {},
+    /// ScheduleDownload: a Download the CPE runs inside one or two time windows; finished by
+    /// a TransferComplete.
+    ScheduleDownload {
+        /// `1 Firmware Upgrade Image`, `3 Vendor Configuration File`, …
+        file_type: String,
+        /// Where the CPE fetches the file.
+        url: String,
+        /// File server username.
+        #[serde(default)]
+        username: String,
+        /// File server password (write-only: shown as `<redacted>`).
+        #[serde(default)]
+        password: String,
+        /// Bytes, 0 if unknown.
+        #[serde(default)]
+        file_size: u32,
+        /// Name on the CPE.
+        #[serde(default)]
+        target_file_name: String,
+        /// One or two windows, in seconds from the request.
+        time_windows: Vec<TimeWindow>,
+    },
+    /// GetAllQueuedTransfers: the transfers the CPE has queued or running.
+    GetQueuedTransfers {},
+    /// CancelTransfer: drop a queued transfer by its CommandKey.
+    CancelTransfer {
+        /// The transfer's CommandKey (`acs-<task id>` for the ACS's own).
+        command_key: String,
+    },
     /// Sets the connection-request credentials on the CPE and stores them once applied.
     SetConnectionRequestCredentials {
         /// `Device.` or `InternetGatewayDevice.`.
@@ -176,6 +221,9 @@ impl TaskDefinition {
             TaskDefinition::Upload { .. } => "upload",
             TaskDefinition::ScheduleInform { .. } => "schedule_inform",
             TaskDefinition::GetRpcMethods {} => "get_rpc_methods",
+            TaskDefinition::ScheduleDownload { .. } => "schedule_download",
+            TaskDefinition::GetQueuedTransfers {} => "get_queued_transfers",
+            TaskDefinition::CancelTransfer { .. } => "cancel_transfer",
             TaskDefinition::SetConnectionRequestCredentials { .. } => {
                 "set_connection_request_credentials"
             }

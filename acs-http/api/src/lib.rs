@@ -24,7 +24,7 @@ mod tasks;
 mod tests;
 
 pub use client::{ApiFailure, Client, ClientError, ParameterLines};
-pub use definition::{REDACTED, SetAttribute, SetValue, TaskDefinition, redact};
+pub use definition::{REDACTED, SetAttribute, SetValue, TaskDefinition, TimeWindow, redact};
 pub use devices::{
     BulkParametersQuery, Count, CountQuery, Device, DeviceList, DeviceListQuery, Event, EventList,
     EventsQuery, Parameter, ParameterLine, ParameterList, ParametersQuery, PresenceName,

@@ -481,6 +481,25 @@ mod tests {
             },
             TaskDefinition::ScheduleInform { delay_seconds: 5 },
             TaskDefinition::GetRpcMethods {},
+            TaskDefinition::ScheduleDownload {
+                file_type: "1 Firmware Upgrade Image".into(),
+                url: "http://files.example/fw.bin".into(),
+                username: String::new(),
+                password: "hunter2".into(),
+                file_size: 0,
+                target_file_name: String::new(),
+                time_windows: vec![acs_api::TimeWindow {
+                    window_start: 0,
+                    window_end: 3600,
+                    window_mode: "1 At Any Time".into(),
+                    user_message: String::new(),
+                    max_retries: -1,
+                }],
+            },
+            TaskDefinition::GetQueuedTransfers {},
+            TaskDefinition::CancelTransfer {
+                command_key: "acs-7".into(),
+            },
             TaskDefinition::SetConnectionRequestCredentials {
                 root: s("Device."),
                 username: s("u"),

@@ -46,6 +46,9 @@ pub struct DataModel {
     /// Sorted by (major, inst, minor): tree order.
     pub(super) rows: Vec<Row>,
     pub(super) next_instance: Box<[u32]>,
+    /// ScheduleDownloads whose window has not opened (the simulator does not wait for them:
+    /// they stay queued until cancelled), for GetAllQueuedTransfers and CancelTransfer.
+    pub queued_transfers: Vec<acs_core::cwmp::AllQueuedTransfer>,
 }
 
 impl DataModel {
@@ -58,6 +61,7 @@ impl DataModel {
             vars,
             rows,
             next_instance,
+            queued_transfers: Vec::new(),
         }
     }
 
