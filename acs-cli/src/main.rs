@@ -61,7 +61,7 @@ enum Command {
         out: std::path::PathBuf,
     },
     #[command(flatten)]
-    Nbi(cmd::nbi::NbiCommand),
+    Nbi(Box<cmd::nbi::NbiCommand>),
 }
 
 fn main() -> ExitCode {

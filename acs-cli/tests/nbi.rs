@@ -1420,7 +1420,7 @@ fn every_rpc_has_a_command() {
             "schedule-download",
             "--url",
             "http://127.0.0.1:9/fw.bin",
-            "--window",
+            "--time-window",
             "3600-7200",
         ],
     );
@@ -1443,6 +1443,28 @@ fn every_rpc_has_a_command() {
         "9021",
     );
     assert_eq!(upload["result"]["response"]["method"], "UploadResponse");
+
+    // A maintenance window: a job (even for one device) that waits for it. Three days ahead,
+    // so it is closed now.
+    use chrono::Datelike as _;
+    let day = (chrono::Utc::now() + chrono::TimeDelta::days(3)).weekday();
+    let window = format!("{day} 01:00-05:00 Europe/Oslo");
+    let job = json(&[
+        "reboot",
+        "-d",
+        &phone,
+        "--window",
+        &window,
+        "--no-connection-request",
+    ]);
+    assert_eq!(job["window"], window.as_str(), "{job}");
+    assert!(job["window_opens_at"].is_string(), "{job}");
+    assert_eq!(job["held"], 1, "{job}");
+    fails(
+        &acs.run(&["reboot", "-d", &phone, "--window", "nightly"]),
+        1,
+        "write it like",
+    );
 
     // Several devices: asked first, with the count.
     fails(

@@ -20,6 +20,7 @@
 //! - [`rollout`]: where each device of a firmware rollout stands (derived, never stored).
 //! - [`session`]: the CWMP session state machine (pure; [`driver`] gives it storage), from
 //!   `acs-cwmp`.
+//! - [`window`]: maintenance windows (`Mon-Fri 01:00-05:00 Europe/Oslo`), DST-aware.
 //! - [`truth`]: what CPE answers change in the stored tree; value types; the bootstrap read.
 
 pub mod auth;
@@ -40,6 +41,7 @@ pub mod tasks;
 pub mod template;
 pub mod truth;
 pub mod vault;
+pub mod window;
 
 pub use acs_cwmp as cwmp;
 pub use acs_cwmp::session;

@@ -102,6 +102,9 @@ pub struct NewJob {
     pub concurrency: Option<u32>,
     /// Stop the job when more devices than this failed.
     pub max_failures: Option<FailureLimit>,
+    /// Send and wake only while this window is open; work still queued when it closes waits
+    /// for the next one.
+    pub window: Option<crate::window::MaintenanceWindow>,
 }
 
 /// A job with its progress.
@@ -113,6 +116,8 @@ pub struct JobStatus {
     pub counts: TaskCounts,
     /// Where its devices stand (see [`crate::rollout`]).
     pub rollout: RolloutCounts,
+    /// When the job's maintenance window opens next, while it is closed (its work waits).
+    pub window_opens_at: Option<DateTime<Utc>>,
 }
 
 /// A job's tasks with each device's rollout outcome.
@@ -676,6 +681,7 @@ impl Operations {
                     expires_at: template.expires_at,
                     concurrency: job.concurrency,
                     max_failures: job.max_failures,
+                    window: job.window.clone(),
                 },
                 &devices,
             )
@@ -691,10 +697,16 @@ impl Operations {
     async fn status(&self, stored: JobRow) -> Result<JobStatus, OpsError> {
         let counts = self.store.job_counts(stored.id).await?;
         let rollout = self.rollout_counts(&stored, &counts).await?;
+        let now = Utc::now();
+        let window_opens_at = match &stored.window {
+            Some(w) if stored.state == JobState::Running && !w.contains(now) => w.next_open(now),
+            _ => None,
+        };
         Ok(JobStatus {
             job: stored,
             counts,
             rollout,
+            window_opens_at,
         })
     }
 
@@ -815,7 +827,11 @@ impl Operations {
     /// at most once per the client's pacing interval per job. Returns the number of fan-outs
     /// started.
     pub async fn run_jobs_once(self: &Arc<Self>) -> Result<usize, OpsError> {
-        let now = Utc::now();
+        self.run_jobs_once_at(Utc::now()).await
+    }
+
+    /// [`Operations::run_jobs_once`] at a given time (maintenance windows are judged by it).
+    pub async fn run_jobs_once_at(self: &Arc<Self>, now: DateTime<Utc>) -> Result<usize, OpsError> {
         for id in self.store.expire_overdue_tasks(now).await? {
             self.task_changed(id);
         }
@@ -856,8 +872,24 @@ impl Operations {
                 self.store.end_job(job.id, JobState::Finished, now).await?;
                 continue;
             }
-            if let Some(limit) = job.concurrency {
-                let room = i64::from(limit) - rollout.in_flight();
+            if let Some(window) = &job.window
+                && !window.contains(now)
+            {
+                // Closed: nothing is released or woken, and what was queued but not yet taken
+                // by its device waits for the next opening.
+                let held = self.store.hold_queued_tasks(job.id).await?;
+                if held > 0 {
+                    tracing::info!(job = job.id, n = held, %window, "maintenance window closed; tasks wait");
+                }
+                continue;
+            }
+            let room = match job.concurrency {
+                Some(limit) => i64::from(limit) - rollout.in_flight(),
+                // A window alone holds everything until it opens, then releases it all.
+                None if job.window.is_some() => counts.held,
+                None => 0,
+            };
+            {
                 if room > 0 && counts.held > 0 {
                     let released = self.store.release_held_tasks(job.id, room as u64).await?;
                     if !released.is_empty() {

@@ -351,6 +351,7 @@ pub fn push(a: PushArgs) -> anyhow::Result<()> {
         );
         let mut body = CreateJob::new(&spec, JobDevices::Devices(ids));
         body.connection_request = !a.push.no_connection_request;
+        body.window = a.push.window.clone();
         let job = client.create_job(&body).await.cli()?;
         let id = job.id;
         client::note(format!(

@@ -153,6 +153,7 @@ fn rollout(args: PushArgs, pushed: Pushed) -> anyhow::Result<()> {
         body.connection_request = !args.push.no_connection_request;
         body.concurrency = args.concurrency;
         body.max_failures = limit;
+        body.window = args.push.window.clone();
         let job = client
             .create_job(&body)
             .await

@@ -127,7 +127,7 @@ pub fn get(args: GetArgs) -> anyhow::Result<()> {
             let target = resolved
                 .clone()
                 .unwrap_or_else(|| Resolved::Filter(ALL_DEVICES.to_owned()));
-            let job = create_job(&client, &spec, &target, !args.no_connection_request)
+            let job = create_job(&client, &spec, &target, !args.no_connection_request, None)
                 .await
                 .map_err(explain)?;
             let id = job.id;

@@ -167,6 +167,10 @@ pub struct AddArgs {
     /// name's: sip88xx.12-0-1MPP.loads → sip88xx.12-0-1MPP].
     #[arg(long, value_name = "V")]
     pub firmware_version: Option<String>,
+    /// Push only at Informs inside this maintenance window, e.g. 'Mon-Fri 01:00-05:00
+    /// Europe/Oslo'.
+    #[arg(long, value_name = "WINDOW")]
+    pub window: Option<String>,
     #[command(flatten)]
     pub client: ClientArgs,
 }
@@ -347,6 +351,7 @@ fn spec(a: &AddArgs) -> anyhow::Result<ProvisionRuleInput> {
         vars_file: placeholder(&a.vars, a.vars_file),
         firmware_file: placeholder(&a.firmware, a.firmware_file),
         firmware_version: a.firmware_version.clone(),
+        window: a.window.clone(),
     })
 }
 

@@ -282,7 +282,7 @@ pub struct ScheduleDownloadArgs {
     /// START-END in seconds from now (one or two windows, the second after the first), e.g.
     /// `3600-7200`.
     #[arg(
-        long = "window",
+        long = "time-window",
         value_name = "START-END",
         required = true,
         num_args = 1
@@ -301,7 +301,11 @@ pub fn schedule_download(args: ScheduleDownloadArgs) -> anyhow::Result<()> {
         let (start, end) = w
             .split_once('-')
             .and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)))
-            .ok_or_else(|| usage(format!("--window {w:?}: expected START-END in seconds")))?;
+            .ok_or_else(|| {
+                usage(format!(
+                    "--time-window {w:?}: expected START-END in seconds"
+                ))
+            })?;
         time_windows.push(TimeWindow {
             window_start: start,
             window_end: end,

@@ -29,6 +29,11 @@ pub struct Delivery {
     /// Before other arguments, write it `--wait=SECS`.
     #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "120")]
     pub wait: Option<u64>,
+    /// Send and wake only inside this maintenance window, e.g. 'Mon-Fri 01:00-05:00
+    /// Europe/Oslo' (days, local times, a tz database zone); work still queued when it closes
+    /// waits for the next one.
+    #[arg(long, value_name = "WINDOW")]
+    pub window: Option<String>,
 }
 
 impl Delivery {
@@ -50,6 +55,11 @@ pub struct PushOptions {
     /// Do not ask before pushing to more than one device.
     #[arg(long)]
     pub yes: bool,
+    /// Send and wake only inside this maintenance window, e.g. 'Mon-Fri 01:00-05:00
+    /// Europe/Oslo' (days, local times, a tz database zone); work still queued when it closes
+    /// waits for the next one.
+    #[arg(long, value_name = "WINDOW")]
+    pub window: Option<String>,
 }
 
 /// Columns of one task.
@@ -98,11 +108,19 @@ pub async fn submit(
     delivery: &Delivery,
 ) -> anyhow::Result<()> {
     match resolved {
-        Resolved::Devices(ids) if ids.len() == 1 => {
+        // A window is a job's: one device with a window gets a job of one.
+        Resolved::Devices(ids) if ids.len() == 1 && delivery.window.is_none() => {
             submit_task(client, format, spec, &ids[0], delivery).await
         }
         _ => {
-            let job = create_job(client, spec, resolved, delivery.connection_request()).await?;
+            let job = create_job(
+                client,
+                spec,
+                resolved,
+                delivery.connection_request(),
+                delivery.window.clone(),
+            )
+            .await?;
             let id = job.id;
             let Some(secs) = delivery.wait else {
                 let total = job.total;
@@ -246,9 +264,11 @@ pub async fn create_job(
     spec: &TaskDefinition,
     resolved: &Resolved,
     connection_request: bool,
+    window: Option<String>,
 ) -> anyhow::Result<Job> {
     let mut body = CreateJob::new(spec, resolved.job_target());
     body.connection_request = connection_request;
+    body.window = window;
     client
         .create_job(&body)
         .await

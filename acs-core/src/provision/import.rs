@@ -48,6 +48,10 @@ pub struct ConfigRule {
     /// See [`RuleSpec::firmware_version`].
     #[serde(default)]
     pub firmware_version: Option<String>,
+    /// A maintenance window (`Mon-Fri 01:00-05:00 Europe/Oslo`): the rule pushes only at
+    /// Informs inside it.
+    #[serde(default)]
+    pub window: Option<String>,
 }
 
 impl std::fmt::Debug for ConfigRule {
@@ -66,6 +70,7 @@ impl std::fmt::Debug for ConfigRule {
             .field("vars", &self.vars)
             .field("firmware", &self.firmware)
             .field("firmware_version", &self.firmware_version)
+            .field("window", &self.window)
             .finish()
     }
 }
@@ -90,6 +95,7 @@ impl ConfigRule {
             vars_file,
             firmware_file,
             firmware_version,
+            window: self.window.clone(),
         }
     }
 

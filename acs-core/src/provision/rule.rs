@@ -120,6 +120,11 @@ pub struct RuleSpec {
     /// an MPP image name (`sip88xx.12-0-1MPP.loads` → `sip88xx.12-0-1MPP`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub firmware_version: Option<String>,
+    /// A maintenance window (`Mon-Fri 01:00-05:00 Europe/Oslo`): the rule pushes only at
+    /// Informs inside it; a device that informs outside it gets the rule's work at its first
+    /// Inform inside one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<String>,
 }
 
 /// Parameter names only, for `Debug`.
@@ -175,11 +180,17 @@ pub struct Rule {
     /// When (API rules).
     pub created_at: Option<DateTime<Utc>>,
     pub(super) filter: Option<Filter>,
+    pub(super) window: Option<crate::window::MaintenanceWindow>,
 }
 
 impl Rule {
     pub(super) fn acts_on(&self, events: &[ProvisionEvent]) -> bool {
         self.spec.events.iter().any(|e| events.contains(e))
+    }
+
+    /// Whether the rule may push at `at` (always, without a window).
+    pub fn in_window(&self, at: DateTime<Utc>) -> bool {
+        self.window.as_ref().is_none_or(|w| w.contains(at))
     }
 }
 
@@ -240,6 +251,12 @@ pub fn validate(mut spec: RuleSpec, source: RuleSource) -> Result<Rule, Provisio
                 .map_err(|e| ProvisionError::Invalid(format!("rule `{name}`: filter {e}")))?,
         ),
     };
+    let window = spec
+        .window
+        .as_deref()
+        .map(str::parse::<crate::window::MaintenanceWindow>)
+        .transpose()
+        .map_err(|e| ProvisionError::Invalid(format!("rule `{name}`: {e}")))?;
     if spec.parameters.is_empty()
         && !spec.connection_request_credentials
         && spec.template_file.is_none()
@@ -279,6 +296,7 @@ pub fn validate(mut spec: RuleSpec, source: RuleSource) -> Result<Rule, Provisio
         created_by: None,
         created_at: None,
         filter,
+        window,
     })
 }
 

@@ -337,6 +337,10 @@ impl Provisioner {
             .collect();
         let mut queued = Vec::new();
         for rule in &rules {
+            // Outside its window the rule waits; a later Inform inside one does the work.
+            if !rule.in_window(now) {
+                continue;
+            }
             if !self
                 .store
                 .device_matches(device_id, rule.filter.as_ref(), now)

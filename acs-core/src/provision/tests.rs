@@ -371,6 +371,7 @@ fn rules_are_validated_up_front() {
         vars_file: None,
         firmware_file: None,
         firmware_version: None,
+        window: None,
     };
     let rule = validate(base(), RuleSource::Api).expect("valid");
     assert_eq!(
@@ -493,8 +494,40 @@ fn debug_output_shows_parameter_names_but_never_values() {
         vars_file: None,
         firmware_file: None,
         firmware_version: None,
+        window: None,
     };
     let text = format!("{spec:?} {spec:#?}");
     assert!(text.contains("X_Password"), "{text}");
     assert!(!text.contains("hunter2"), "{text}");
+}
+
+#[test]
+fn a_rule_pushes_only_inside_its_window() {
+    let spec = |window: Option<&str>| RuleSpec {
+        name: "night".into(),
+        order: 1,
+        filter: None,
+        events: vec![ProvisionEvent::Boot],
+        parameters: vec![ParameterValue::string("Device.X.Y", "1")],
+        connection_request_credentials: false,
+        template_file: None,
+        vars_file: None,
+        firmware_file: None,
+        firmware_version: None,
+        window: window.map(str::to_owned),
+    };
+    let rule = validate(spec(Some("Mon 01:00-05:00 Europe/Oslo")), RuleSource::Api).unwrap();
+    let at = |s: &str| s.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+    assert!(
+        rule.in_window(at("2026-12-07T01:30:00Z")),
+        "Mon 02:30 in Oslo"
+    );
+    assert!(!rule.in_window(at("2026-12-08T01:30:00Z")), "Tuesday");
+    assert!(
+        validate(spec(None), RuleSource::Api)
+            .unwrap()
+            .in_window(at("2026-12-08T01:30:00Z"))
+    );
+    let err = validate(spec(Some("nightly")), RuleSource::Api).unwrap_err();
+    assert!(err.to_string().contains("write it like"), "{err}");
 }

@@ -158,6 +158,8 @@ pub struct JobRow {
     pub max_failures: Option<FailureLimit>,
     /// Why the runner stopped the job.
     pub stop_reason: Option<String>,
+    /// When its tasks may reach devices; `None`: at any time.
+    pub window: Option<crate::window::MaintenanceWindow>,
 }
 
 impl TryFrom<job::Model> for JobRow {
@@ -187,7 +189,19 @@ impl TryFrom<job::Model> for JobRow {
             key: m.id.to_string(),
             reason: e.to_string(),
         })?;
+        let window = m
+            .maintenance_window
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|e: crate::window::WindowError| StoreError::Corrupt {
+                table: "jobs",
+                column: "maintenance_window",
+                key: m.id.to_string(),
+                reason: e.to_string(),
+            })?;
         Ok(JobRow {
+            window,
             concurrency: m.concurrency.and_then(|c| u32::try_from(c).ok()),
             max_failures,
             stop_reason: m.stop_reason,
@@ -227,6 +241,8 @@ pub struct NewJobRow {
     pub concurrency: Option<u32>,
     /// Failures that stop the job.
     pub max_failures: Option<FailureLimit>,
+    /// When its tasks may reach devices; with one the tasks are stored `held`.
+    pub window: Option<crate::window::MaintenanceWindow>,
 }
 
 /// How many of a job's tasks are in each state.
@@ -327,6 +343,7 @@ impl Store {
                 job::Column::CreatedAt,
                 job::Column::Concurrency,
                 job::Column::MaxFailures,
+                job::Column::MaintenanceWindow,
             ])
             .values([
                 Expr::val(self.seal_payload(&new.definition)?),
@@ -341,6 +358,7 @@ impl Store {
                         .map(|c| i32::try_from(c).unwrap_or(i32::MAX)),
                 ),
                 Expr::val(new.max_failures.map(|m| m.to_string())),
+                Expr::val(new.window.as_ref().map(ToString::to_string)),
             ])?
             .returning_all()
             .to_owned();
@@ -351,8 +369,9 @@ impl Store {
             .ok_or_else(|| StoreError::Internal("job insert returned no row".into()))?;
         let payload = self.seal_payload(&new.payload)?;
         let payload_len = payload.to_string().len();
-        // With a concurrency limit the runner releases devices a few at a time.
-        let initial = if new.concurrency.is_some() {
+        // With a concurrency limit the runner releases devices a few at a time; with a
+        // window, only while it is open.
+        let initial = if new.concurrency.is_some() || new.window.is_some() {
             TaskState::Held
         } else {
             TaskState::Queued
@@ -587,6 +606,19 @@ impl Store {
         }
         out.sort_unstable();
         Ok(out)
+    }
+
+    /// Takes a job's queued (never sent) tasks back to `held`: its maintenance window closed
+    /// before their devices came. Returns how many. A task already sent is left to finish.
+    pub async fn hold_queued_tasks(&self, job_id: i64) -> Result<u64, StoreError> {
+        use task::Column as C;
+        let upd = Query::update()
+            .table(task::Entity)
+            .value(C::State, TaskState::Held.as_str())
+            .and_where(Expr::col(C::JobId).eq(job_id))
+            .and_where(Expr::col(C::State).eq(TaskState::Queued.as_str()))
+            .to_owned();
+        Ok(self.write.execute(&upd).await?.rows_affected())
     }
 
     /// Every task of a job, by id (the per-device rollout outcome is derived from them).

@@ -158,6 +158,12 @@ pub struct Job {
     pub max_failures: Option<FailureLimit>,
     /// Why the ACS stopped the job (state `stopped`).
     pub stop_reason: Option<String>,
+    /// Its maintenance window, as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<String>,
+    /// While the window is closed and the job runs: when it opens next (its work waits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_opens_at: Option<DateTime<Utc>>,
     /// The token that created it.
     pub created_by: Option<String>,
     /// Created.
@@ -287,6 +293,12 @@ pub struct CreateJob {
     #[schema(value_type = Option<String>, example = "5%")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_failures: Option<FailureLimit>,
+    /// A maintenance window, `DAYS HH:MM-HH:MM ZONE` (`Mon-Fri 01:00-05:00 Europe/Oslo`, a zone
+    /// of the tz database, local times, an end before the start crossing midnight): tasks are
+    /// sent and devices woken only while it is open; work still queued when it closes waits
+    /// for the next opening.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<String>,
 }
 
 /// The devices of a new job.
@@ -315,6 +327,7 @@ impl CreateJob {
             max_attempts: None,
             concurrency: None,
             max_failures: None,
+            window: None,
         }
     }
 }

@@ -43,6 +43,10 @@ pub struct ProvisionRuleInput {
     /// The version the image installs (default: the file's version, else an MPP image name's).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub firmware_version: Option<String>,
+    /// A maintenance window (`Mon-Fri 01:00-05:00 Europe/Oslo`): the rule pushes only at
+    /// Informs inside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<String>,
 }
 
 impl std::fmt::Debug for ProvisionRuleInput {
@@ -66,6 +70,7 @@ impl std::fmt::Debug for ProvisionRuleInput {
             .field("vars_file", &self.vars_file)
             .field("firmware_file", &self.firmware_file)
             .field("firmware_version", &self.firmware_version)
+            .field("window", &self.window)
             .finish()
     }
 }
@@ -93,6 +98,9 @@ pub struct ProvisionRule {
     pub firmware_file: Option<i64>,
     /// Version the firmware installs.
     pub firmware_version: Option<String>,
+    /// Its maintenance window, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<String>,
     /// `config` (the configuration file; change it there) or `api`.
     pub source: String,
     /// Token that added it.

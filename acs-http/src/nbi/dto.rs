@@ -328,6 +328,8 @@ pub fn job(s: JobStatus) -> Job {
         concurrency: j.concurrency,
         max_failures: j.max_failures.map(failure_limit_out),
         stop_reason: j.stop_reason,
+        window: j.window.as_ref().map(ToString::to_string),
+        window_opens_at: s.window_opens_at,
         created_by: j.created_by,
         created_at: j.created_at,
         finished_at: j.finished_at,
@@ -383,6 +385,7 @@ pub fn rule(r: Rule) -> ProvisionRule {
         vars_file: s.vars_file,
         firmware_file: s.firmware_file,
         firmware_version: s.firmware_version,
+        window: s.window,
         source: match r.source {
             RuleSource::Config => "config",
             RuleSource::Api => "api",

@@ -59,6 +59,12 @@ pub async fn create_job(
             created_by: Some(op.0.name),
             concurrency: req.concurrency,
             max_failures: req.max_failures.map(dto::failure_limit),
+            window: req
+                .window
+                .as_deref()
+                .map(str::parse::<acs_core::window::MaintenanceWindow>)
+                .transpose()
+                .map_err(|e| ApiError::invalid(e.to_string()))?,
         })
         .await?;
     Ok(HttpResponse::Created().json(dto::job(job)))

@@ -20,3 +20,4 @@ mod tasks;
 mod transport;
 mod truth;
 mod typed_client;
+mod windows;

@@ -316,6 +316,7 @@ fn gpv_job(names: Vec<String>, target: JobTarget, connection_request: bool) -> N
         created_by: Some("e2e".into()),
         concurrency: None,
         max_failures: None,
+        window: None,
     }
 }
 

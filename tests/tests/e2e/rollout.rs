@@ -169,6 +169,7 @@ fn rollout_job(file_id: i64, devices: Vec<String>, concurrency: u32) -> NewJob {
         created_by: Some("e2e".into()),
         concurrency: Some(concurrency),
         max_failures: None,
+        window: None,
     }
 }
 

@@ -17,6 +17,7 @@ pub struct Model {
     pub concurrency: Option<i32>,
     pub max_failures: Option<String>,
     pub stop_reason: Option<String>,
+    pub maintenance_window: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -53,6 +53,7 @@ fn job(target: JobTarget) -> NewJob {
         created_by: Some("test".into()),
         concurrency: None,
         max_failures: None,
+        window: None,
     }
 }
 
