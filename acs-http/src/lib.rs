@@ -151,6 +151,28 @@ impl StartError {
     }
 }
 
+/// One presence sweep at `now` (the server runs one every `[presence] sweep_interval_secs`):
+/// moves the devices whose state is due, logs and counts each change, and refreshes the
+/// `acs_devices{presence}` gauges.
+pub async fn sweep_presence(ops: &Operations, now: chrono::DateTime<chrono::Utc>) {
+    match ops.sweep_presence(now).await {
+        Ok(changes) => {
+            for c in &changes {
+                tracing::info!(device = %c.device_id, from = %c.from, to = %c.to, at = %c.at, "device presence changed");
+            }
+            for state in acs_core::presence::Presence::ALL {
+                let n = changes.iter().filter(|c| c.to == state).count() as u64;
+                metrics::presence_changed(state, n);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "presence sweep failed"),
+    }
+    match ops.presence_counts().await {
+        Ok(counts) => metrics::devices_by_presence(&counts),
+        Err(e) => tracing::warn!(error = %e, "counting devices by presence failed"),
+    }
+}
+
 /// A built, bound, not yet running server.
 pub struct Application {
     cwmp_addr: SocketAddr,
@@ -467,14 +489,7 @@ impl Application {
             let mut tick = tokio::time::interval(presence_sweep);
             loop {
                 tick.tick().await;
-                match ops.sweep_presence(chrono::Utc::now()).await {
-                    Ok(changes) => {
-                        for c in &changes {
-                            tracing::info!(device = %c.device_id, from = %c.from, to = %c.to, at = %c.at, "device presence changed");
-                        }
-                    }
-                    Err(e) => tracing::warn!(error = %e, "presence sweep failed"),
-                }
+                sweep_presence(&ops, chrono::Utc::now()).await;
             }
         });
         let servers = async { tokio::try_join!(self.cwmp_server, self.nbi_server).map(|_| ()) };

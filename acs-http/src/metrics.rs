@@ -50,6 +50,26 @@ fn describe() {
         "acs_auth_failures_total",
         "Failed CPE authentication attempts"
     );
+    metrics::describe_gauge!(
+        "acs_devices",
+        "Devices by presence (online, late, offline), as of the last presence sweep"
+    );
+    metrics::describe_counter!(
+        "acs_presence_changes_total",
+        "Devices that turned late, offline or back online, by the state they entered"
+    );
+}
+
+/// The presence gauges, every state present (0 included) so a dashboard never sees a gap.
+pub fn devices_by_presence(counts: &[(acs_core::presence::Presence, u64)]) {
+    for (presence, n) in counts {
+        gauge!("acs_devices", "presence" => presence.as_str()).set(*n as f64);
+    }
+}
+
+/// Counts presence changes a sweep (or an Inform) made.
+pub fn presence_changed(to: acs_core::presence::Presence, n: u64) {
+    counter!("acs_presence_changes_total", "to" => to.as_str()).increment(n);
 }
 
 pub(crate) fn session_started() {

@@ -41,10 +41,24 @@ async fn a_silent_phone_turns_late_then_offline_and_comes_back() {
         .unwrap();
     assert_eq!(late.len(), 1);
     assert_eq!(status(&api, id.clone()).await, "late");
-    ops.sweep_presence(now + TimeDelta::seconds(11_000))
+    // The server's own sweep: the same move, counted and gauged for /metrics.
+    acs_http::sweep_presence(&ops, now + TimeDelta::seconds(11_000)).await;
+    assert_eq!(status(&api, id.clone()).await, "offline");
+    let metrics = reqwest::get(format!("{}/metrics", app.nbi_url))
+        .await
+        .unwrap()
+        .text()
         .await
         .unwrap();
-    assert_eq!(status(&api, id.clone()).await, "offline");
+    // Other tests' servers share the process-wide recorder, so the series, not their values.
+    for series in [
+        "acs_devices{presence=\"online\"}",
+        "acs_devices{presence=\"late\"}",
+        "acs_devices{presence=\"offline\"}",
+        "acs_presence_changes_total{to=\"offline\"}",
+    ] {
+        assert!(metrics.contains(series), "{series} missing from /metrics");
+    }
 
     let offline = api
         .get(&format!(
