@@ -159,6 +159,25 @@ pub enum ConnReqOutcome {
     RateLimited { retry_in: Duration },
 }
 
+/// The Prometheus series of connection requests, by outcome ([`ConnReqOutcome::kind`]).
+pub const CONNREQ_SERIES: &str = "acs_connection_requests_total";
+
+/// Every outcome's name, so each series exists (at 0) before the first request.
+pub const CONNREQ_OUTCOMES: [&str; 12] = [
+    "accepted",
+    "auth_failed",
+    "no_credentials",
+    "basic_not_allowed",
+    "auth_unsupported",
+    "busy",
+    "unexpected",
+    "timeout",
+    "unreachable",
+    "invalid_url",
+    "no_url",
+    "rate_limited",
+];
+
 impl ConnReqOutcome {
     pub fn is_accepted(&self) -> bool {
         matches!(self, Self::Accepted { .. })
@@ -412,6 +431,7 @@ impl ConnReqClient {
     /// on its own (the caller decides, e.g. after `Busy`).
     pub async fn send(&self, target: &ConnReqTarget) -> ConnReqOutcome {
         let outcome = self.send_inner(target).await;
+        metrics::counter!(CONNREQ_SERIES, "outcome" => outcome.kind()).increment(1);
         match &outcome {
             ConnReqOutcome::Accepted { .. } => {
                 tracing::debug!(device = %target.device_id, "connection request: {outcome}");

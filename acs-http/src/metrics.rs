@@ -50,6 +50,18 @@ fn describe() {
         "acs_auth_failures_total",
         "Failed CPE authentication attempts"
     );
+    metrics::describe_counter!(
+        acs_core::connreq::CONNREQ_SERIES,
+        "Connection requests sent, by outcome (accepted, auth_failed, timeout, unreachable, …)"
+    );
+    // Failure counters exist from the start, at 0, so a rate() over them is never empty.
+    for outcome in acs_core::connreq::CONNREQ_OUTCOMES {
+        counter!(acs_core::connreq::CONNREQ_SERIES, "outcome" => outcome).increment(0);
+    }
+    for reason in ["decode", "protocol", "storage", "expired", "superseded"] {
+        counter!("acs_sessions_failed_total", "reason" => reason).increment(0);
+    }
+    counter!("acs_auth_failures_total").increment(0);
     metrics::describe_gauge!(
         "acs_devices",
         "Devices by presence (online, late, offline), as of the last presence sweep"

@@ -776,3 +776,33 @@ fn display_and_redaction() {
     let c = client(ConnReqConfig::default());
     assert!(format!("{c:?}").contains("ConnReqClient"));
 }
+
+#[test]
+fn every_outcome_has_a_metric_series_from_the_start() {
+    use std::time::Duration;
+    let all = [
+        ConnReqOutcome::Accepted { status: 200 },
+        ConnReqOutcome::AuthFailed,
+        ConnReqOutcome::NoCredentials,
+        ConnReqOutcome::BasicNotAllowed,
+        ConnReqOutcome::AuthUnsupported {
+            reason: String::new(),
+        },
+        ConnReqOutcome::Busy { retry_after: None },
+        ConnReqOutcome::Unexpected { status: 500 },
+        ConnReqOutcome::Timeout,
+        ConnReqOutcome::Unreachable {
+            reason: String::new(),
+        },
+        ConnReqOutcome::InvalidUrl {
+            reason: String::new(),
+        },
+        ConnReqOutcome::NoUrl,
+        ConnReqOutcome::RateLimited {
+            retry_in: Duration::from_secs(1),
+        },
+    ];
+    let kinds: std::collections::BTreeSet<&str> = all.iter().map(ConnReqOutcome::kind).collect();
+    let listed: std::collections::BTreeSet<&str> = CONNREQ_OUTCOMES.into_iter().collect();
+    assert_eq!(kinds, listed);
+}

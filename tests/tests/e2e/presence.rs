@@ -56,6 +56,11 @@ async fn a_silent_phone_turns_late_then_offline_and_comes_back() {
         "acs_devices{presence=\"late\"}",
         "acs_devices{presence=\"offline\"}",
         "acs_presence_changes_total{to=\"offline\"}",
+        // Failure counters are there from the start.
+        "acs_connection_requests_total{outcome=\"unreachable\"}",
+        "acs_connection_requests_total{outcome=\"auth_failed\"}",
+        "acs_sessions_failed_total{reason=\"storage\"}",
+        "acs_auth_failures_total",
     ] {
         assert!(metrics.contains(series), "{series} missing from /metrics");
     }
