@@ -57,8 +57,9 @@ pub struct ClientArgs {
     #[arg(long, env = SERVER_ENV, default_value = DEFAULT_SERVER, value_name = "URL", global = true)]
     pub server: String,
     /// API token [default: $ACS_TOKEN, else the first line of <data-dir>/admin.token].
-    #[arg(long, value_name = "TOKEN", global = true)]
-    pub token: Option<String>,
+    #[arg(long, value_name = "TOKEN", global = true,
+          value_parser = |s: &str| Ok::<_, std::convert::Infallible>(acs_core::secret::Secret::new(s)))]
+    pub token: Option<acs_core::secret::Secret>,
     /// Where `acs serve` keeps its data, to find admin.token [default: data_dir from --config
     /// or ./acs.toml, else $ACS_DATA_DIR, else ./acs-data].
     #[arg(long, value_name = "DIR", global = true)]
@@ -312,7 +313,8 @@ impl Client {
         }
         let explicit = args
             .token
-            .clone()
+            .as_ref()
+            .map(|t| t.expose().to_owned())
             .or_else(|| std::env::var(TOKEN_ENV).ok())
             .map(|t| t.trim().to_owned())
             .filter(|t| !t.is_empty());
@@ -445,6 +447,23 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// A token given on the command line is a secret: the arguments' `Debug` never shows it.
+    #[test]
+    fn a_token_never_prints() {
+        use clap::Parser as _;
+        #[derive(Debug, clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            client: super::ClientArgs,
+        }
+        let cli = Cli::try_parse_from(["acs", "--token", "s3cr3t-token"]).unwrap();
+        assert_eq!(
+            cli.client.token.as_ref().map(|t| t.expose()),
+            Some("s3cr3t-token")
+        );
+        assert!(!format!("{cli:?}").contains("s3cr3t"));
+    }
+
     /// The commands read API answers through the typed client only: a field looked up by name
     /// in untyped JSON compiles whatever the server sends, and a renamed field silently reads
     /// as nothing. `output.rs` is exempt: it selects columns of typed records by their JSON

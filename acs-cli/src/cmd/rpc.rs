@@ -210,8 +210,9 @@ pub struct UploadArgs {
     #[arg(long, value_name = "USER", default_value = "")]
     pub username: String,
     /// Password for the URL, read from standard input's first line when given as `-`.
-    #[arg(long, value_name = "PASSWORD", default_value = "")]
-    pub password: String,
+    #[arg(long, value_name = "PASSWORD", default_value = "",
+          value_parser = |s: &str| Ok::<_, std::convert::Infallible>(acs_core::secret::Secret::new(s)))]
+    pub password: acs_core::secret::Secret,
     /// Seconds the device waits before it starts.
     #[arg(long, value_name = "SECONDS", default_value_t = 0)]
     pub delay: u32,
@@ -220,14 +221,14 @@ pub struct UploadArgs {
 }
 
 pub fn upload(args: UploadArgs) -> anyhow::Result<()> {
-    let password = if args.password == "-" {
+    let password = if args.password.expose() == "-" {
         let mut line = String::new();
         std::io::stdin()
             .read_line(&mut line)
             .map_err(|e| anyhow::anyhow!("reading the password: {e}"))?;
         line.trim_end_matches(['\r', '\n']).to_owned()
     } else {
-        args.password.clone()
+        args.password.expose().to_owned()
     };
     let spec = TaskDefinition::Upload {
         file_type: args.file_type.clone(),
@@ -373,6 +374,28 @@ pub fn rpc_methods(args: ActionArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_upload_password_never_prints() {
+        use clap::Parser as _;
+        #[derive(Debug, clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            upload: UploadArgs,
+        }
+        let cli = Cli::try_parse_from([
+            "acs",
+            "--url",
+            "http://x/y",
+            "--password",
+            "hunter2",
+            "-d",
+            "SN1",
+        ])
+        .unwrap();
+        assert_eq!(cli.upload.password.expose(), "hunter2");
+        assert!(!format!("{cli:?}").contains("hunter2"));
+    }
 
     #[test]
     fn attributes_read_as_name_and_notification() {
