@@ -166,3 +166,80 @@ async fn an_unknown_device_id_gets_a_404_that_helps() {
     );
     app.cleanup().await;
 }
+
+/// `docs/grafana-dashboard.json` asks only for series the ACS exports: each metric its panels
+/// query is on `/metrics` once a server has run a session and a presence sweep.
+#[tokio::test]
+async fn every_series_of_the_dashboard_is_exported() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/grafana-dashboard.json");
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mut names = std::collections::BTreeSet::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            let mut rest = expr;
+            while let Some(i) = rest.find("acs_") {
+                let name: String = rest[i..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                    .collect();
+                rest = &rest[i + name.len()..];
+                let base = ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .find_map(|s| name.strip_suffix(s))
+                    .unwrap_or(&name)
+                    .to_owned();
+                names.insert(base);
+            }
+        }
+    }
+    assert!(names.len() >= 8, "{names:?}");
+
+    let app = spawn_app().await;
+    let mut cpe = RawCpe::new(&app.cwmp_url);
+    assert_eq!(
+        cpe.send(&inform("DASH1", &[EventCode::Boot], "1"))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(cpe.post(Vec::new()).await.status, 204);
+    acs_tests::queue_task(
+        &app,
+        &device_key("DASH1"),
+        acs_core::tasks::TaskSpec::Reboot {},
+    )
+    .await;
+    let mut cpe = RawCpe::new(&app.cwmp_url);
+    assert_eq!(
+        cpe.send(&inform("DASH1", &[EventCode::Periodic], "2"))
+            .await
+            .status,
+        200
+    );
+    let request = cpe.post(Vec::new()).await.envelope();
+    let answer = acs_core::cwmp::Envelope::new(
+        request.namespace.clone(),
+        request.header.id.clone(),
+        acs_core::cwmp::Body::RebootResponse,
+    );
+    assert_eq!(cpe.send(&answer).await.status, 204);
+    acs_http::sweep_presence(&app.state.ops, Utc::now()).await;
+    let metrics = reqwest::get(format!("{}/metrics", app.nbi_url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in &names {
+        assert!(
+            metrics.lines().any(|l| l.starts_with(&format!("{name}{{"))
+                || l.starts_with(&format!("{name}_bucket{{"))
+                || l.starts_with(&format!("{name} "))),
+            "the dashboard queries {name}, which /metrics does not export"
+        );
+    }
+    app.cleanup().await;
+}
