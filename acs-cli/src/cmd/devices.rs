@@ -7,6 +7,7 @@ use crate::cmd::client::{
     self, AFTER_HELP, Cli as _, Client, ClientArgs, explain_filter, note, pages,
 };
 use crate::cmd::output::{self, Column, col, pick, wide};
+use crate::cmd::target::{Resolved, count_devices};
 
 #[derive(Debug, Subcommand)]
 pub enum DevicesCommand {
@@ -194,14 +195,7 @@ async fn tag(args: TagArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.client)?;
     let (ids, tags) = match &args.filter {
         Some(filter) => {
-            let count = client
-                .count_devices(&acs_api::CountQuery {
-                    filter: Some(filter.clone()),
-                })
-                .await
-                .cli()
-                .map_err(|e| explain_filter(e, filter))?
-                .count;
+            let count = count_devices(&client, Some(filter)).await?;
             if count == 0 {
                 note(format!("no device matches `{filter}`; nothing to tag"));
                 return Ok(());
@@ -220,28 +214,7 @@ async fn tag(args: TagArgs) -> anyhow::Result<()> {
                     args.yes,
                 )?;
             }
-            let mut ids = Vec::new();
-            let client = &client;
-            pages(
-                None,
-                |after, n| {
-                    let q = DeviceListQuery {
-                        filter: Some(filter.clone()),
-                        sort: None,
-                        limit: Some(n),
-                        after,
-                    };
-                    async move {
-                        let page = client.list_devices(&q).await.cli()?;
-                        Ok((page.devices, page.next))
-                    }
-                },
-                |d: Device| {
-                    ids.push(d.id);
-                    Ok(())
-                },
-            )
-            .await?;
+            let ids = Resolved::Filter(filter.clone()).ids(&client).await?;
             (ids, args.words.clone())
         }
         None => {

@@ -3,18 +3,14 @@
 
 use std::path::PathBuf;
 
-use acs_api::{
-    CreateJob, Device, DeviceListQuery, FileListQuery, JobDevices, RenderRequest, TaskDefinition,
-};
+use acs_api::{CreateJob, FileListQuery, JobDevices, RenderRequest, TaskDefinition};
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
-use crate::cmd::client::{
-    self, AFTER_HELP, ApiError, Cli as _, Client, ClientArgs, not_found, pages,
-};
+use crate::cmd::client::{self, AFTER_HELP, ApiError, Cli as _, Client, ClientArgs, not_found};
 use crate::cmd::output::{self, Column, col};
 use crate::cmd::submit::{PushOptions, follow};
-use crate::cmd::target::{Resolved, Target, resolve};
+use crate::cmd::target::{Target, resolve};
 use crate::cmd::upload::upload_file;
 
 /// Columns of a file.
@@ -260,34 +256,7 @@ pub fn push(a: PushArgs) -> anyhow::Result<()> {
     client::run(async move {
         let client = &Client::new(&a.client)?;
         let resolved = resolve(client, &a.target).await?;
-        let ids = match &resolved {
-            Resolved::Devices(ids) => ids.clone(),
-            Resolved::Filter(f) => {
-                let mut ids = Vec::new();
-                pages(
-                    None,
-                    |after, n| {
-                        let q = DeviceListQuery {
-                            filter: Some(f.clone()),
-                            limit: Some(n),
-                            after,
-                            ..DeviceListQuery::default()
-                        };
-                        async move {
-                            let page = client.list_devices(&q).await.cli()?;
-                            Ok((page.devices, page.next))
-                        }
-                    },
-                    |d: Device| {
-                        ids.push(d.id);
-                        Ok(())
-                    },
-                )
-                .await
-                .map_err(|e| resolved.explain(e))?;
-                ids
-            }
-        };
+        let ids = resolved.ids(client).await?;
         if ids.is_empty() {
             client::note("no device matches: nothing to push");
             return Ok(());

@@ -7,8 +7,9 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use crate::cmd::assignment::parse_assignment;
-use crate::cmd::client::{self, AFTER_HELP, ApiError, Cli as _, Client, ClientArgs, pages, usage};
+use crate::cmd::client::{self, AFTER_HELP, ApiError, Cli as _, Client, ClientArgs, usage};
 use crate::cmd::output::{self, Column, col};
+use crate::cmd::target::Resolved;
 use crate::cmd::upload::upload_file;
 
 const RULE_COLUMNS: &[Column] = &[
@@ -260,27 +261,7 @@ pub fn run(command: ProvisionCommand) -> anyhow::Result<()> {
             }) => {
                 let client = &Client::new(&args)?;
                 let mut out = output::stdout(args.format(), FLEET_ITEM_COLUMNS, false);
-                let mut ids = Vec::new();
-                pages(
-                    None,
-                    |after, n| {
-                        let q = acs_api::DeviceListQuery {
-                            filter: Some(filter.clone()),
-                            sort: None,
-                            limit: Some(n),
-                            after,
-                        };
-                        async move {
-                            let page = client.list_devices(&q).await.cli()?;
-                            Ok((page.devices, page.next))
-                        }
-                    },
-                    |d: acs_api::Device| {
-                        ids.push(d.id);
-                        Ok(())
-                    },
-                )
-                .await?;
+                let ids = Resolved::Filter(filter).ids(client).await?;
                 for id in &ids {
                     for item in client.device_provisioning(id).await.cli()? {
                         let mut row = output::pick(&item, ITEM_COLUMNS);

@@ -1,9 +1,9 @@
 //! Which devices a command acts on: the `-d`/`-f`/`--all` options, resolved to ids or a filter.
 
-use acs_api::{BulkParametersQuery, CountQuery, JobDevices};
+use acs_api::{BulkParametersQuery, CountQuery, Device, DeviceListQuery, JobDevices};
 use clap::Args;
 
-use crate::cmd::client::{Cli as _, Client, explain_filter};
+use crate::cmd::client::{Cli as _, Client, explain_filter, pages};
 
 /// The filter that matches every device (used for `--all` jobs).
 pub const ALL_DEVICES: &str = "id ~ \"*\"";
@@ -72,6 +72,37 @@ impl Resolved {
             Resolved::Devices(ids) => Ok(ids.len() as u64),
             Resolved::Filter(f) => count_devices(client, Some(f)).await,
         }
+    }
+
+    /// The ids of the devices it names: a filter's matches, page by page.
+    pub async fn ids(&self, client: &Client) -> anyhow::Result<Vec<String>> {
+        let filter = match self {
+            Resolved::Devices(ids) => return Ok(ids.clone()),
+            Resolved::Filter(f) => f,
+        };
+        let mut ids = Vec::new();
+        pages(
+            None,
+            |after, n| {
+                let q = DeviceListQuery {
+                    filter: Some(filter.clone()),
+                    limit: Some(n),
+                    after,
+                    ..DeviceListQuery::default()
+                };
+                async move {
+                    let page = client.list_devices(&q).await.cli()?;
+                    Ok((page.devices, page.next))
+                }
+            },
+            |d: Device| {
+                ids.push(d.id);
+                Ok(())
+            },
+        )
+        .await
+        .map_err(|e| self.explain(e))?;
+        Ok(ids)
     }
 
     /// Re-words an invalid filter error.
