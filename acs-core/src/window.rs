@@ -33,25 +33,22 @@ pub struct WindowError {
     reason: String,
 }
 
-const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+/// Each day as written short and in full, Monday first.
+const DAYS: [(&str, &str); 7] = [
+    ("mon", "monday"),
+    ("tue", "tuesday"),
+    ("wed", "wednesday"),
+    ("thu", "thursday"),
+    ("fri", "friday"),
+    ("sat", "saturday"),
+    ("sun", "sunday"),
+];
 
+/// `Mon` or `Monday` (any case) as 0 for Monday; nothing else.
 fn day_index(s: &str) -> Option<usize> {
     let s = s.to_ascii_lowercase();
-    DAYS.iter().position(|d| {
-        s.len() >= 3 && d.starts_with(&s[..3]) && {
-            // Accept `Mon` and `Monday`, nothing else.
-            let full = [
-                "monday",
-                "tuesday",
-                "wednesday",
-                "thursday",
-                "friday",
-                "saturday",
-                "sunday",
-            ];
-            s.len() == 3 || full.contains(&s.as_str())
-        }
-    })
+    DAYS.iter()
+        .position(|(short, full)| s == *short || s == *full)
 }
 
 impl FromStr for MaintenanceWindow {
@@ -308,6 +305,9 @@ mod tests {
             ("Mon 01:00-05:00 Mars/Olympus", "tz database"),
             ("Mon 01:00-01:00 UTC", "same time"),
             ("Mon 01:00 UTC", "time range"),
+            // Not ASCII: refused, never sliced mid-character.
+            ("éé-Fri 01:00-05:00 UTC", "unknown day"),
+            ("Mondays 01:00-05:00 UTC", "unknown day"),
         ] {
             let e = text.parse::<MaintenanceWindow>().unwrap_err().to_string();
             assert!(e.contains(part), "{text}: {e}");
