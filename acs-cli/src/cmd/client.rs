@@ -58,7 +58,7 @@ pub struct ClientArgs {
     pub server: String,
     /// API token [default: $ACS_TOKEN, else the first line of <data-dir>/admin.token].
     #[arg(long, value_name = "TOKEN", global = true,
-          value_parser = |s: &str| Ok::<_, std::convert::Infallible>(acs_core::secret::Secret::new(s)))]
+          value_parser = secret_arg)]
     pub token: Option<acs_core::secret::Secret>,
     /// Where `acs serve` keeps its data, to find admin.token [default: data_dir from --config
     /// or ./acs.toml, else $ACS_DATA_DIR, else ./acs-data].
@@ -74,6 +74,12 @@ pub struct ClientArgs {
     /// Output format [default: table when standard output is a terminal, else ndjson].
     #[arg(long, value_enum, value_name = "FORMAT", global = true)]
     pub format: Option<Format>,
+}
+
+/// Reads a command-line secret (a token, a password) into a [`acs_core::secret::Secret`], so
+/// the parsed arguments' `Debug` never shows it.
+pub fn secret_arg(s: &str) -> Result<acs_core::secret::Secret, std::convert::Infallible> {
+    Ok(acs_core::secret::Secret::new(s))
 }
 
 impl ClientArgs {

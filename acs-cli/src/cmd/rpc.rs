@@ -211,7 +211,7 @@ pub struct UploadArgs {
     pub username: String,
     /// Password for the URL, read from standard input's first line when given as `-`.
     #[arg(long, value_name = "PASSWORD", default_value = "",
-          value_parser = |s: &str| Ok::<_, std::convert::Infallible>(acs_core::secret::Secret::new(s)))]
+          value_parser = client::secret_arg)]
     pub password: acs_core::secret::Secret,
     /// Seconds the device waits before it starts.
     #[arg(long, value_name = "SECONDS", default_value_t = 0)]
