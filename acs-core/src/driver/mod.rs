@@ -231,11 +231,6 @@ impl Driver {
         self.ops.store()
     }
 
-    /// The session policy.
-    pub fn config(&self) -> &DriverConfig {
-        &self.config
-    }
-
     /// Loads the devices whose tasks a previous run left `sent` (call once at start); they are
     /// resolved at each device's next Inform.
     pub async fn load_orphans(&self) -> Result<usize, StoreError> {
