@@ -1175,6 +1175,60 @@ parameters = [
         2,
         "ensures nothing",
     );
+    // A rule that ensures a second line and a notification, and verifies them.
+    let lines = "Device.Services.VoiceService.1.VoiceProfile.1.Line.";
+    let out = acs.run(&[
+        "provision",
+        "add",
+        "lines",
+        "-f",
+        "serial ~ \"NOPE*\"",
+        "--event",
+        "PERIODIC",
+        "--event",
+        "4 VALUE CHANGE",
+        "--object",
+        &format!("{lines}=2"),
+        "--notify",
+        &format!("{lines}2.Status=2"),
+        "--format",
+        "json",
+    ]);
+    assert!(ok(&out), "{}", stderr(&out));
+    let rule: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        rule["events"],
+        serde_json::json!(["PERIODIC", "VALUE CHANGE"])
+    );
+    let ensures = rule["ensures"].as_str().unwrap();
+    assert!(ensures.contains(&format!("{lines} ≥2 instances")), "{rule}");
+    assert!(
+        ensures.contains(&format!("notify {lines}2.Status=2")),
+        "{rule}"
+    );
+    fails(
+        &acs.run(&["provision", "add", "o", "--object", lines]),
+        2,
+        "write TABLE.=N",
+    );
+    fails(
+        &acs.run(&[
+            "provision",
+            "add",
+            "o",
+            "--notify",
+            &format!("{lines}1.Status=7"),
+        ]),
+        2,
+        "not 0 (off)",
+    );
+    fails(
+        &acs.run(&["provision", "add", "o", "--object", &format!("{lines}=0")]),
+        2,
+        "give 1-1000",
+    );
+    let out = acs.run(&["provision", "remove", "lines", "--yes"]);
+    assert!(ok(&out), "{}", stderr(&out));
     let image = acs.dir.path().join("gateway.bin");
     std::fs::write(&image, b"image").unwrap();
     let image = image.to_str().unwrap();

@@ -62,6 +62,13 @@ fn describe() {
         counter!("acs_sessions_failed_total", "reason" => reason).increment(0);
     }
     counter!("acs_auth_failures_total").increment(0);
+    metrics::describe_counter!(
+        acs_core::provision::DRIFT_SERIES,
+        "Provisioning drift found by a check and pushed again, by item (objects, parameters, attributes)"
+    );
+    for item in acs_core::provision::DRIFT_ITEMS {
+        counter!(acs_core::provision::DRIFT_SERIES, "item" => item).increment(0);
+    }
     metrics::describe_gauge!(
         "acs_devices",
         "Devices by presence (online, late, offline), as of the last presence sweep"

@@ -21,6 +21,7 @@ pub mod m20261205_000009_task_outcomes;
 pub mod m20261205_000011_transfer_files;
 pub mod m20261206_000012_presence;
 pub mod m20261206_000013_job_windows;
+pub mod m20261206_000014_provision_checks;
 
 /// The ordered list of all acs migrations.
 #[derive(Debug)]
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000011_transfer_files::Migration),
             Box::new(m20261206_000012_presence::Migration),
             Box::new(m20261206_000013_job_windows::Migration),
+            Box::new(m20261206_000014_provision_checks::Migration),
         ]
     }
 }

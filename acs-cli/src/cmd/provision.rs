@@ -2,13 +2,15 @@
 
 use std::path::PathBuf;
 
-use acs_api::{ProvisionRule, ProvisionRuleInput, ResetQuery, SetValue};
+use acs_api::{
+    ProvisionAttribute, ProvisionObject, ProvisionRule, ProvisionRuleInput, ResetQuery, SetValue,
+};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use crate::cmd::assignment::parse_assignment;
 use crate::cmd::client::{self, AFTER_HELP, ApiError, Cli as _, Client, ClientArgs, usage};
-use crate::cmd::output::{self, Column, col};
+use crate::cmd::output::{self, Column, col, wide};
 use crate::cmd::target::Resolved;
 use crate::cmd::upload::upload_file;
 
@@ -28,6 +30,7 @@ const ITEM_COLUMNS: &[Column] = &[
     col("task_id"),
     col("failures"),
     col("next_attempt_at"),
+    wide("checked_at"),
     col("detail"),
 ];
 
@@ -42,8 +45,8 @@ pub enum ProvisionCommand {
     /// Remove a rule added with `add` (admin token); rules from the configuration file are
     /// changed there.
     Remove(RemoveArgs),
-    /// Where a device stands with each rule item: pending, applied, failed (with the fault
-    /// and the next attempt), mismatch or halted.
+    /// Where a device stands with each rule item: checking, pending, applied, failed (with
+    /// the fault and the next attempt), mismatch or halted.
     Status(StatusArgs),
     /// Forget a device's provisioning record (of one rule, or all): failed and halted items are
     /// tried again at its next matching Inform.
@@ -106,6 +109,7 @@ const FLEET_ITEM_COLUMNS: &[Column] = &[
     col("task_id"),
     col("failures"),
     col("next_attempt_at"),
+    wide("checked_at"),
     col("detail"),
 ];
 
@@ -132,8 +136,9 @@ pub struct AddArgs {
     /// devices when absent.
     #[arg(short = 'f', long, value_name = "FILTER")]
     pub filter: Option<String>,
-    /// An event it acts on: BOOTSTRAP, BOOT or PERIODIC (repeat for several) [default:
-    /// BOOTSTRAP and BOOT].
+    /// An event it acts on: BOOTSTRAP, BOOT, PERIODIC or 'VALUE CHANGE' (repeat for several)
+    /// [default: BOOTSTRAP and BOOT]. At PERIODIC and VALUE CHANGE the rule also verifies what
+    /// it ensures and pushes again what drifted.
     #[arg(long = "event", value_name = "EVENT")]
     pub events: Vec<String>,
     /// Position: rules apply in ascending order, then by name.
@@ -143,6 +148,15 @@ pub struct AddArgs {
     /// string), e.g. Device.ManagementServer.PeriodicInformInterval=3600:unsignedInt.
     #[arg(long = "set", value_name = "NAME=VALUE[:TYPE]")]
     pub set: Vec<String>,
+    /// A table to keep at N instances or more, TABLE.=N (repeat for several), e.g.
+    /// Device.Services.VoiceService.1.VoiceProfile.1.Line.=2 for "line 2 exists".
+    #[arg(long = "object", value_name = "TABLE.=N")]
+    pub objects: Vec<String>,
+    /// A Notification attribute to keep, NAME=0|1|2 (off, passive, active; repeat for
+    /// several). A rule parameter with notification on is verified from what the device
+    /// reports, without reading it.
+    #[arg(long = "notify", value_name = "NAME=0|1|2")]
+    pub notify: Vec<String>,
     /// Give each device its own random connection-request credentials.
     #[arg(long)]
     pub connection_request_credentials: bool,
@@ -179,9 +193,20 @@ pub struct AddArgs {
 /// A one-line summary of what a rule ensures.
 fn ensures(rule: &ProvisionRule) -> String {
     let mut parts = Vec::new();
+    for o in &rule.objects {
+        parts.push(format!("{} ≥{} instances", o.path, o.instances));
+    }
     if !rule.parameters.is_empty() {
         let names: Vec<&str> = rule.parameters.iter().map(|p| p.name.as_str()).collect();
         parts.push(format!("set {}", names.join(",")));
+    }
+    if !rule.attributes.is_empty() {
+        let names: Vec<String> = rule
+            .attributes
+            .iter()
+            .map(|a| format!("{}={}", a.name, a.notification))
+            .collect();
+        parts.push(format!("notify {}", names.join(",")));
     }
     if rule.connection_request_credentials {
         parts.push("connection-request credentials".into());
@@ -317,6 +342,35 @@ fn spec(a: &AddArgs) -> anyhow::Result<ProvisionRuleInput> {
             value_type: Some(ty.wire_name().to_owned()),
         });
     }
+    let mut objects = Vec::with_capacity(a.objects.len());
+    for o in &a.objects {
+        let (path, n) = o
+            .rsplit_once('=')
+            .ok_or_else(|| usage(format!("--object {o:?}: write TABLE.=N")))?;
+        let instances = n.trim().parse().map_err(|_| {
+            usage(format!(
+                "--object {o:?}: {n:?} is not a number of instances"
+            ))
+        })?;
+        objects.push(ProvisionObject {
+            path: path.trim().to_owned(),
+            instances,
+        });
+    }
+    let mut attributes = Vec::with_capacity(a.notify.len());
+    for n in &a.notify {
+        let (name, level) = n
+            .rsplit_once('=')
+            .ok_or_else(|| usage(format!("--notify {n:?}: write NAME=0|1|2")))?;
+        let notification = level
+            .trim()
+            .parse()
+            .map_err(|_| usage(format!("--notify {n:?}: {level:?} is not 0, 1 or 2")))?;
+        attributes.push(ProvisionAttribute {
+            name: name.trim().to_owned(),
+            notification,
+        });
+    }
     let placeholder = |path: &Option<PathBuf>, id: Option<i64>| match (path, id) {
         (Some(_), _) => Some(0),
         (None, id) => id,
@@ -327,6 +381,8 @@ fn spec(a: &AddArgs) -> anyhow::Result<ProvisionRuleInput> {
         filter: a.filter.clone(),
         events: (!a.events.is_empty()).then(|| a.events.clone()),
         parameters: Some(parameters),
+        objects: (!objects.is_empty()).then_some(objects),
+        attributes: (!attributes.is_empty()).then_some(attributes),
         connection_request_credentials: Some(a.connection_request_credentials),
         template_file: placeholder(&a.template, a.template_file),
         vars_file: placeholder(&a.vars, a.vars_file),

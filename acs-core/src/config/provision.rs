@@ -22,6 +22,10 @@ pub struct ProvisionSettings {
     pub loop_window_secs: u64,
     /// See `loop_window_secs`. Default 3.
     pub loop_limit: u32,
+    /// A rule acting on PERIODIC or VALUE CHANGE reads a device to verify each applied item
+    /// at most once per this many seconds (parameters with notification turned on by the rule
+    /// are verified from Informs instead). Default 3600.
+    pub check_interval_secs: u64,
 }
 
 impl Default for ProvisionSettings {
@@ -33,6 +37,7 @@ impl Default for ProvisionSettings {
             max_backoff_secs: p.max_backoff.as_secs(),
             loop_window_secs: p.loop_window.as_secs(),
             loop_limit: p.loop_limit,
+            check_interval_secs: p.check_interval.as_secs(),
         }
     }
 }
@@ -45,6 +50,7 @@ impl ProvisionSettings {
             max_backoff: Duration::from_secs(self.max_backoff_secs.max(self.backoff_secs)),
             loop_window: Duration::from_secs(self.loop_window_secs),
             loop_limit: self.loop_limit,
+            check_interval: Duration::from_secs(self.check_interval_secs),
         }
     }
 
@@ -66,6 +72,11 @@ impl ProvisionSettings {
                 self.loop_window_secs,
                 366 * DAY,
             ),
+            (
+                "provision.check_interval_secs",
+                self.check_interval_secs,
+                366 * DAY,
+            ),
         ] {
             if value > max {
                 bad(key, format!("{value} is more than the maximum of {max}"));
@@ -73,6 +84,10 @@ impl ProvisionSettings {
         }
         if self.loop_window_secs == 0 {
             bad("provision.loop_window_secs", "must be at least 1".into());
+        }
+        if self.check_interval_secs == 0 {
+            // Every Inform reading every rule's parameters back is a load, not a check.
+            bad("provision.check_interval_secs", "must be at least 1".into());
         }
         let mut names = std::collections::HashSet::new();
         for (i, rule) in self.rules.iter().enumerate() {

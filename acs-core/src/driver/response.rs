@@ -104,6 +104,21 @@ impl Driver {
         }
         // Stored: whoever waits for this task may look now.
         self.ops.task_changed(done.task_id);
+        // A provisioning check's answer may call for a push, sent in this same session.
+        if let Ok(answer) = &done.result {
+            match self
+                .provisioner
+                .on_answer(&session.device_id, done.task_id, answer)
+                .await
+            {
+                Ok(queued) => {
+                    for q in &queued {
+                        tracing::info!(rule = %q.rule, item = q.item.as_str(), task = q.task.id, "provisioning queued a task after a check");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "a provisioning check could not be judged"),
+            }
+        }
         Ok(())
     }
 

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::rule::{Names, default_events, default_order};
+use super::rule::{AttributeSpec, Names, ObjectSpec, default_events, default_order};
 use super::{
     ProvisionError, ProvisionEvent, RuleSource, RuleSpec, invalid, validate,
     version_from_image_name,
@@ -30,9 +30,15 @@ pub struct ConfigRule {
     /// See [`RuleSpec::events`].
     #[serde(default = "default_events")]
     pub events: Vec<ProvisionEvent>,
+    /// See [`RuleSpec::objects`] (`{ path, instances }`).
+    #[serde(default)]
+    pub objects: Vec<ObjectSpec>,
     /// See [`RuleSpec::parameters`] (`{ name, value, type }`, type default `xsd:string`).
     #[serde(default)]
     pub parameters: Vec<ParameterValue>,
+    /// See [`RuleSpec::attributes`] (`{ name, notification }`).
+    #[serde(default)]
+    pub attributes: Vec<AttributeSpec>,
     /// See [`RuleSpec::connection_request_credentials`].
     #[serde(default)]
     pub connection_request_credentials: bool,
@@ -61,7 +67,9 @@ impl std::fmt::Debug for ConfigRule {
             .field("order", &self.order)
             .field("filter", &self.filter)
             .field("events", &self.events)
+            .field("objects", &self.objects)
             .field("parameters", &Names(&self.parameters))
+            .field("attributes", &self.attributes)
             .field(
                 "connection_request_credentials",
                 &self.connection_request_credentials,
@@ -89,7 +97,9 @@ impl ConfigRule {
             order: self.order,
             filter: self.filter.clone(),
             events: self.events.clone(),
+            objects: self.objects.clone(),
             parameters: self.parameters.clone(),
+            attributes: self.attributes.clone(),
             connection_request_credentials: self.connection_request_credentials,
             template_file,
             vars_file,

@@ -22,26 +22,35 @@
 //!   changed target clears both).
 //!
 //! One seam per file: `rule` (what a rule says and its validation), `policy` ([`decide`]),
+//! `ensure` (checks: when one is due, what an answer says drifted),
 //! `import` (configuration-file rules and their files) and `service` ([`Provisioner`], the I/O
 //! around the policy).
 //!
 //! [`Filter`]: crate::filter::Filter
 
+pub(crate) mod ensure;
 mod import;
 mod policy;
 mod rule;
 mod service;
 
+pub use ensure::{Drift, same_value};
 pub use import::{ConfigRule, import_config_rules};
 pub use policy::{
     Decision, ItemStatus, ProvisionPolicy, Target, TaskOutcome, decide, settle, task_outcome,
 };
 pub use rule::{
-    Item, ProvisionEvent, Rule, RuleSource, RuleSpec, validate, version_from_image_name,
+    AttributeSpec, Item, ObjectSpec, ProvisionEvent, Rule, RuleSource, RuleSpec, validate,
+    version_from_image_name,
 };
 pub use service::{Provisioner, Queued};
 
 use crate::storage::StoreError;
+
+/// The Prometheus series of drift found and pushed again, by item.
+pub const DRIFT_SERIES: &str = "acs_provision_drift_total";
+/// Every item that can drift, so each series exists (at 0) from the start.
+pub const DRIFT_ITEMS: [&str; 3] = ["objects", "parameters", "attributes"];
 
 /// FileType of a configuration push.
 pub const CONFIG_FILE_TYPE: &str = "3 Vendor Configuration File";

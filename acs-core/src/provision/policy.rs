@@ -23,6 +23,9 @@ pub enum ItemStatus {
     Mismatch,
     /// Pushed too often within the loop window; not pushed again before it has passed.
     Halted,
+    /// Being read from the device to learn what is missing (object instances); nothing pushed
+    /// yet.
+    Checking,
 }
 
 impl ItemStatus {
@@ -34,6 +37,7 @@ impl ItemStatus {
             ItemStatus::Failed => "failed",
             ItemStatus::Mismatch => "mismatch",
             ItemStatus::Halted => "halted",
+            ItemStatus::Checking => "checking",
         }
     }
 
@@ -45,6 +49,7 @@ impl ItemStatus {
             "failed" => ItemStatus::Failed,
             "mismatch" => ItemStatus::Mismatch,
             "halted" => ItemStatus::Halted,
+            "checking" => ItemStatus::Checking,
             _ => return None,
         })
     }
@@ -61,6 +66,9 @@ pub struct ProvisionPolicy {
     pub loop_window: Duration,
     /// Pushes of one target allowed per window (at least 1).
     pub loop_limit: u32,
+    /// A rule that acts on PERIODIC or VALUE CHANGE reads a device to verify an applied item
+    /// at most once per this interval.
+    pub check_interval: Duration,
 }
 
 impl Default for ProvisionPolicy {
@@ -70,6 +78,7 @@ impl Default for ProvisionPolicy {
             max_backoff: Duration::from_secs(24 * 3600),
             loop_window: Duration::from_secs(24 * 3600),
             loop_limit: 3,
+            check_interval: Duration::from_secs(3600),
         }
     }
 }
@@ -84,7 +93,11 @@ impl ProvisionPolicy {
         chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX)
     }
 
-    fn window(&self) -> chrono::Duration {
+    pub(super) fn check_every(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.check_interval).unwrap_or(chrono::Duration::MAX)
+    }
+
+    pub(super) fn window(&self) -> chrono::Duration {
         chrono::Duration::from_std(self.loop_window).unwrap_or(chrono::Duration::MAX)
     }
 }
@@ -192,6 +205,8 @@ pub fn decide(
         window_pushes: 0,
         detail: None,
         updated_at: now,
+        checked_at: None,
+        check_task_id: None,
     };
     let at_version = target.item == Item::Firmware
         && matches!(
@@ -323,7 +338,11 @@ pub(super) fn later(now: DateTime<Utc>, wait: chrono::Duration) -> DateTime<Utc>
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
-fn push(mut s: ProvisionStateRow, now: DateTime<Utc>, policy: &ProvisionPolicy) -> Decision {
+pub(super) fn push(
+    mut s: ProvisionStateRow,
+    now: DateTime<Utc>,
+    policy: &ProvisionPolicy,
+) -> Decision {
     if s.window_start.is_none_or(|w| now - w >= policy.window()) {
         s.window_start = Some(now);
         s.window_pushes = 0;

@@ -7,6 +7,8 @@ use crate::cwmp::ParameterValue;
 use crate::rollout::VERSION_MISMATCH_FAULT;
 use crate::storage::ProvisionStateRow;
 
+const LINES: &str = "Device.Services.VoiceService.1.VoiceProfile.1.Line.";
+
 fn now() -> DateTime<Utc> {
     "2026-11-21T12:00:00Z".parse().expect("time")
 }
@@ -17,6 +19,7 @@ fn policy() -> ProvisionPolicy {
         max_backoff: Duration::from_secs(3600),
         loop_window: Duration::from_secs(86_400),
         loop_limit: 3,
+        check_interval: Duration::from_secs(3600),
     }
 }
 
@@ -42,6 +45,8 @@ fn state(status: ItemStatus, hash: &str) -> ProvisionStateRow {
         window_pushes: 1,
         detail: None,
         updated_at: now() - chrono::Duration::hours(1),
+        checked_at: None,
+        check_task_id: None,
     }
 }
 
@@ -361,10 +366,18 @@ fn rules_are_validated_up_front() {
             ProvisionEvent::Bootstrap,
             ProvisionEvent::Boot,
         ],
+        objects: vec![ObjectSpec {
+            path: LINES.into(),
+            instances: 2,
+        }],
         parameters: vec![ParameterValue {
             name: "Device.ManagementServer.PeriodicInformInterval".into(),
             value: "3600".into(),
             value_type: crate::cwmp::ValueType::UnsignedInt,
+        }],
+        attributes: vec![AttributeSpec {
+            name: "Device.ManagementServer.PeriodicInformInterval".into(),
+            notification: 2,
         }],
         connection_request_credentials: false,
         template_file: None,
@@ -391,7 +404,23 @@ fn rules_are_validated_up_front() {
         &|s| s.filter = Some("product_class =".into()),
         "filter at column",
     );
-    bad(&|s| s.parameters.clear(), "ensures nothing");
+    bad(
+        &|s| {
+            s.parameters.clear();
+            s.objects.clear();
+            s.attributes.clear();
+        },
+        "ensures nothing",
+    );
+    bad(&|s| s.objects[0].instances = 0, "give 1-1000");
+    bad(&|s| s.objects[0].path = "Device.Lines".into(), "objects");
+    bad(&|s| s.objects.push(s.objects[0].clone()), "given twice");
+    bad(&|s| s.attributes[0].notification = 3, "not 0 (off)");
+    bad(&|s| s.attributes[0].name = "Device.".into(), "partial path");
+    bad(
+        &|s| s.attributes.push(s.attributes[0].clone()),
+        "given twice",
+    );
     bad(
         &|s| s.parameters[0].value = "often".into(),
         "not a valid xsd:unsignedInt",
@@ -416,7 +445,17 @@ fn events_and_image_versions_parse_the_ways_operators_write_them() {
         "2 PERIODIC".parse::<ProvisionEvent>(),
         Ok(ProvisionEvent::Periodic)
     );
-    assert!("VALUE CHANGE".parse::<ProvisionEvent>().is_err());
+    for s in [
+        "VALUE CHANGE",
+        "4 VALUE CHANGE",
+        "value_change",
+        "Value-Change",
+    ] {
+        assert_eq!(s.parse::<ProvisionEvent>(), Ok(ProvisionEvent::ValueChange));
+    }
+    for s in ["CONNECTION REQUEST", "4", "", "VALUE"] {
+        assert!(s.parse::<ProvisionEvent>().is_err(), "{s}");
+    }
     assert_eq!(
         version_from_image_name("sip88xx.12-0-1MPP-4.loads").as_deref(),
         Some("sip88xx.12-0-1MPP-4")
@@ -485,6 +524,8 @@ fn debug_output_shows_parameter_names_but_never_values() {
         order: 1,
         filter: None,
         events: vec![ProvisionEvent::Bootstrap],
+        objects: vec![],
+        attributes: vec![],
         parameters: vec![ParameterValue::string(
             "Device.Services.VoiceService.1.X_Password",
             "hunter2",
@@ -508,6 +549,8 @@ fn a_rule_pushes_only_inside_its_window() {
         order: 1,
         filter: None,
         events: vec![ProvisionEvent::Boot],
+        objects: vec![],
+        attributes: vec![],
         parameters: vec![ParameterValue::string("Device.X.Y", "1")],
         connection_request_credentials: false,
         template_file: None,
@@ -530,4 +573,215 @@ fn a_rule_pushes_only_inside_its_window() {
     );
     let err = validate(spec(Some("nightly")), RuleSource::Api).unwrap_err();
     assert!(err.to_string().contains("write it like"), "{err}");
+}
+
+fn value(name: &str, value: &str, value_type: crate::cwmp::ValueType) -> ParameterValue {
+    ParameterValue {
+        name: name.into(),
+        value: value.into(),
+        value_type,
+    }
+}
+
+#[test]
+fn values_compare_by_their_type_and_passwords_are_never_compared() {
+    use crate::cwmp::ValueType as T;
+    let same = |w: ParameterValue, got: &str| same_value(&w, got);
+    assert!(same(value("A.B", "true", T::Boolean), "1"));
+    assert!(same(value("A.B", "0", T::Boolean), "False"));
+    assert!(!same(value("A.B", "true", T::Boolean), "0"));
+    assert!(same(value("A.N", "3600", T::UnsignedInt), "03600"));
+    assert!(!same(value("A.N", "3600", T::UnsignedInt), "60"));
+    assert!(same(
+        value("A.T", "2026-01-01T00:00:00Z", T::DateTime),
+        "2026-01-01T01:00:00+01:00"
+    ));
+    assert!(!same(value("A.S", "Lobby", T::String), "lobby"));
+    assert!(!same(value("A.S", "Lobby", T::String), "Lobby "));
+
+    let wanted = [
+        value("D.Line.1.DirectoryNumber", "1001", T::String),
+        value("D.Line.1.SIP.AuthPassword", "s3cret", T::String),
+        value("D.Line.1.Enable", "true", T::Boolean),
+        value("D.Line.1.CallerIDName", "Desk", T::String),
+    ];
+    let drift = ensure::drifted_parameters(
+        &wanted,
+        [
+            ("D.Line.1.DirectoryNumber", "1002"),
+            // What a CPE reads back for a password: never drift.
+            ("D.Line.1.SIP.AuthPassword", ""),
+            ("D.Line.1.Enable", "1"),
+            // D.Line.1.CallerIDName was not read: not drift either.
+        ],
+    );
+    let names: Vec<&str> = drift.iter().map(|(p, _)| p.name.as_str()).collect();
+    assert_eq!(names, ["D.Line.1.DirectoryNumber"]);
+    assert_eq!(drift[0].0.value, "1001", "the wanted value is pushed");
+    assert_eq!(drift[0].1.found, "1002");
+    let event = ensure::drift_event("lines", Item::Parameters, &[drift[0].1.clone()]);
+    assert_eq!(
+        event,
+        r#"provision drift: rule lines parameters: D.Line.1.DirectoryNumber is "1002", wanted "1001""#
+    );
+}
+
+#[test]
+fn attributes_and_object_instances_are_compared_with_the_answer() {
+    use crate::cwmp::ParameterAttribute;
+    let wanted = [
+        AttributeSpec {
+            name: "D.Line.1.Status".into(),
+            notification: 2,
+        },
+        AttributeSpec {
+            name: "D.Line.2.Status".into(),
+            notification: 2,
+        },
+    ];
+    let got = [
+        ParameterAttribute {
+            name: "D.Line.1.Status".into(),
+            notification: 2,
+            access_list: vec![],
+        },
+        ParameterAttribute {
+            name: "D.Line.2.Status".into(),
+            notification: 0,
+            access_list: vec![],
+        },
+    ];
+    let drift = ensure::drifted_attributes(&wanted, &got);
+    assert_eq!(drift.len(), 1);
+    assert_eq!(drift[0].0.name, "D.Line.2.Status");
+    assert_eq!(drift[0].1.found, "notification 0");
+
+    let objects = [ObjectSpec {
+        path: LINES.into(),
+        instances: 3,
+    }];
+    let names = [
+        format!("{LINES}1.Enable"),
+        format!("{LINES}1.Status"),
+        format!("{LINES}4.Enable"),
+        // Not an instance of the table.
+        format!("{LINES}Count"),
+        "Device.Other.1.Enable".to_owned(),
+    ];
+    let missing = ensure::missing_instances(&objects, names.iter().map(String::as_str));
+    assert_eq!(missing.len(), 1);
+    assert_eq!(missing[0].1, 1, "instances 1 and 4 exist: one more makes 3");
+    let enough = ensure::missing_instances(
+        &[ObjectSpec {
+            path: LINES.into(),
+            instances: 2,
+        }],
+        names.iter().map(String::as_str),
+    );
+    assert!(enough.is_empty());
+}
+
+#[test]
+fn checks_are_due_once_per_interval_and_objects_are_read_before_anything_is_added() {
+    let p = policy();
+    let mut applied = state(ItemStatus::Applied, "h");
+    // Applied an hour ago and never checked: due (the interval is an hour).
+    assert!(ensure::check_due(&applied, now(), &p));
+    applied.checked_at = Some(now() - chrono::Duration::minutes(59));
+    assert!(!ensure::check_due(&applied, now(), &p));
+    applied.checked_at = Some(now() - chrono::Duration::minutes(60));
+    assert!(ensure::check_due(&applied, now(), &p));
+    assert!(!ensure::check_due(
+        &state(ItemStatus::Pending, "h"),
+        now(),
+        &p
+    ));
+
+    let fresh = || ProvisionStateRow {
+        item: "objects".into(),
+        task_id: None,
+        window_start: None,
+        window_pushes: 0,
+        ..state(ItemStatus::Checking, "h")
+    };
+    let check = |s: Option<&ProvisionStateRow>, hash: &str, bootstrap: bool, verifying: bool| {
+        ensure::objects_check(s, fresh, hash, bootstrap, verifying, now(), &p)
+    };
+    // Never decided on: read first.
+    let first = check(None, "h", false, false).expect("a check");
+    assert_eq!(first.status, "checking");
+    assert_eq!(first.checked_at, Some(now()));
+    // Applied: read again only at a verifying event, once per interval, or after BOOTSTRAP.
+    let mut applied = ProvisionStateRow {
+        item: "objects".into(),
+        ..state(ItemStatus::Applied, "h")
+    };
+    assert!(check(Some(&applied), "h", false, false).is_none());
+    let again = check(Some(&applied), "h", false, true).expect("due");
+    assert_eq!(again.status, "applied", "a routine check leaves it applied");
+    applied.checked_at = Some(now() - chrono::Duration::minutes(5));
+    assert!(check(Some(&applied), "h", false, true).is_none());
+    assert_eq!(
+        check(Some(&applied), "h", true, false).map(|s| s.status),
+        Some("checking".into())
+    );
+    // A changed target starts over.
+    let changed = check(Some(&applied), "other", false, false).expect("changed");
+    assert_eq!(
+        (changed.target_hash.as_str(), changed.window_pushes),
+        ("other", 0)
+    );
+    // Its AddObjects are on their way: nothing.
+    let pending = ProvisionStateRow {
+        item: "objects".into(),
+        ..state(ItemStatus::Pending, "h")
+    };
+    assert!(check(Some(&pending), "h", true, true).is_none());
+    // A failure waits for its backoff.
+    let mut failed = ProvisionStateRow {
+        item: "objects".into(),
+        ..state(ItemStatus::Failed, "h")
+    };
+    failed.next_attempt_at = Some(now() + chrono::Duration::minutes(1));
+    assert!(check(Some(&failed), "h", false, true).is_none());
+    failed.next_attempt_at = Some(now());
+    assert!(check(Some(&failed), "h", false, true).is_some());
+}
+
+#[test]
+fn drift_is_pushed_again_within_the_loop_protection_and_backoff() {
+    let p = policy();
+    let mut s = state(ItemStatus::Applied, "h");
+    s.window_pushes = 1;
+    // Drift of an applied item: pushed, counted against the loop protection.
+    let Decision::Push(pushed) = ensure::on_drift(&s, now(), &p) else {
+        panic!("drift is pushed");
+    };
+    assert_eq!(
+        (pushed.status.as_str(), pushed.window_pushes),
+        ("pending", 2)
+    );
+    // A device that keeps undoing it is halted at the limit, not pushed at every check.
+    s.window_pushes = 3;
+    match ensure::on_drift(&s, now(), &p) {
+        Decision::Record(r) => assert_eq!(r.status, "halted"),
+        other => panic!("{other:?}"),
+    }
+    let halted = state(ItemStatus::Halted, "h");
+    let halted = ProvisionStateRow {
+        window_pushes: 3,
+        ..halted
+    };
+    assert_eq!(ensure::on_drift(&halted, now(), &p), Decision::Keep);
+    // A device that refused the value waits for its backoff.
+    let mut failed = state(ItemStatus::Failed, "h");
+    failed.next_attempt_at = Some(now() + chrono::Duration::minutes(5));
+    assert_eq!(ensure::on_drift(&failed, now(), &p), Decision::Keep);
+    // Its push is on its way: nothing more.
+    assert_eq!(
+        ensure::on_drift(&state(ItemStatus::Pending, "h"), now(), &p),
+        Decision::Keep
+    );
+    assert!(ensure::is_drift(&state(ItemStatus::Applied, "h")));
+    assert!(!ensure::is_drift(&state(ItemStatus::Checking, "h")));
 }

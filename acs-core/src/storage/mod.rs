@@ -66,7 +66,7 @@ pub use model::{
     ConnReqRecord, DeviceRow, EventRecord, EventRow, InformRecord, NewTask, ParameterRecord,
     ParameterRow, TaskRow, TaskState, UnknownTaskState,
 };
-pub use provision::{ProvisionStateRow, StoredRule};
+pub use provision::{ProvisionStateRow, ProvisionTaskRole, StoredRule};
 pub use query::{
     DeviceIdBatches, DevicePage, DeviceQuery, DeviceSort, MAX_PAGE_SIZE, SortDirection, SortField,
     filter_condition,

@@ -13,6 +13,15 @@ use crate::storage::model::{NewTask, TaskRow};
 use crate::storage::tasks::insert_task;
 use crate::storage::{Store, StoreError, ts};
 
+/// What the tasks queued with a provisioning state are for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProvisionTaskRole {
+    /// They push the item (the state's `task_id` names the last).
+    Push,
+    /// It reads the device to verify the item (the state's `check_task_id`).
+    Check,
+}
+
 /// A rule added through the API.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredRule {
@@ -64,6 +73,10 @@ pub struct ProvisionStateRow {
     pub detail: Option<String>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// When the device was last read to verify the item (a check queued then).
+    pub checked_at: Option<DateTime<Utc>>,
+    /// The task of that read, until its answer has been judged.
+    pub check_task_id: Option<i64>,
 }
 
 impl From<provision_state::Model> for ProvisionStateRow {
@@ -81,6 +94,8 @@ impl From<provision_state::Model> for ProvisionStateRow {
             window_pushes: m.window_pushes,
             detail: m.detail,
             updated_at: m.updated_at,
+            checked_at: m.checked_at,
+            check_task_id: m.check_task_id,
         }
     }
 }
@@ -105,6 +120,8 @@ async fn upsert_state(
             C::WindowPushes,
             C::Detail,
             C::UpdatedAt,
+            C::CheckedAt,
+            C::CheckTaskId,
         ])
         .values([
             Expr::val(row.device_id.as_str()),
@@ -119,6 +136,8 @@ async fn upsert_state(
             Expr::val(row.window_pushes),
             Expr::val(row.detail.clone()),
             Expr::val(ts(row.updated_at)),
+            Expr::val(row.checked_at.map(ts)),
+            Expr::val(row.check_task_id),
         ])?
         .on_conflict(
             OnConflict::columns([C::DeviceId, C::Rule, C::Item])
@@ -132,6 +151,8 @@ async fn upsert_state(
                     C::WindowPushes,
                     C::Detail,
                     C::UpdatedAt,
+                    C::CheckedAt,
+                    C::CheckTaskId,
                 ])
                 .to_owned(),
         )
@@ -244,20 +265,38 @@ impl Store {
         row: &ProvisionStateRow,
         task: Option<&NewTask>,
     ) -> Result<Option<TaskRow>, StoreError> {
+        let tasks = task.map(std::slice::from_ref).unwrap_or_default();
+        Ok(self
+            .save_provision_tasks(row, tasks, ProvisionTaskRole::Push)
+            .await?
+            .pop())
+    }
+
+    /// Stores a provisioning state and queues `tasks` (served in this order) in one
+    /// transaction. A push names its last task in `task_id` (the item is settled when that one
+    /// is); a check names its read in `check_task_id`.
+    pub async fn save_provision_tasks(
+        &self,
+        row: &ProvisionStateRow,
+        tasks: &[NewTask],
+        role: ProvisionTaskRole,
+    ) -> Result<Vec<TaskRow>, StoreError> {
         let txn = self.begin_write().await?;
         let mut row = row.clone();
-        let queued = match task {
-            Some(new) => {
-                let sealed = NewTask {
-                    payload: self.seal_payload(&new.payload)?,
-                    ..new.clone()
-                };
-                let t = insert_task(&txn, &sealed).await?;
-                row.task_id = Some(t.id);
-                Some(t)
+        let mut queued = Vec::with_capacity(tasks.len());
+        for new in tasks {
+            let sealed = NewTask {
+                payload: self.seal_payload(&new.payload)?,
+                ..new.clone()
+            };
+            queued.push(insert_task(&txn, &sealed).await?);
+        }
+        if let Some(last) = queued.last() {
+            match role {
+                ProvisionTaskRole::Push => row.task_id = Some(last.id),
+                ProvisionTaskRole::Check => row.check_task_id = Some(last.id),
             }
-            None => None,
-        };
+        }
         upsert_state(&txn, &row).await?;
         txn.commit().await?;
         Ok(queued)

@@ -39,7 +39,10 @@ pub use jobs::{
     Counts, CreateJob, FailureLimit, Job, JobDevices, JobList, JobListQuery, JobStateName,
     JobTasksQuery, Rollout, RolloutCounts, RolloutStateName,
 };
-pub use provision::{ProvisionItem, ProvisionRule, ProvisionRuleInput, ResetQuery, ResetResult};
+pub use provision::{
+    ProvisionAttribute, ProvisionItem, ProvisionObject, ProvisionRule, ProvisionRuleInput,
+    ResetQuery, ResetResult,
+};
 pub use results::{
     AttributesRead, NameRead, QueuedTransfer, RpcResponse, TaskResult, TransferComplete, ValueRead,
 };

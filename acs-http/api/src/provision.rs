@@ -7,8 +7,10 @@ use utoipa::{IntoParams, ToSchema};
 use crate::definition::SetValue;
 
 /// A provisioning rule as written: for the devices matching `filter`, at each of `events`,
-/// ensure the parameter values, connection-request credentials, configuration and firmware it
-/// names. At least one of those is required.
+/// ensure the object instances, parameter values, notification attributes, connection-request
+/// credentials, configuration and firmware it names. At least one of those is required. A rule
+/// whose events include `PERIODIC` or `VALUE CHANGE` also verifies them and pushes again what
+/// drifted.
 // The server reads acs-core's `RuleSpec` (its defaults and messages are the API's); absent
 // members stay absent on the wire so those defaults apply.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -21,12 +23,18 @@ pub struct ProvisionRuleInput {
     /// Devices the rule is for (filter language); all devices when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub filter: Option<String>,
-    /// `BOOTSTRAP`, `BOOT`, `PERIODIC` (default BOOTSTRAP and BOOT).
+    /// `BOOTSTRAP`, `BOOT`, `PERIODIC`, `VALUE CHANGE` (default BOOTSTRAP and BOOT).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<String>>,
+    /// Object tables to keep at a number of instances (added before the parameters are set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub objects: Option<Vec<ProvisionObject>>,
     /// Parameter values to ensure.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parameters: Option<Vec<SetValue>>,
+    /// Notification attributes to ensure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<Vec<ProvisionAttribute>>,
     /// Give each device its own random connection-request credentials.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connection_request_credentials: Option<bool>,
@@ -61,7 +69,9 @@ impl std::fmt::Debug for ProvisionRuleInput {
             .field("order", &self.order)
             .field("filter", &self.filter)
             .field("events", &self.events)
+            .field("objects", &self.objects)
             .field("parameters", &names)
+            .field("attributes", &self.attributes)
             .field(
                 "connection_request_credentials",
                 &self.connection_request_credentials,
@@ -86,8 +96,14 @@ pub struct ProvisionRule {
     pub filter: Option<String>,
     /// Events it acts on.
     pub events: Vec<String>,
+    /// Object tables it keeps populated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objects: Vec<ProvisionObject>,
     /// Parameter values it ensures.
     pub parameters: Vec<SetValue>,
+    /// Notification attributes it ensures.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<ProvisionAttribute>,
     /// Whether it gives devices random connection-request credentials.
     pub connection_request_credentials: bool,
     /// Configuration template file.
@@ -109,16 +125,39 @@ pub struct ProvisionRule {
     pub created_at: Option<DateTime<Utc>>,
 }
 
+/// A table a rule keeps at a number of instances: "line 2 exists" on a phone that numbers its
+/// lines from 1 is `{"path": "Device.Services.VoiceService.1.VoiceProfile.1.Line.",
+/// "instances": 2}`. The device is read first; AddObject adds only what is missing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ProvisionObject {
+    /// The table, ending in `.`.
+    pub path: String,
+    /// The fewest instances it may have (1-1000).
+    pub instances: u32,
+}
+
+/// A Notification attribute a rule keeps on one parameter. With 1 (passive) or 2 (active) the
+/// device reports the parameter's changes, so the rule verifies it without reading it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ProvisionAttribute {
+    /// A full parameter name.
+    pub name: String,
+    /// 0 off, 1 passive, 2 active.
+    pub notification: u8,
+}
+
 /// Where one item of one rule stands for a device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ProvisionItem {
     /// The rule.
     pub rule: String,
-    /// `parameters`, `connection_request`, `configuration` or `firmware`.
+    /// `objects`, `parameters`, `attributes`, `connection_request`, `configuration` or
+    /// `firmware`.
     pub item: String,
-    /// `pending` (pushed, task unfinished), `applied`, `failed` (retried after
-    /// `next_attempt_at`), `mismatch` (the image installed but the device reports another
-    /// version; not pushed again) or `halted` (pushed too often: loop protection).
+    /// `checking` (the device is being read to learn what is missing), `pending` (pushed, task
+    /// unfinished), `applied`, `failed` (retried after `next_attempt_at`), `mismatch` (the
+    /// image installed but the device reports another version; not pushed again) or `halted`
+    /// (pushed too often, or the device keeps undoing it: loop protection).
     pub status: String,
     /// The last task pushed for it.
     pub task_id: Option<i64>,
@@ -130,6 +169,9 @@ pub struct ProvisionItem {
     pub detail: Option<String>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// When the device was last read to verify it (rules acting on PERIODIC or VALUE CHANGE).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked_at: Option<DateTime<Utc>>,
 }
 
 /// Query of `DELETE /devices/{id}/provisioning`.

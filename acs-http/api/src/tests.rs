@@ -156,9 +156,14 @@ fn files_provisioning_and_errors_round_trip() {
         "created_at": AT}));
     check::<ProvisionRuleInput>(json!({"name": "r", "parameters": [{"name": "Device.X",
         "value": "1"}], "firmware_file": 2}));
+    check::<ProvisionRuleInput>(json!({"name": "r", "events": ["PERIODIC", "VALUE CHANGE"],
+        "objects": [{"path": "Device.L.", "instances": 2}],
+        "attributes": [{"name": "Device.L.1.S", "notification": 2}]}));
     check::<Vec<ProvisionItem>>(json!([{"rule": "r", "item": "firmware",
         "status": "failed", "task_id": 7, "failures": 1, "next_attempt_at": AT,
-        "detail": "9010", "updated_at": AT}]));
+        "detail": "9010", "updated_at": AT}, {"rule": "r", "item": "objects",
+        "status": "checking", "task_id": null, "failures": 0, "next_attempt_at": null,
+        "detail": null, "updated_at": AT, "checked_at": AT}]));
     check::<ResetResult>(json!({"reset": 2}));
     check::<ErrorBody>(json!({"error": "invalid_filter", "message": "bad", "position": 3}));
     check::<ErrorBody>(json!({"error": "not_found", "message": "no"}));

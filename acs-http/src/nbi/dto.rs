@@ -7,8 +7,8 @@
 
 use acs_api::{
     ConnReq, Counts, Device, Event, File, Job, JobStateName, Parameter, ParameterLine,
-    ProvisionItem, ProvisionRule, Rollout, RolloutCounts, RolloutStateName, SetValue, Task,
-    TaskFault, TaskStateName, Transfer, redact,
+    ProvisionAttribute, ProvisionItem, ProvisionObject, ProvisionRule, Rollout, RolloutCounts,
+    RolloutStateName, SetValue, Task, TaskFault, TaskStateName, Transfer, redact,
 };
 use acs_core::ops::{FailureLimit, JobState, JobStatus, ParameterQueryRow};
 use acs_core::provision::{Rule, RuleSource};
@@ -371,6 +371,22 @@ pub fn rule(r: Rule) -> ProvisionRule {
         order: s.order,
         filter: s.filter,
         events: s.events.iter().map(|e| e.as_str().to_owned()).collect(),
+        objects: s
+            .objects
+            .into_iter()
+            .map(|o| ProvisionObject {
+                path: o.path,
+                instances: o.instances,
+            })
+            .collect(),
+        attributes: s
+            .attributes
+            .into_iter()
+            .map(|a| ProvisionAttribute {
+                name: a.name,
+                notification: a.notification,
+            })
+            .collect(),
         parameters: s
             .parameters
             .into_iter()
@@ -407,6 +423,7 @@ pub fn provision_item(r: ProvisionStateRow) -> ProvisionItem {
         next_attempt_at: r.next_attempt_at,
         detail: r.detail,
         updated_at: r.updated_at,
+        checked_at: r.checked_at,
     }
 }
 

@@ -6,6 +6,7 @@ mod auth;
 mod device_credentials;
 mod durability;
 mod edge;
+mod ensure;
 mod files;
 mod operations;
 mod outcomes;

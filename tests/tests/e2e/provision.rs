@@ -402,7 +402,7 @@ async fn rules_are_checked_and_only_admins_change_them() {
             "filter at column",
         ),
         (
-            json!({"name": "e", "events": ["VALUE CHANGE"], "parameters": rule["parameters"]}),
+            json!({"name": "e", "events": ["6 CONNECTION REQUEST"], "parameters": rule["parameters"]}),
             400,
             "unknown event",
         ),

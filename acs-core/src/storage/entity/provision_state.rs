@@ -18,6 +18,8 @@ pub struct Model {
     pub window_pushes: i32,
     pub detail: Option<String>,
     pub updated_at: DateTimeUtc,
+    pub checked_at: Option<DateTimeUtc>,
+    pub check_task_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
