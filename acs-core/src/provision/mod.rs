@@ -23,11 +23,12 @@
 //!
 //! One seam per file: `rule` (what a rule says and its validation), `policy` ([`decide`]),
 //! `ensure` (checks: when one is due, what an answer says drifted),
-//! `import` (configuration-file rules and their files) and `service` ([`Provisioner`], the I/O
+//! `import` (configuration-file rules and their files), `checks` (the I/O of verifying) and `service` ([`Provisioner`], the I/O
 //! around the policy).
 //!
 //! [`Filter`]: crate::filter::Filter
 
+mod checks;
 pub(crate) mod ensure;
 mod import;
 mod policy;
