@@ -22,9 +22,9 @@
 //!   changed target clears both).
 //!
 //! One seam per file: `rule` (what a rule says and its validation), `policy` ([`decide`]),
-//! `ensure` (checks: when one is due, what an answer says drifted),
-//! `import` (configuration-file rules and their files), `checks` (the I/O of verifying) and `service` ([`Provisioner`], the I/O
-//! around the policy).
+//! `ensure` (when a check is due, what its answer says drifted), `import` (configuration-file
+//! rules and their files), `checks` (the I/O of verifying) and `service` ([`Provisioner`], the
+//! I/O around the policy).
 //!
 //! [`Filter`]: crate::filter::Filter
 
