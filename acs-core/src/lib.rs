@@ -23,6 +23,7 @@
 //! - [`window`]: maintenance windows (`Mon-Fri 01:00-05:00 Europe/Oslo`), DST-aware.
 //! - [`truth`]: what CPE answers change in the stored tree; value types; the bootstrap read.
 
+pub mod alerts;
 pub mod auth;
 pub mod config;
 pub mod connreq;

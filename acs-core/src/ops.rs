@@ -23,10 +23,13 @@ use crate::connreq::{ConnReqClient, ConnReqOutcome, ConnReqTarget, FanOutSummary
 use crate::filter::{Filter, FilterError};
 use crate::rollout::{DeviceOutcome, RolloutCounts};
 use crate::storage::{ConnReqRecord, DeviceRow, Store, StoreError, TaskRow, TaskState};
-pub use crate::storage::{FailureLimit, JobRow, JobState, TaskCounts};
+pub use crate::storage::{FailureLimit, JobRow, JobState, OutboxRow, OutboxState, TaskCounts};
 use crate::tasks::{TaskSpec, TaskSpecError};
 
+mod alerts;
 mod presence;
+
+pub use alerts::MAX_ALERTS_LISTED;
 mod records;
 
 /// Why an operation was refused or failed. The NBI maps each variant to one HTTP status.

@@ -23,6 +23,8 @@ pub mod m20261206_000012_presence;
 pub mod m20261206_000013_job_windows;
 pub mod m20261206_000014_provision_checks;
 
+pub mod m20261206_000016_alert_outbox;
+
 /// The ordered list of all acs migrations.
 #[derive(Debug)]
 pub struct Migrator;
@@ -44,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000012_presence::Migration),
             Box::new(m20261206_000013_job_windows::Migration),
             Box::new(m20261206_000014_provision_checks::Migration),
+            Box::new(m20261206_000016_alert_outbox::Migration),
         ]
     }
 }

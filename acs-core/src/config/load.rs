@@ -31,6 +31,7 @@ const SECTIONS: &[&str] = &[
     "files",
     "jobs",
     "presence",
+    "alerts",
     "provision",
     "bootstrap",
     "log",

@@ -32,6 +32,7 @@
 //! [`Secret`]: crate::secret::Secret
 //! [`Secret::expose`]: crate::secret::Secret::expose
 
+mod alerts;
 mod connection_request;
 mod cpe_auth;
 mod cwmp;
@@ -50,6 +51,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use alerts::{AlertsSettings, WebhookSettings};
 pub use connection_request::ConnectionRequestSettings;
 pub use cpe_auth::{CpeAuthSettings, DeviceCredentials, LimiterSettings};
 pub use cwmp::{CwmpSettings, MIN_KEEP_ALIVE_SECS, TlsSettings};
@@ -119,6 +121,7 @@ pub struct Settings {
     pub provision: ProvisionSettings,
     pub jobs: JobsSettings,
     pub presence: PresenceSettings,
+    pub alerts: AlertsSettings,
     /// `[bootstrap]`: what is read from a device at `0 BOOTSTRAP`.
     pub bootstrap: crate::truth::bootstrap::BootstrapSettings,
     pub log: LogSettings,
@@ -141,6 +144,7 @@ impl Default for Settings {
             provision: ProvisionSettings::default(),
             jobs: JobsSettings::default(),
             presence: PresenceSettings::default(),
+            alerts: AlertsSettings::default(),
             bootstrap: Default::default(),
             log: LogSettings::default(),
             ignored_env: Vec::new(),
@@ -179,6 +183,7 @@ impl Settings {
         self.files.check(&mut bad);
         self.jobs.check(&mut bad);
         self.presence.check(&mut bad);
+        self.alerts.check(&mut bad);
         self.nbi.check(&mut bad);
         self.provision.check(&mut bad);
         self.cpe_auth.check(self.cwmp.tls.is_some(), &mut bad);

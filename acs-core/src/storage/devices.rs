@@ -325,7 +325,15 @@ impl Store {
     ) -> Result<DeviceRow, StoreError> {
         let txn = self.begin_write().await?.storing_informs();
         let policy = self.presence_policy();
-        let mut rows = match record_group(&txn, &[inform], event_retention, &policy).await {
+        let mut rows = match record_group(
+            &txn,
+            &[inform],
+            event_retention,
+            &policy,
+            &self.alert_routing().webhooks,
+        )
+        .await
+        {
             Ok(rows) => rows,
             Err(e) => {
                 // Explicitly, so the write lock is released now rather than on the next use.
@@ -355,7 +363,15 @@ impl Store {
             return Ok(Vec::new());
         }
         let txn = self.begin_write().await?.storing_informs();
-        match record_batch(&txn, informs, event_retention, &self.presence_policy()).await {
+        match record_batch(
+            &txn,
+            informs,
+            event_retention,
+            &self.presence_policy(),
+            &self.alert_routing().webhooks,
+        )
+        .await
+        {
             Ok(out) => {
                 txn.commit().await?;
                 Ok(out)
@@ -583,6 +599,7 @@ async fn record_batch<C: ConnectionTrait>(
     informs: &[InformRecord],
     event_retention: usize,
     policy: &PresencePolicy,
+    webhooks: &[crate::alerts::Webhook],
 ) -> Result<Vec<DeviceRow>, StoreError> {
     let mut out = Vec::with_capacity(informs.len());
     // A multi-row upsert may not touch the same row twice (PostgreSQL
@@ -591,14 +608,14 @@ async fn record_batch<C: ConnectionTrait>(
     let mut seen: HashSet<&str> = HashSet::new();
     for inform in informs {
         if !seen.insert(inform.device_id.as_str()) {
-            out.extend(record_group(txn, &group, event_retention, policy).await?);
+            out.extend(record_group(txn, &group, event_retention, policy, webhooks).await?);
             group.clear();
             seen.clear();
             seen.insert(inform.device_id.as_str());
         }
         group.push(inform);
     }
-    out.extend(record_group(txn, &group, event_retention, policy).await?);
+    out.extend(record_group(txn, &group, event_retention, policy, webhooks).await?);
     Ok(out)
 }
 
@@ -609,6 +626,7 @@ async fn record_group<C>(
     informs: &[&InformRecord],
     event_retention: usize,
     policy: &PresencePolicy,
+    webhooks: &[crate::alerts::Webhook],
 ) -> Result<Vec<DeviceRow>, StoreError>
 where
     C: ConnectionTrait,
@@ -704,6 +722,13 @@ where
         let standing = policy.at(row.last_inform, interval, row.last_inform);
         if row.presence != Presence::Online {
             back.push((i.device_id.as_str(), ts(i.received_at)));
+        }
+        if row.presence == Presence::Offline {
+            // Alerted only from offline: `device.offline` was raised for it, `late` was not.
+            let alert = crate::alerts::Alert::DeviceOnline {
+                device_id: i.device_id.clone(),
+            };
+            super::alerts::enqueue(txn, webhooks, &alert, ts(i.received_at)).await?;
         }
         row.presence = Presence::Online;
         due.push((i.device_id.as_str(), standing.due.map(ts)));

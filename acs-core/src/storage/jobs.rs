@@ -549,6 +549,18 @@ impl Store {
             txn.rollback().await?;
             return Ok(None);
         }
+        if state == JobState::Stopped {
+            // Stored with the stop, so the alert cannot be lost between the two.
+            let alert = crate::alerts::Alert::RolloutStopped {
+                rollout: job_id,
+                reason: reason.unwrap_or_default().to_owned(),
+            };
+            let webhooks = &self.alert_routing().webhooks;
+            if let Err(e) = super::alerts::enqueue(&txn, webhooks, &alert, now).await {
+                let _ = txn.rollback().await;
+                return Err(e);
+            }
+        }
         use task::Column as C;
         let cancel = Query::update()
             .table(task::Entity)

@@ -20,6 +20,7 @@
 //! PostgreSQL stores microseconds: a value read back equals the value written
 //! on both backends, and SQLite's text timestamps keep sorting correctly.
 
+mod alerts;
 mod credentials;
 mod devices;
 mod entity;
@@ -55,6 +56,7 @@ use sea_orm::{
     TransactionOptions, TransactionTrait,
 };
 
+pub use alerts::{OutboxRow, OutboxState};
 pub use credentials::{CredentialOrigin, DeviceCredential, DeviceCredentialInfo};
 pub use error::StoreError;
 #[cfg(any(test, feature = "fault-injection"))]
@@ -158,6 +160,8 @@ pub struct Store {
     /// How presence is judged (`[presence]`); the defaults until startup installs the
     /// configured policy. Shared by every clone.
     presence: Arc<std::sync::OnceLock<crate::presence::PresencePolicy>>,
+    /// Where alerts go (`[alerts]`); none until startup installs them. Shared by every clone.
+    alerts: Arc<std::sync::OnceLock<crate::alerts::AlertRouting>>,
 }
 
 impl Store {
@@ -210,6 +214,7 @@ impl Store {
             faults: Arc::default(),
             vault: Arc::default(),
             presence: Arc::default(),
+            alerts: Arc::default(),
         })
     }
 
@@ -295,6 +300,7 @@ impl Store {
             faults: Arc::default(),
             vault: store_vault,
             presence: Arc::default(),
+            alerts: Arc::default(),
         })
     }
 

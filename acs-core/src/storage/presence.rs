@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
 use sea_orm::{ConnectionTrait, FromQueryResult};
 
+use crate::alerts::Alert;
 use crate::presence::{Presence, PresenceChange, PresencePolicy};
+use crate::storage::alerts;
 use crate::storage::entity::{device, device_event};
 use crate::storage::{Store, StoreError, ts};
 
@@ -68,6 +70,7 @@ impl Store {
         }
         let read = due.len();
         let mut changes = Vec::new();
+        let webhooks = &self.alert_routing().webhooks;
         let txn = self.begin_write().await?;
         let result = async {
             for d in &due {
@@ -99,6 +102,12 @@ impl Store {
                             Expr::val(ts(standing.since)),
                         ])?;
                     txn.execute(&event).await?;
+                    if standing.presence == Presence::Offline {
+                        let alert = Alert::DeviceOffline {
+                            device_id: d.id.clone(),
+                        };
+                        alerts::enqueue(&txn, webhooks, &alert, standing.since).await?;
+                    }
                     changes.push(PresenceChange {
                         device_id: d.id.clone(),
                         from,

@@ -13,6 +13,8 @@ use sea_orm::{
 };
 use serde_json::Value as Json;
 
+use crate::alerts::{Alert, Event};
+use crate::storage::alerts;
 use crate::storage::entity::task;
 use crate::storage::model::{ConnReqRecord, NewTask, TaskRow, TaskState};
 use crate::storage::{Store, StoreError, ts};
@@ -309,7 +311,34 @@ impl Store {
             .and_where(Expr::col(C::State).eq(from.as_str()))
             .returning_all();
         let stmt = self.db_backend().build(&upd);
-        if let Some(m) = task::Model::find_by_statement(stmt)
+        let webhooks = &self.alert_routing().webhooks;
+        if webhooks.iter().any(|w| w.wants(Event::TaskFault)) {
+            // The fault and its alert commit together, so a crash between them loses neither.
+            let txn = self.begin_write().await?;
+            let result = async {
+                let Some(m) = task::Model::find_by_statement(stmt).one(&txn).await? else {
+                    return Ok(None);
+                };
+                let row = TaskRow::try_from(m)?;
+                if row.state == TaskState::Fault && from != TaskState::Fault {
+                    let at = row.finished_at.unwrap_or_else(Utc::now);
+                    alerts::enqueue(&txn, webhooks, &fault_alert(&row), at).await?;
+                }
+                Ok::<_, StoreError>(Some(row))
+            }
+            .await;
+            match result {
+                Ok(Some(row)) => {
+                    txn.commit().await?;
+                    return Ok(row);
+                }
+                Ok(None) => txn.rollback().await?,
+                Err(e) => {
+                    let _ = txn.rollback().await;
+                    return Err(e);
+                }
+            }
+        } else if let Some(m) = task::Model::find_by_statement(stmt)
             .one(&self.write)
             .await?
         {
@@ -324,6 +353,17 @@ impl Store {
                 actual: TaskRow::try_from(m)?.state,
             }),
         }
+    }
+}
+
+/// The `task.fault` alert of a task that just moved to `fault`.
+fn fault_alert(row: &TaskRow) -> Alert {
+    Alert::TaskFault {
+        device_id: row.device_id.clone(),
+        task_id: row.id,
+        kind: row.kind.clone(),
+        fault_code: row.fault_code,
+        fault_string: row.fault_string.clone(),
     }
 }
 
