@@ -97,6 +97,8 @@ pub struct CpeAuth {
     limiter: FailureLimiter,
     /// Per-device credentials in the database; `None` in setups without one (unit tests).
     store: Option<Store>,
+    /// Bursts of failures per source, when a webhook wants `auth.failure_burst`.
+    bursts: Option<acs_core::alerts::BurstDetector>,
 }
 
 /// Who a request authenticated as.
@@ -184,13 +186,41 @@ impl CpeAuth {
             provision_device_credentials: config.provision_device_credentials,
             limiter: FailureLimiter::new(config.limiter),
             store: None,
+            bursts: None,
         })
     }
 
     /// Looks up per-device credentials in `store` as well as in the configuration.
     pub fn with_store(mut self, store: Store) -> Self {
+        let routing = store.alert_routing();
+        if routing
+            .webhooks
+            .iter()
+            .any(|w| w.wants(acs_core::alerts::Event::AuthFailureBurst))
+        {
+            self.bursts = Some(acs_core::alerts::BurstDetector::new(routing.burst));
+        }
         self.store = Some(store);
         self
+    }
+
+    /// Records a failed attempt of `source`: against the limiter, and towards a burst alert.
+    fn failed(&self, source: IpAddr, now: SystemTime) {
+        self.limiter.record_failure(source, now);
+        let (Some(bursts), Some(store)) = (&self.bursts, &self.store) else {
+            return;
+        };
+        if let Some((alert, start)) = bursts.failure(source, now) {
+            let store = store.clone();
+            let at = chrono::DateTime::<chrono::Utc>::from(start);
+            tracing::warn!(%source, "burst of failed CPE authentications");
+            // Stored off the request's path: the 401 does not wait for the database.
+            tokio::spawn(async move {
+                if let Err(e) = store.raise_alert(&alert, at).await {
+                    tracing::warn!(error = %e, "the auth.failure_burst alert could not be stored");
+                }
+            });
+        }
     }
 
     /// Whether the ACS gives bootstrapping devices their own credentials.
@@ -306,7 +336,7 @@ impl CpeAuth {
             }
             AuthOutcome::Failed { reason } => {
                 if reason.counts_as_failure() {
-                    self.limiter.record_failure(source, now);
+                    self.failed(source, now);
                 }
                 Verdict::Refused(self.challenge(now, false), reason)
             }
@@ -335,7 +365,7 @@ impl CpeAuth {
         };
         let refuse = |why: &'static str| {
             if let Some(source) = source {
-                self.limiter.record_failure(source, now);
+                self.failed(source, now);
             }
             Binding::Refused(self.challenge(now, false), why)
         };

@@ -59,6 +59,8 @@ struct ServerConfig {
     files_dir: PathBuf,
     max_file_bytes: u64,
     provision: ProvisionConfig,
+    /// `[alerts]`: the delivery worker's settings.
+    alerts: acs_core::config::AlertsSettings,
 }
 
 impl From<&Settings> for ServerConfig {
@@ -90,6 +92,7 @@ impl From<&Settings> for ServerConfig {
                 rules: Vec::new(),
                 policy: settings.provision.policy(),
             },
+            alerts: settings.alerts.clone(),
         }
     }
 }
@@ -132,6 +135,9 @@ pub enum StartError {
     /// A provisioning rule from the configuration is unusable.
     #[error("provisioning: {0}")]
     Provision(#[from] acs_core::provision::ProvisionError),
+    /// The webhook client cannot be built.
+    #[error(transparent)]
+    Alerts(#[from] acs_core::alerts::ClientError),
     /// The database could not be prepared (migrations, admin token, stored state).
     #[error("{step}: {source}")]
     Storage {
@@ -173,6 +179,21 @@ pub async fn sweep_presence(ops: &Operations, now: chrono::DateTime<chrono::Utc>
     }
 }
 
+/// One pass of the alert worker at `now` (the server runs one every `[alerts]
+/// poll_interval_secs`): sends what is due and logs what a pass could not do.
+pub async fn deliver_alerts(
+    deliverer: &acs_core::alerts::Deliverer,
+    now: chrono::DateTime<chrono::Utc>,
+) -> acs_core::alerts::DeliveryReport {
+    match deliverer.deliver_due(now).await {
+        Ok(report) => report,
+        Err(e) => {
+            tracing::warn!(error = %e, "alert delivery pass failed");
+            acs_core::alerts::DeliveryReport::default()
+        }
+    }
+}
+
 /// A built, bound, not yet running server.
 pub struct Application {
     cwmp_addr: SocketAddr,
@@ -183,6 +204,9 @@ pub struct Application {
     job_interval: Duration,
     presence_sweep: Duration,
     file_server: Arc<files::FileServer>,
+    /// Sends the alert outbox; its timer is in `run_until_stopped`.
+    alerts: acs_core::alerts::Deliverer,
+    alert_poll: Duration,
 }
 
 impl std::fmt::Debug for Application {
@@ -254,6 +278,16 @@ impl Application {
         }
         announce_admin_token(&store, &settings.data_dir).await?;
         store.install_presence_policy(settings.presence.policy(&settings.bootstrap));
+        // A source the limiter blocks stops failing, so a burst larger than its limit would
+        // never be seen.
+        let mut burst = settings.alerts.burst();
+        burst.failures = burst
+            .failures
+            .min(settings.cpe_auth.limiter.max_failures.max(1));
+        store.install_alerts(acs_core::alerts::AlertRouting {
+            webhooks: settings.alerts.webhooks(),
+            burst,
+        });
         let mut config = ServerConfig::from(settings);
         if !settings.provision.rules.is_empty() {
             let files = acs_core::files::FileStore::new(
@@ -327,6 +361,12 @@ impl Application {
             file_server.clone(),
             config.driver.clone(),
         ));
+        let alerts = acs_core::alerts::Deliverer::new(
+            store.clone(),
+            config.alerts.webhooks(),
+            config.alerts.retry(),
+            Duration::from_secs(config.alerts.timeout_secs),
+        )?;
         let proxies = web::Data::new(edge::TrustedProxies(cwmp_config.trusted_proxies.clone()));
         let state = Arc::new(CwmpState {
             driver,
@@ -432,6 +472,8 @@ impl Application {
             job_interval: config.job_interval,
             presence_sweep: config.presence_sweep,
             file_server,
+            alerts,
+            alert_poll: Duration::from_secs(config.alerts.poll_interval_secs),
         })
     }
 
@@ -492,6 +534,16 @@ impl Application {
                 sweep_presence(&ops, chrono::Utc::now()).await;
             }
         });
+        let deliverer = self.alerts.clone();
+        let alert_poll = self.alert_poll.max(Duration::from_secs(1));
+        let alert_worker = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(alert_poll);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                deliver_alerts(&deliverer, chrono::Utc::now()).await;
+            }
+        });
         let servers = async { tokio::try_join!(self.cwmp_server, self.nbi_server).map(|_| ()) };
         let result = tokio::select! {
             r = servers => r,
@@ -503,6 +555,7 @@ impl Application {
         sweeper.abort();
         job_runner.abort();
         presence_sweeper.abort();
+        alert_worker.abort();
         result
     }
 }

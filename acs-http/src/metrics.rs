@@ -63,6 +63,18 @@ fn describe() {
     }
     counter!("acs_auth_failures_total").increment(0);
     metrics::describe_counter!(
+        acs_core::alerts::DELIVERIES_SERIES,
+        "Webhook delivery attempts of alerts, by outcome (delivered, retried, failed)"
+    );
+    for outcome in acs_core::alerts::DELIVERY_OUTCOMES {
+        counter!(acs_core::alerts::DELIVERIES_SERIES, "outcome" => outcome).increment(0);
+    }
+    metrics::describe_gauge!(
+        acs_core::alerts::PENDING_GAUGE,
+        "Alert deliveries stored and not yet delivered or given up, as of the last worker pass"
+    );
+    gauge!(acs_core::alerts::PENDING_GAUGE).set(0.0);
+    metrics::describe_counter!(
         acs_core::provision::DRIFT_SERIES,
         "Provisioning drift found by a check and pushed again, by item (objects, parameters, attributes)"
     );

@@ -1,5 +1,6 @@
 //! The subcommands.
 
+pub mod alerts;
 pub mod assignment;
 pub mod client;
 pub mod cpe_credentials;

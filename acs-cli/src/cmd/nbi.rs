@@ -3,7 +3,7 @@
 
 use clap::Subcommand;
 
-use crate::cmd::{devices, files, firmware, get, provision, rpc, tasks};
+use crate::cmd::{alerts, devices, files, firmware, get, provision, rpc, tasks};
 
 #[derive(Debug, Subcommand)]
 pub enum NbiCommand {
@@ -67,6 +67,9 @@ pub enum NbiCommand {
     /// Zero-touch provisioning rules: what devices get when they bootstrap, boot or inform.
     #[command(subcommand)]
     Provision(provision::ProvisionCommand),
+    /// Alerts sent to webhooks: recent deliveries, and a test alert.
+    #[command(subcommand)]
+    Alerts(alerts::AlertsCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -107,6 +110,7 @@ impl NbiCommand {
             NbiCommand::Jobs(c) => tasks::jobs(c),
             NbiCommand::Files(c) => files::run(c),
             NbiCommand::Provision(c) => provision::run(c),
+            NbiCommand::Alerts(c) => alerts::run(c),
             NbiCommand::Config(c) => files::config(c),
             NbiCommand::Firmware(FirmwareCommand::Push(a)) => firmware::push(a),
             NbiCommand::Ca(CaCommand::Push(a)) => firmware::push_ca(a),

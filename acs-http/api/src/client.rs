@@ -9,12 +9,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::{
-    BulkParametersQuery, ClearFaults, Cleared, Count, CountQuery, CreateJob, CreateTaskQuery,
-    Device, DeviceList, DeviceListQuery, DeviceTaskList, ErrorBody, EventList, EventsQuery,
-    FaultList, FaultListQuery, File, FileList, FileListQuery, Job, JobList, JobListQuery,
-    JobTasksQuery, ParameterLine, ParameterList, ParametersQuery, ProvisionItem, ProvisionRule,
-    ProvisionRuleInput, RenderRequest, Rendered, ResetQuery, ResetResult, ResolveQuery, Task,
-    TaskDefinition, TaskList, TaskListQuery, TransferLog, TransferQuery, UploadQuery,
+    AlertList, AlertListQuery, AlertTestQuery, AlertTestQueued, BulkParametersQuery, ClearFaults,
+    Cleared, Count, CountQuery, CreateJob, CreateTaskQuery, Device, DeviceList, DeviceListQuery,
+    DeviceTaskList, ErrorBody, EventList, EventsQuery, FaultList, FaultListQuery, File, FileList,
+    FileListQuery, Job, JobList, JobListQuery, JobTasksQuery, ParameterLine, ParameterList,
+    ParametersQuery, ProvisionItem, ProvisionRule, ProvisionRuleInput, RenderRequest, Rendered,
+    ResetQuery, ResetResult, ResolveQuery, Task, TaskDefinition, TaskList, TaskListQuery,
+    TransferLog, TransferQuery, UploadQuery,
 };
 
 /// An error answer of the API: its status and body.
@@ -355,6 +356,19 @@ impl Client {
     /// `POST /faults/clear`.
     pub async fn clear_faults(&self, body: &ClearFaults) -> Answer<Cleared> {
         self.post(self.url(&["faults", "clear"]), body).await
+    }
+
+    // --- alerts ----------------------------------------------------------------------------
+
+    /// `GET /alerts`: recent webhook deliveries, newest first.
+    pub async fn list_alerts(&self, q: &AlertListQuery) -> Answer<AlertList> {
+        self.get(self.url_with(&["alerts"], q)?).await
+    }
+
+    /// `POST /alerts/test`: queues a test alert to every webhook, or to one.
+    pub async fn test_alert(&self, q: &AlertTestQuery) -> Answer<AlertTestQueued> {
+        self.json(self.request(Method::POST, self.url_with(&["alerts", "test"], q)?))
+            .await
     }
 
     // --- jobs ------------------------------------------------------------------------------

@@ -10,6 +10,7 @@
 //! schema; the API promises a stable shape without secrets. acs-http converts its core types
 //! into these, so a change below the API changes the wire only where that conversion is edited.
 
+mod alerts;
 pub mod client;
 mod definition;
 mod devices;
@@ -23,6 +24,9 @@ mod tasks;
 #[cfg(test)]
 mod tests;
 
+pub use alerts::{
+    AlertDelivery, AlertList, AlertListQuery, AlertTestQuery, AlertTestQueued, DeliveryStateName,
+};
 pub use client::{ApiFailure, Client, ClientError, ParameterLines};
 pub use definition::{REDACTED, SetAttribute, SetValue, TaskDefinition, TimeWindow, redact};
 pub use devices::{

@@ -427,6 +427,30 @@ pub fn provision_item(r: ProvisionStateRow) -> ProvisionItem {
     }
 }
 
+/// One webhook delivery; the body is parsed back so it is shown as JSON, not as a string.
+pub fn alert_delivery(r: acs_core::ops::OutboxRow) -> acs_api::AlertDelivery {
+    use acs_api::DeliveryStateName as N;
+    use acs_core::ops::OutboxState as S;
+    let state = match r.state {
+        S::Pending => N::Pending,
+        S::Delivered => N::Delivered,
+        S::Failed => N::Failed,
+    };
+    acs_api::AlertDelivery {
+        id: r.id,
+        webhook: r.webhook,
+        event: r.event,
+        key: r.idempotency_key,
+        state,
+        attempts: r.attempts,
+        next_attempt_at: (state == N::Pending).then_some(r.next_attempt_at),
+        last_error: r.last_error,
+        created_at: r.created_at,
+        delivered_at: r.delivered_at,
+        body: serde_json::from_str(&r.body).unwrap_or(Json::String(r.body)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use acs_api::{CreateJob, REDACTED, SetAttribute, SetValue, TaskDefinition};
@@ -597,3 +621,4 @@ mod tests {
         assert_eq!(values, [REDACTED, "cr", ""]);
     }
 }
+

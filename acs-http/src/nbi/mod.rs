@@ -6,6 +6,7 @@
 //! store. [`api`] wires them; [`ApiDoc`] is the OpenAPI document, checked in as
 //! `schemas/openapi.json`.
 
+pub mod alerts;
 pub mod auth;
 pub mod devices;
 pub mod dto;
@@ -192,6 +193,8 @@ impl utoipa::Modify for AuthResponses {
         provision::remove_rule,
         provision::device_status,
         provision::reset_device,
+        alerts::list_alerts,
+        alerts::test_alert,
     ),
     components(schemas(acs_api::TaskDefinition, acs_api::SetValue, acs_api::SetAttribute)),
     modifiers(&BearerScheme, &AuthResponses),
@@ -203,6 +206,7 @@ impl utoipa::Modify for AuthResponses {
         (name = "faults", description = "Tasks that failed and were not cleared"),
         (name = "files", description = "Files for CPEs and their transfers"),
         (name = "provisioning", description = "Zero-touch provisioning rules and where each device stands"),
+        (name = "alerts", description = "Webhook deliveries of alerts"),
         (name = "meta", description = "This document"),
     ),
 )]
@@ -313,6 +317,16 @@ pub fn api(cfg: &mut web::ServiceConfig) {
             // Order: the last `wrap` runs first, so the JSON safety net also sees 401s.
             .wrap(from_fn(auth::authenticate))
             .wrap(from_fn(json_errors))
+            .service(
+                resource("/alerts")
+                    .route(get().to(alerts::list_alerts))
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                resource("/alerts/test")
+                    .route(post().to(alerts::test_alert))
+                    .default_service(web::to(wrong_method)),
+            )
             // Literal segments before `{id}`, or `count` would be taken for a device id.
             .service(
                 resource("/devices")

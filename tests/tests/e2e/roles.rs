@@ -21,6 +21,9 @@ enum Needs {
 
 /// The role decision for every operation of the API. Keep it in the document's terms.
 const DECISIONS: &[(&str, &str, Needs)] = &[
+    ("GET", "/api/v1/alerts", Needs::Viewer),
+    // Sends to every receiver: a misused test alert pages whoever is on call.
+    ("POST", "/api/v1/alerts/test", Needs::Admin),
     // Rendering a template fills in the variables CSV: every phone's secrets.
     ("POST", "/api/v1/config/render", Needs::Operator),
     ("GET", "/api/v1/devices", Needs::Viewer),
