@@ -1534,3 +1534,100 @@ fn every_rpc_has_a_command() {
     rt.block_on(mpp.shutdown());
     rt2.block_on(gw.shutdown());
 }
+
+/// A webhook receiver on a thread: answers every POST 200 and hands its body to the test.
+fn webhook_receiver() -> (String, std::sync::mpsc::Receiver<String>) {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            let (head_end, len) = loop {
+                let n = conn.read(&mut chunk).unwrap_or(0);
+                if n == 0 {
+                    break (0, 0);
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&buf[..i]).to_ascii_lowercase();
+                    let len = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    break (i + 4, len);
+                }
+            };
+            while head_end > 0 && buf.len() < head_end + len {
+                let n = conn.read(&mut chunk).unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            if head_end > 0 {
+                let body = String::from_utf8_lossy(&buf[head_end..]).into_owned();
+                let _ = tx.send(body);
+            }
+        }
+    });
+    (url, rx)
+}
+
+#[test]
+fn alerts_test_and_list() {
+    let (url, bodies) = webhook_receiver();
+    let acs = Acs::start_with(|dir| {
+        std::fs::write(
+            dir.join("acs.toml"),
+            format!(
+                "[alerts]\npoll_interval_secs = 1\n\n[[alerts.webhooks]]\nname = \"pager\"\n\
+                 url = \"{url}\"\nsecret = \"cli-hook-secret\"\nevents = [\"task.fault\"]\n"
+            ),
+        )
+        .unwrap();
+    });
+    fails(
+        &acs.run(&["alerts", "test", "--webhook", "nobody"]),
+        1,
+        "nobody",
+    );
+    let queued = acs.json(&["alerts", "test"]);
+    assert_eq!(queued, serde_json::json!([{"webhook": "pager"}]));
+    let body = bodies
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the server delivers the test alert");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["event"], "test");
+    // Delivered is recorded right after the answer; loop until the row says so.
+    let list = loop {
+        let list = acs.json(&["alerts", "list", "--state", "delivered"]);
+        if list.as_array().is_some_and(|a| !a.is_empty()) {
+            break list;
+        }
+        pause();
+    };
+    assert_eq!(list[0]["event"], "test");
+    assert_eq!(list[0]["webhook"], "pager");
+    assert_eq!(list[0]["key"], body["id"]);
+    assert_eq!(list[0]["attempts"], 1);
+    let table = acs.run(&["alerts", "list"]);
+    assert!(ok(&table), "{}", stderr(&table));
+    let text = stdout(&table);
+    assert!(
+        text.contains("pager") && text.contains("delivered"),
+        "{text}"
+    );
+    assert!(!text.contains("cli-hook-secret"));
+    assert_eq!(
+        acs.json(&["alerts", "list", "--state", "failed"]),
+        serde_json::json!([])
+    );
+    fails(&acs.run(&["alerts", "list", "--state", "lost"]), 2, "lost");
+}

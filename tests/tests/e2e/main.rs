@@ -1,6 +1,7 @@
 //! The end-to-end suites: one test binary, run against SQLite by default and against
 //! PostgreSQL when `ACS_TEST_DATABASE_URL` is set.
 
+mod alerts;
 mod api;
 mod auth;
 mod device_credentials;
