@@ -175,6 +175,10 @@ pub enum Field {
     Time(TimeField),
     /// The device's tags (`device_tags`).
     Tag,
+    /// `line_status`: the registration state of any of the device's voice lines that is not
+    /// `Disabled` (`device_lines`; TR-104 `Line.{i}.Status`), so `line_status != "Up"` is
+    /// "a phone with an enabled line that is not registered".
+    LineStatus,
     /// A stored parameter, by its full path (`device_parameters.name`).
     Parameter(String),
 }
@@ -185,6 +189,7 @@ impl fmt::Display for Field {
             Field::Device(d) => f.write_str(d.name()),
             Field::Time(t) => f.write_str(t.name()),
             Field::Tag => f.write_str("tag"),
+            Field::LineStatus => f.write_str("line_status"),
             Field::Parameter(p) => f.write_str(p),
         }
     }
@@ -671,6 +676,9 @@ impl Parser {
                     ),
                 })?)
             }
+            Field::LineStatus if matches!(op, Op::Lt | Op::Gt) => {
+                return err(op_col, "'line_status' supports only =, != and ~");
+            }
             Field::Tag if matches!(op, Op::Lt | Op::Gt) => {
                 return err(op_col, "'tag' supports only =, != and ~");
             }
@@ -693,6 +701,7 @@ impl Parser {
 fn field_names() -> Vec<&'static str> {
     let mut v: Vec<&str> = DeviceField::ALL.iter().map(|f| f.name()).collect();
     v.push("tag");
+    v.push("line_status");
     v.extend(TimeField::ALL.iter().map(|f| f.name()));
     v
 }
@@ -703,6 +712,9 @@ fn field_by_name(name: &str) -> Option<Field> {
     }
     if name == "tag" {
         return Some(Field::Tag);
+    }
+    if name == "line_status" {
+        return Some(Field::LineStatus);
     }
     if let Some(d) = DeviceField::ALL.into_iter().find(|f| f.name() == name) {
         return Some(Field::Device(d));

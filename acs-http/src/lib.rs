@@ -177,6 +177,10 @@ pub async fn sweep_presence(ops: &Operations, now: chrono::DateTime<chrono::Utc>
         Ok(counts) => metrics::devices_by_presence(&counts),
         Err(e) => tracing::warn!(error = %e, "counting devices by presence failed"),
     }
+    match ops.line_counts().await {
+        Ok(counts) => metrics::lines_by_status(&counts),
+        Err(e) => tracing::warn!(error = %e, "counting lines by registration state failed"),
+    }
 }
 
 /// One pass of the alert worker at `now` (the server runs one every `[alerts]
@@ -288,6 +292,7 @@ impl Application {
             webhooks: settings.alerts.webhooks(),
             burst,
         });
+        store.install_registration_names(settings.bootstrap.registration_names());
         let mut config = ServerConfig::from(settings);
         if !settings.provision.rules.is_empty() {
             let files = acs_core::files::FileStore::new(

@@ -82,6 +82,10 @@ fn describe() {
         counter!(acs_core::provision::DRIFT_SERIES, "item" => item).increment(0);
     }
     metrics::describe_gauge!(
+        "acs_lines",
+        "Voice lines by registration state (TR-104 Line.Status: Up, Error, Registering, Disabled, …), as of the last presence sweep"
+    );
+    metrics::describe_gauge!(
         "acs_devices",
         "Devices by presence (online, late, offline), as of the last presence sweep"
     );
@@ -95,6 +99,13 @@ fn describe() {
 pub fn devices_by_presence(counts: &[(acs_core::presence::Presence, u64)]) {
     for (presence, n) in counts {
         gauge!("acs_devices", "presence" => presence.as_str()).set(*n as f64);
+    }
+}
+
+/// Sets the voice-line gauge, one series per TR-104 state (and `other`).
+pub fn lines_by_status(counts: &[(&'static str, u64)]) {
+    for (state, n) in counts {
+        gauge!("acs_lines", "status" => *state).set(*n as f64);
     }
 }
 

@@ -22,6 +22,7 @@ pub mod m20261205_000011_transfer_files;
 pub mod m20261206_000012_presence;
 pub mod m20261206_000013_job_windows;
 pub mod m20261206_000014_provision_checks;
+pub mod m20261206_000015_device_lines;
 
 pub mod m20261206_000016_alert_outbox;
 
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000012_presence::Migration),
             Box::new(m20261206_000013_job_windows::Migration),
             Box::new(m20261206_000014_provision_checks::Migration),
+            Box::new(m20261206_000015_device_lines::Migration),
             Box::new(m20261206_000016_alert_outbox::Migration),
         ]
     }

@@ -74,11 +74,51 @@ fn response(status: StatusCode) -> Response<Full<Bytes>> {
     r
 }
 
+/// The control endpoint, for tests and demonstrations of line health from outside the
+/// process: `POST /{serial}/lines/{n}/deregister` loses line `n`'s registration and
+/// `…/register` regains it (see [`super::DeviceHandle::deregister_line`]). 200 when the state
+/// changed, 204 when it already was so, 404 for an unknown phone or line. `None`: not a
+/// control path.
+fn control(shared: &Shared, path: &str) -> Option<Response<Full<Bytes>>> {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let [serial, "lines", n, action] = parts.as_slice() else {
+        return None;
+    };
+    let registered = match *action {
+        "register" => true,
+        "deregister" => false,
+        _ => return Some(response(StatusCode::NOT_FOUND)),
+    };
+    let (Some(&index), Ok(n)) = (shared.by_serial.get(*serial), n.parse::<u32>()) else {
+        return Some(response(StatusCode::NOT_FOUND));
+    };
+    let slot = &shared.devices[index];
+    let changed = super::lines::set_registered(
+        &mut slot.lock().model,
+        &shared.config.profile.root,
+        n,
+        registered,
+    );
+    Some(match changed {
+        Ok(true) => {
+            slot.kick.notify_one();
+            response(StatusCode::OK)
+        }
+        Ok(false) => response(StatusCode::NO_CONTENT),
+        Err(_) => response(StatusCode::NOT_FOUND),
+    })
+}
+
 fn handle(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     let refused = |status| {
         shared.counters.crs_refused.fetch_add(1, Ordering::Relaxed);
         response(status)
     };
+    if req.method() == Method::POST
+        && let Some(r) = control(shared, req.uri().path())
+    {
+        return r;
+    }
     if req.method() != Method::GET {
         let mut r = refused(StatusCode::METHOD_NOT_ALLOWED);
         r.headers_mut()

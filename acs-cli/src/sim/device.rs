@@ -507,6 +507,29 @@ impl DeviceHandle {
         self.slot.lock().model.set_internal(name, value)
     }
 
+    /// Loses line `n`'s SIP registration (its TR-104 Status becomes `Error`), as when the
+    /// registrar stops answering; with active notification on the Status the phone informs at
+    /// once (`4 VALUE CHANGE`). Returns whether the state changed.
+    pub fn deregister_line(&self, n: u32) -> Result<bool, CpeFault> {
+        self.set_line_registered(n, false)
+    }
+
+    /// Regains line `n`'s registration (Status `Up`). Returns whether the state changed.
+    pub fn register_line(&self, n: u32) -> Result<bool, CpeFault> {
+        self.set_line_registered(n, true)
+    }
+
+    fn set_line_registered(&self, n: u32, registered: bool) -> Result<bool, CpeFault> {
+        let root = self.slot.lock().model.profile().root.clone();
+        let changed =
+            super::lines::set_registered(&mut self.slot.lock().model, &root, n, registered)?;
+        if changed {
+            // A running device informs on an active value change without waiting.
+            self.slot.kick.notify_one();
+        }
+        Ok(changed)
+    }
+
     /// Settings of the configuration files it applied that have no data-model parameter, by
     /// flat-profile element name (`Station_Name` → `Lobby`).
     pub fn flat_profile(&self) -> BTreeMap<String, String> {

@@ -79,6 +79,14 @@
 //! `stale=true`), 503 = a session is in progress or the device is rebooting, 404 = unknown
 //! serial, 405 = not a GET.
 //!
+//! # Voice lines
+//!
+//! A phone's TR-104 `Line.{i}.Status` follows its `Enable` (a line switched on registers: `Up`;
+//! off: `Disabled`). [`DeviceHandle::deregister_line`] / [`DeviceHandle::register_line`], or
+//! `POST /{serial}/lines/{n}/deregister` (`…/register`) on the connection-request listener,
+//! lose and regain a registration (`Error` / `Up`), as the device itself would: with active
+//! notification on the Status a running device informs at once with `4 VALUE CHANGE`.
+//!
 //! # The wire
 //!
 //! POSTs carry `Content-Type: text/xml; charset="utf-8"` and an empty `SOAPAction` header; the
@@ -95,6 +103,7 @@ pub mod bench;
 mod cr;
 mod device;
 mod flat_profile;
+mod lines;
 pub mod model;
 pub mod profile;
 mod rpc;

@@ -103,7 +103,11 @@ pub(crate) fn handle(model: &mut DataModel, request: &Body) -> (Body, Option<Act
                     (p.name.as_str(), p.value.as_str(), ty)
                 })
                 .collect();
-            model.set_values(&params, &r.parameter_key).map(|status| {
+            let applied = model.set_values(&params, &r.parameter_key);
+            if applied.is_ok() {
+                super::lines::follow_enable(model, params.iter().map(|p| p.0));
+            }
+            applied.map(|status| {
                 Body::SetParameterValuesResponse(SetParameterValuesResponse {
                     status: i32::from(status),
                 })

@@ -45,6 +45,19 @@ impl Driver {
         // The device is talking to us: connection requests for it may go out again.
         self.ops.session_started(&device_id);
         let inform = &begun.inform;
+        if let Err(e) = crate::truth::lines::record(
+            self.store(),
+            &device_id,
+            inform
+                .parameter_list
+                .iter()
+                .map(|p| (p.name.as_str(), p.value.as_str())),
+            Utc::now(),
+        )
+        .await
+        {
+            warn!(error = %e, "could not store the device's line states");
+        }
         if self.take_orphan(&device_id)
             && let Err(e) = self.recover_orphans(&device_id, inform).await
         {
@@ -55,6 +68,10 @@ impl Driver {
             .iter()
             .any(|e| e.event_code == EventCode::Bootstrap);
         let root = data_model_root(inform);
+        // A factory reset put the device's parameter attributes back to their defaults.
+        if bootstrap && let Err(e) = self.store().forget_attributes(&device_id).await {
+            warn!(error = %e, "could not forget the attributes of a bootstrapped device");
+        }
         if self.config.provision_cr_credentials
             && bootstrap
             && let Err(e) = self.queue_cr_credentials(&device_id, &root).await

@@ -104,6 +104,17 @@ impl Driver {
         }
         // Stored: whoever waits for this task may look now.
         self.ops.task_changed(done.task_id);
+        // Lines the device has: from now on it reports their registration changes itself.
+        if let Ok(Body::GetParameterValuesResponse(r)) = &done.result
+            && let Err(e) = crate::truth::lines::watch(
+                self.store(),
+                &session.device_id,
+                r.parameter_list.iter().map(|p| p.name.as_str()),
+            )
+            .await
+        {
+            tracing::warn!(error = %e, "could not ask for line registration notifications");
+        }
         // A provisioning check's answer may call for a push, sent in this same session.
         if let Ok(answer) = &done.result {
             match self

@@ -33,4 +33,18 @@ impl Operations {
     pub async fn presence_counts(&self) -> Result<Vec<(Presence, u64)>, OpsError> {
         Ok(self.store.count_by_presence().await?)
     }
+
+    /// How many voice lines are in each registration state: every TR-104 state (0 when no
+    /// line is in it) and `other` for anything else a device reported.
+    pub async fn line_counts(&self) -> Result<Vec<(&'static str, u64)>, OpsError> {
+        use crate::truth::lines::{STATES, state_label};
+        let mut counts: Vec<(&'static str, u64)> = STATES.iter().map(|s| (*s, 0)).collect();
+        for (state, n) in self.store.count_lines_by_status().await? {
+            let label = state_label(&state);
+            if let Some(c) = counts.iter_mut().find(|(s, _)| *s == label) {
+                c.1 += n;
+            }
+        }
+        Ok(counts)
+    }
 }

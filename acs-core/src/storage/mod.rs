@@ -30,6 +30,7 @@ mod fault;
 mod files;
 mod inform;
 mod jobs;
+mod lines;
 pub mod model;
 mod presence;
 mod provision;
@@ -64,6 +65,7 @@ pub use fault::StorageFault;
 pub use files::{FileKind, FileRow, FileTransferRecord, NewFile, TransferCounts};
 pub use inform::normalize_mac;
 pub use jobs::{FailureLimit, JobRow, JobState, NewJobRow, TaskCounts, TaskFilter};
+pub use lines::LineRow;
 pub use model::{
     ConnReqRecord, DeviceRow, EventRecord, EventRow, InformRecord, NewTask, ParameterRecord,
     ParameterRow, TaskRow, TaskState, UnknownTaskState,
@@ -162,6 +164,9 @@ pub struct Store {
     presence: Arc<std::sync::OnceLock<crate::presence::PresencePolicy>>,
     /// Where alerts go (`[alerts]`); none until startup installs them. Shared by every clone.
     alerts: Arc<std::sync::OnceLock<crate::alerts::AlertRouting>>,
+    /// Vendor parameters holding a line's registration state (device profiles); installed
+    /// once at startup. Shared by every clone.
+    registration: Arc<std::sync::OnceLock<Vec<String>>>,
 }
 
 impl Store {
@@ -215,6 +220,7 @@ impl Store {
             vault: Arc::default(),
             presence: Arc::default(),
             alerts: Arc::default(),
+            registration: Arc::default(),
         })
     }
 
@@ -301,6 +307,7 @@ impl Store {
             vault: store_vault,
             presence: Arc::default(),
             alerts: Arc::default(),
+            registration: Arc::default(),
         })
     }
 

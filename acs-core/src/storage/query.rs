@@ -341,6 +341,15 @@ fn compile_cmp(
                 vec![text_cmp(acol("t", "tag"), op, text, backend)],
             ),
         },
+        // Any enabled line: a disabled line is no registration to lose.
+        Field::LineStatus => exists_in(
+            "device_lines",
+            "l",
+            vec![
+                acol("l", "status").ne(crate::truth::lines::DISABLED),
+                text_cmp(acol("l", "status"), op, text, backend),
+            ],
+        ),
         Field::Parameter(name) => {
             let mut conds = vec![acol("p", "name").eq(name.as_str())];
             conds.extend(parameter_value_test(op, text, backend));

@@ -95,6 +95,25 @@ impl Store {
         Ok(doomed.len() as u64)
     }
 
+    /// Forgets every stored attribute of a device (after a factory reset, `0 BOOTSTRAP`, its
+    /// notification and access lists are the defaults again, whatever was set before).
+    pub async fn forget_attributes(&self, device_id: &str) -> Result<(), StoreError> {
+        use device_parameter::Column as C;
+        let upd = Query::update()
+            .table(device_parameter::Entity)
+            .value(C::Notification, Expr::val(None::<i32>))
+            .value(C::AccessList, Expr::val(None::<String>))
+            .and_where(Expr::col(C::DeviceId).eq(device_id))
+            .and_where(
+                Expr::col(C::Notification)
+                    .is_not_null()
+                    .or(Expr::col(C::AccessList).is_not_null()),
+            )
+            .to_owned();
+        self.write.execute(&upd).await?;
+        Ok(())
+    }
+
     /// Stores attribute changes (notification, access list).
     pub async fn store_parameter_attributes(
         &self,

@@ -36,6 +36,12 @@ pub struct BootstrapProfile {
     /// ([`crate::presence`]) judges them by. Absent: `[presence] default_interval_secs`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub periodic_inform_interval_secs: Option<u64>,
+    /// Vendor parameters that hold a line's SIP registration state, beside TR-104's own
+    /// `Line.{i}.Status` (always recognised): kept current, with active notification, like
+    /// those ([`crate::truth::lines`]). Read them by listing them (or a partial path above
+    /// them) in `names` too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub registration: Vec<String>,
 }
 
 fn profile(name: &str, pc: Option<&str>, root: &str, names: &[&str]) -> BootstrapProfile {
@@ -45,6 +51,7 @@ fn profile(name: &str, pc: Option<&str>, root: &str, names: &[&str]) -> Bootstra
         root: Some(root.to_owned()),
         names: names.iter().map(|n| (*n).to_owned()).collect(),
         periodic_inform_interval_secs: None,
+        registration: Vec::new(),
     }
 }
 
@@ -131,6 +138,18 @@ impl BootstrapSettings {
             }
         }
         out
+    }
+
+    /// Every profile's vendor registration parameters ([`BootstrapProfile::registration`]).
+    pub fn registration_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .profiles
+            .iter()
+            .flat_map(|p| p.registration.iter().cloned())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
     }
 
     /// The profile for a device, if fetching is on and one matches.

@@ -7,8 +7,10 @@
 //! - [`types`]: stored type, else data model, else the CPE's own answer.
 //! - [`record`]: storing a successful answer (values, names, instances, attributes, MAC).
 //! - [`bootstrap`]: the `[bootstrap]` read.
+//! - [`lines`]: registration state of voice lines, and which of its changes are events.
 
 pub mod bootstrap;
 pub mod datamodel;
+pub mod lines;
 pub mod record;
 pub mod types;

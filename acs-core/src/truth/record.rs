@@ -115,6 +115,13 @@ async fn store_values(
         })
         .collect();
     store.upsert_parameters(device_id, &records, at).await?;
+    crate::truth::lines::record(
+        store,
+        device_id,
+        values.iter().map(|p| (p.name.as_str(), p.value.as_str())),
+        at,
+    )
+    .await?;
     if let Some(mac) = mac_of(values.iter().map(|p| (p.name.as_str(), p.value.as_str()))) {
         store.learn_device_mac(device_id, &mac).await?;
     }

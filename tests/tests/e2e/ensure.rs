@@ -147,8 +147,13 @@ async fn a_periodic_rule_adds_missing_lines_then_finds_and_repairs_drift() {
     let kinds: Vec<&str> = all.iter().map(|t| t.kind.as_str()).collect();
     assert_eq!(
         kinds,
-        ["get_parameter_values", "add_object", "set_parameter_values"],
-        "read, add one line, then set"
+        [
+            "get_parameter_values",
+            "set_parameter_attributes",
+            "add_object",
+            "set_parameter_values"
+        ],
+        "read (and watch the lines' states), add one line, then set"
     );
     let listed = items(&api, &device).await;
     assert_eq!(status_of(&listed, "lines/objects"), "applied", "{listed:?}");
@@ -162,7 +167,7 @@ async fn a_periodic_rule_adds_missing_lines_then_finds_and_repairs_drift() {
     session(&sim, &[EventCode::Periodic]).await;
     assert_eq!(
         tasks(&app, &device).await.len(),
-        3,
+        4,
         "no check before the interval"
     );
 

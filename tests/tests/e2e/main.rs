@@ -9,6 +9,7 @@ mod durability;
 mod edge;
 mod ensure;
 mod files;
+mod lines;
 mod operations;
 mod outcomes;
 mod packaging;

@@ -36,7 +36,13 @@ async fn refresh_reboot_and_factory_reset_on_a_simulated_phone() {
     let report = sim.run_session(0, vec![]).await.unwrap();
     assert_eq!(
         report.rpcs_received,
-        ["GetParameterNames", "GetParameterValues", "Reboot"],
+        // The refresh read the lines: their states are watched from now on.
+        [
+            "GetParameterNames",
+            "GetParameterValues",
+            "Reboot",
+            "SetParameterAttributes"
+        ],
         "{report:?}"
     );
     let t = app.store.get_task(refresh).await.unwrap().unwrap();

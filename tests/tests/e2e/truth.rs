@@ -530,10 +530,26 @@ async fn a_bootstrapping_mpp_phone_is_read_for_the_views() {
                 ],
             })
         }
+        // The lines it has will report every registration change themselves.
+        Body::SetParameterAttributes(a) => {
+            let names: Vec<(&str, u8, bool)> = a
+                .parameter_list
+                .iter()
+                .map(|p| (p.name.as_str(), p.notification, p.notification_change))
+                .collect();
+            assert_eq!(
+                names,
+                [
+                    (format!("{line}1.Status").as_str(), 2, true),
+                    (format!("{line}2.Status").as_str(), 2, true)
+                ]
+            );
+            Body::SetParameterAttributesResponse
+        }
         other => panic!("unexpected {other:?}"),
     })
     .await;
-    assert_eq!(requests.len(), 1);
+    assert_eq!(requests.len(), 2);
     let id = device_key("BOOT1");
     assert_eq!(
         app.store
@@ -572,7 +588,11 @@ async fn a_simulated_mpp_phone_is_known_by_its_mac_after_bootstrap() {
     let phone = sim.device(0);
     let report = sim.run_session(0, vec![]).await.unwrap();
     assert!(report.succeeded(), "{report:?}");
-    assert_eq!(report.rpcs_received, ["GetParameterValues"], "{report:?}");
+    assert_eq!(
+        report.rpcs_received,
+        ["GetParameterValues", "SetParameterAttributes"],
+        "the bootstrap read, then active notification on the lines' states: {report:?}"
+    );
     let mac = phone
         .value("Device.Ethernet.Interface.1.MACAddress")
         .unwrap();
