@@ -228,6 +228,7 @@ fn plain(status: StatusCode, text: &str) -> HttpResponse {
 }
 
 async fn log(server: &FileServer, record: FileTransferRecord) {
+    crate::metrics::file_served(&record.outcome, record.bytes);
     if let Err(e) = server.store.record_file_transfer(&record).await {
         warn!(error = %e, "could not record a file transfer");
     }
@@ -653,9 +654,13 @@ async fn serve(
         }
         Content::Stored(file) => file,
     };
-    // 64 KiB reads: the whole image is never in memory.
-    let body = acs_core::files::read_chunks(content.take(len), 64 * 1024)
-        .map(|chunk| chunk.map(web::Bytes::from));
+    // 64 KiB reads: the whole image is never in memory. The download counts as active until
+    // its body is done or dropped (a CPE that hangs up).
+    let active = crate::metrics::ActiveDownload::start();
+    let body = acs_core::files::read_chunks(content.take(len), 64 * 1024).map(move |chunk| {
+        let _ = &active;
+        chunk.map(web::Bytes::from)
+    });
     response.no_chunking(len).streaming(body.boxed_local())
 }
 

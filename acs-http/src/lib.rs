@@ -181,6 +181,10 @@ pub async fn sweep_presence(ops: &Operations, now: chrono::DateTime<chrono::Utc>
         Ok(counts) => metrics::lines_by_status(&counts),
         Err(e) => tracing::warn!(error = %e, "counting lines by registration state failed"),
     }
+    match ops.census().await {
+        Ok(census) => metrics::census(&census),
+        Err(e) => tracing::warn!(error = %e, "counting devices, tasks and jobs failed"),
+    }
 }
 
 /// One pass of the alert worker at `now` (the server runs one every `[alerts]

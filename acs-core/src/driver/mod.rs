@@ -35,6 +35,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 pub use request::{DOWNLOAD_TOKEN_TTL, OUI_PLACEHOLDER};
 
+/// The Prometheus series of TransferCompletes that report a fault, by fault code.
+pub const TRANSFER_FAULTS_SERIES: &str = "acs_transfer_faults_total";
+
 /// Signs the URL a device fetches a stored file from: the file server's business, which lives
 /// with HTTP; the driver only needs the URL.
 pub trait DownloadSigner: Send + Sync + std::fmt::Debug {

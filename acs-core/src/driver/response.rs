@@ -26,6 +26,15 @@ impl Driver {
         match request {
             Body::TransferComplete(tc) => {
                 let code = tc.fault_struct.fault_code.code() as i32;
+                if code != 0 {
+                    // TR-069 defines 9000-9899; anything else is folded, never a new label.
+                    let label = if (9000..9900).contains(&code) {
+                        code.to_string()
+                    } else {
+                        "other".to_owned()
+                    };
+                    metrics::counter!(super::TRANSFER_FAULTS_SERIES, "code" => label).increment(1);
+                }
                 store
                     .record_transfer_complete(
                         device_id,

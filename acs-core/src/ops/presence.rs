@@ -47,4 +47,9 @@ impl Operations {
         }
         Ok(counts)
     }
+
+    /// The counts behind the fleet gauges (devices by product class, tasks, jobs).
+    pub async fn census(&self) -> Result<crate::storage::Census, OpsError> {
+        Ok(self.store.census().await?)
+    }
 }

@@ -21,6 +21,7 @@
 //! on both backends, and SQLite's text timestamps keep sorting correctly.
 
 mod alerts;
+mod census;
 mod credentials;
 mod devices;
 mod entity;
@@ -58,6 +59,7 @@ use sea_orm::{
 };
 
 pub use alerts::{OutboxRow, OutboxState};
+pub use census::{Census, TOP_PRODUCT_CLASSES};
 pub use credentials::{CredentialOrigin, DeviceCredential, DeviceCredentialInfo};
 pub use error::StoreError;
 #[cfg(any(test, feature = "fault-injection"))]
@@ -81,7 +83,7 @@ pub use tokens::{
     UnknownRole, ensure_admin_token, parse_token,
 };
 pub use truth::AttributeRecord;
-pub use writer::InformWriter;
+pub use writer::{BATCH_SERIES, COMMIT_SERIES, InformWriter, QUEUE_SERIES};
 
 /// Largest number of bind parameters put in one statement.
 ///

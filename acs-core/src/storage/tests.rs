@@ -1295,6 +1295,7 @@ async fn bench_record_inform() {
     }
 }
 
+mod census;
 mod credentials;
 mod jobs;
 mod presence;

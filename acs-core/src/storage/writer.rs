@@ -39,6 +39,13 @@ impl std::fmt::Debug for Job {
     }
 }
 
+/// Seconds one group commit of Informs took (the transaction, from begin to commit).
+pub const COMMIT_SERIES: &str = "acs_storage_commit_seconds";
+/// Informs per group commit.
+pub const BATCH_SERIES: &str = "acs_storage_commit_batch_size";
+/// Informs waiting for the writer when a batch starts.
+pub const QUEUE_SERIES: &str = "acs_storage_writer_queue_depth";
+
 impl InformWriter {
     /// Starts the writer on the current tokio runtime. `max_batch` bounds one transaction.
     pub fn spawn(store: Store, event_retention: usize, max_batch: usize) -> Self {
@@ -53,7 +60,12 @@ impl InformWriter {
                         Err(_) => break,
                     }
                 }
+                // What waits behind this batch: a growing queue says the disk is the limit.
+                metrics::gauge!(QUEUE_SERIES).set(rx.len() as f64);
+                metrics::histogram!(BATCH_SERIES).record(batch.len() as f64);
+                let started = std::time::Instant::now();
                 write_batch(&store, event_retention, &mut batch).await;
+                metrics::histogram!(COMMIT_SERIES).record(started.elapsed().as_secs_f64());
             }
         });
         InformWriter { tx }

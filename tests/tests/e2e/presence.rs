@@ -226,6 +226,13 @@ async fn every_series_of_the_dashboard_is_exported() {
         acs_core::cwmp::Body::RebootResponse,
     );
     assert_eq!(cpe.send(&answer).await.status, 204);
+    // Work still queued, so the task gauge has a series of this server's own.
+    acs_tests::queue_task(
+        &app,
+        &device_key("DASH1"),
+        acs_core::tasks::TaskSpec::Reboot {},
+    )
+    .await;
     acs_http::sweep_presence(&app.state.ops, Utc::now()).await;
     let metrics = reqwest::get(format!("{}/metrics", app.nbi_url))
         .await
